@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Config } from './config.js';
+import { AppError } from './errors.js';
+import { answerRoutes } from './routes/answer.js';
+import { healthRoutes } from './routes/health.js';
+import { modelRoutes } from './routes/models.js';
+import { closeServices, createServices, type Services } from './services.js';
+
+export interface BuildAppOptions {
+  config: Config;
+  /** Fastify logger options; false in tests that do not look at logs. */
+  logger?: FastifyServerOptions['logger'];
+  /** Prebuilt services, for tests that need to reach them. */
+  services?: Services;
+}
+
+export const API_VERSION = '0.1.0';
+
+// Incoming ids are echoed into logs and headers, so only a plain token is kept.
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Headers and keys that must never reach a log line. */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  '*.apiKey',
+  '*.api_key',
+  '*.OPENAI_API_KEY',
+];
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
+};
+
+/** The one mapping from anything thrown in a request to our error reply. */
+export function toAppError(error: FastifyError): AppError {
+  if (error instanceof AppError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const where = error.validationContext ?? 'body';
+    const details = error.validation.map((issue) => ({
+      path: `${where}${issue.instancePath.replace(/\//g, '.').replace(/\.$/, '')}`,
+      code: issue.keyword,
+      message: issue.message,
+    }));
+    const message = details.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+    return new AppError(400, 'validation_error', `Invalid request: ${message}`, { details });
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    // A SyntaxError from the JSON parser carries no Fastify code in every version.
+    const code = (error.code && FASTIFY_CODES[error.code]) ?? (error instanceof SyntaxError ? 'invalid_json' : 'bad_request');
+    return new AppError(status, code, error.message);
+  }
+  return new AppError(500, 'internal_error', 'Internal server error.', { cause: error });
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
+    requestIdHeader: 'x-request-id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const services = options.services ?? createServices(config);
+  app.addHook('onClose', async () => closeServices(services));
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
+    return reply.code(appError.statusCode).headers(appError.headers).send(appError.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new AppError(404, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}. See /docs for the API.`);
+    return reply.code(404).send(error.toBody());
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Amazon Electronics support models',
+        version: API_VERSION,
+        description:
+          'Use, compare and evaluate a fine-tuned support model against its base model. Models are configured aliases (GET /models); every error has the shape `{"error": {"code", "message", "details"?}}`.',
+      },
+      tags: [
+        { name: 'answer', description: 'One answer from one model' },
+        { name: 'models', description: 'The configured model aliases' },
+        { name: 'operations', description: 'Health and readiness' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes, { services });
+  await app.register(modelRoutes, { services });
+  await app.register(answerRoutes, { services });
+
+  return app;
+}

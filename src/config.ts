@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/** The prompt the fine-tune was trained with; changing it moves answers away from the training distribution. */
+export const TRAINED_SYSTEM_PROMPT =
+  "You are a helpful Amazon customer support assistant. Answer factually, concisely, and safely. Do not expose internal processes. For policy or availability details that vary by region or account, instruct the user to check 'Your Orders' or the checkout flow.";
+
+export const DEFAULT_FT_MODEL_ID = 'ft:gpt-4.1-mini-2025-04-14:buldee:amazon-electronics-ft:CaOkOuOd';
+export const DEFAULT_BASELINE_MODEL_ID = 'gpt-4.1-mini-2025-04-14';
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const API_STYLES = ['responses', 'chat'] as const;
+export type ApiStyle = (typeof API_STYLES)[number];
+
+// Environment values are strings; an empty string means "not set" so that `FOO=` in a .env file
+// falls back to the default instead of failing number parsing.
+// The default sits inside the preprocess, where the empty string has already become undefined.
+const unset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const envVar = <T extends z.ZodType>(schema: T) => z.preprocess(unset, schema);
+const int = (min: number, max: number, fallback: number) => envVar(z.coerce.number().int().min(min).max(max).default(fallback));
+const num = (min: number, max: number, fallback: number) => envVar(z.coerce.number().min(min).max(max).default(fallback));
+const text = (fallback: string) => envVar(z.string().trim().min(1).default(fallback));
+const optionalText = () => envVar(z.string().trim().min(1).optional());
+
+export const EnvSchema = z.object({
+  NODE_ENV: text('development'),
+  PORT: int(0, 65535, 3000),
+  HOST: text('127.0.0.1'),
+  LOG_LEVEL: envVar(z.enum(LOG_LEVELS).default('info')),
+
+  OPENAI_API_KEY: optionalText(),
+  OPENAI_BASE_URL: envVar(z.url({ protocol: /^https?$/ }).default(OPENAI_DEFAULT_BASE_URL)),
+  OPENAI_API_STYLE: envVar(z.enum(API_STYLES).default('responses')),
+  OPENAI_TIMEOUT_MS: int(100, 600_000, 30_000),
+  OPENAI_MAX_RETRIES: int(0, 10, 2),
+  /** Connections kept per upstream; bounds how many requests one upstream sees at once. */
+  OPENAI_MAX_CONNECTIONS: int(1, 1024, 64),
+
+  FT_MODEL_ID: text(DEFAULT_FT_MODEL_ID),
+  BASELINE_MODEL_ID: text(DEFAULT_BASELINE_MODEL_ID),
+  SYSTEM_PROMPT: text(TRAINED_SYSTEM_PROMPT),
+  TEMPERATURE: num(0, 2, 0.2),
+  MAX_OUTPUT_TOKENS: int(16, 128_000, 300),
+  SEED: int(-(2 ** 31), 2 ** 31 - 1, 42),
+  MODELS_FILE: optionalText(),
+
+  /** How long SIGTERM waits for in-flight requests before exiting anyway. */
+  SHUTDOWN_GRACE_MS: int(0, 120_000, 10_000),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Env {
+  /** The raw environment, kept so that per-alias API-key variables can be looked up by name. */
+  readonly secrets: Readonly<Record<string, string | undefined>>;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates the environment once, at boot. Every problem is reported with the variable's name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.');
+      const value = env[name];
+      const shown = value === undefined || /KEY|SECRET|TOKEN/i.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+      return `  ${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return { ...parsed.data, secrets: { ...env } };
+}

@@ -1,0 +1,121 @@
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+  AuthenticationError,
+  PermissionDeniedError,
+  RateLimitError,
+} from 'openai';
+
+/** The body of every error reply: `{ error: ErrorBody }`. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+  upstream_status?: number;
+  upstream_request_id?: string;
+}
+
+/** An error we mean to show the caller: its status, code and message are safe to send as they are. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly statusCode: number;
+  readonly code: string;
+  readonly details?: unknown;
+  readonly upstreamStatus?: number;
+  readonly upstreamRequestId?: string;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    statusCode: number,
+    code: string,
+    message: string,
+    extra: {
+      details?: unknown;
+      upstreamStatus?: number;
+      upstreamRequestId?: string;
+      headers?: Record<string, string>;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, { cause: extra.cause });
+    this.statusCode = statusCode;
+    this.code = code;
+    this.details = extra.details;
+    this.upstreamStatus = extra.upstreamStatus;
+    this.upstreamRequestId = extra.upstreamRequestId;
+    this.headers = extra.headers ?? {};
+  }
+
+  toBody(): { error: ErrorBody } {
+    const body: ErrorBody = { code: this.code, message: this.message };
+    if (this.details !== undefined) body.details = this.details;
+    if (this.upstreamStatus !== undefined) body.upstream_status = this.upstreamStatus;
+    if (this.upstreamRequestId) body.upstream_request_id = this.upstreamRequestId;
+    return { error: body };
+  }
+}
+
+export const missingApiKey = (alias: string, variable: string) =>
+  new AppError(
+    503,
+    'missing_api_key',
+    `Model '${alias}' is not available: its upstream needs an API key. Set the ${variable} environment variable and restart the service.`,
+    { details: { model: alias, variable } },
+  );
+
+/** The message of an upstream error body, without anything that could echo our key back. */
+function upstreamMessage(error: APIError): string {
+  const body = error.error as { message?: unknown } | undefined;
+  const raw = typeof body?.message === 'string' ? body.message : error.message;
+  // OpenAI's 401 message quotes the start and end of the key it was given ("Incorrect API key provided: sk-ab***yz").
+  return raw.replace(/\b(sk|key)-[A-Za-z0-9_*-]{4,}/g, '$1-***').slice(0, 500);
+}
+
+function retryAfterSeconds(headers: Headers | undefined): string | undefined {
+  const retryAfterMs = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(retryAfterMs) && retryAfterMs > 0) return String(Math.ceil(retryAfterMs / 1000));
+  const retryAfter = headers?.get('retry-after');
+  if (!retryAfter) return undefined;
+  if (/^\d+$/.test(retryAfter.trim())) return retryAfter.trim();
+  const date = Date.parse(retryAfter);
+  return Number.isNaN(date) ? undefined : String(Math.max(0, Math.ceil((date - Date.now()) / 1000)));
+}
+
+/**
+ * The one mapping from an upstream failure (after the SDK's own retries) to our HTTP reply.
+ * 401/403 from the upstream are its verdict on *our* key, so the caller gets 502, not 401.
+ */
+export function mapUpstreamError(error: unknown, alias: string): AppError {
+  if (error instanceof AppError) return error;
+  const what = `upstream of model '${alias}'`;
+  if (error instanceof APIUserAbortError) {
+    return new AppError(499, 'cancelled', `The call to the ${what} was cancelled.`, { cause: error });
+  }
+  if (error instanceof APIConnectionTimeoutError) {
+    return new AppError(504, 'upstream_timeout', `The ${what} did not answer in time.`, { cause: error });
+  }
+  if (error instanceof APIConnectionError) {
+    return new AppError(502, 'upstream_unreachable', `Could not reach the ${what}.`, { cause: error });
+  }
+  if (error instanceof APIError) {
+    const extra = {
+      upstreamStatus: error.status,
+      upstreamRequestId: error.requestID ?? undefined,
+      cause: error,
+    };
+    if (error instanceof RateLimitError) {
+      const retryAfter = retryAfterSeconds(error.headers);
+      return new AppError(429, 'upstream_rate_limited', `The ${what} is rate limiting us: ${upstreamMessage(error)}`, {
+        ...extra,
+        headers: retryAfter ? { 'retry-after': retryAfter } : {},
+      });
+    }
+    if (error instanceof AuthenticationError || error instanceof PermissionDeniedError) {
+      return new AppError(502, 'upstream_auth_failed', `The ${what} rejected our credentials: ${upstreamMessage(error)}`, extra);
+    }
+    return new AppError(502, 'upstream_error', `The ${what} failed: ${upstreamMessage(error)}`, extra);
+  }
+  return new AppError(502, 'upstream_error', `The ${what} failed unexpectedly.`, { cause: error });
+}

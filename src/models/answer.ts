@@ -1,0 +1,70 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { AppError, mapUpstreamError } from '../errors.js';
+import {
+  fromChatResult,
+  fromResponsesResult,
+  toChatRequest,
+  toResponsesRequest,
+  type AnswerParams,
+  type AnswerStatus,
+  type Usage,
+  type WireResult,
+} from './openai-wire.js';
+import type { ModelEntry, ModelRegistry } from './registry.js';
+import type { UpstreamClients } from './upstream-clients.js';
+
+export interface ModelAnswer {
+  answer: string;
+  /** The alias that answered. */
+  model: string;
+  /** The upstream model id behind the alias. */
+  model_id: string;
+  usage: Usage;
+  latency_ms: number;
+  response_id: string | null;
+  status: AnswerStatus;
+}
+
+export interface AnswerContext {
+  log: FastifyBaseLogger;
+  signal?: AbortSignal;
+}
+
+export interface AnswerDeps {
+  registry: ModelRegistry;
+  clients: UpstreamClients;
+}
+
+/** Checks what can be refused before anything is sent, then returns the call to make. */
+function prepareOpenAICall(deps: AnswerDeps, entry: ModelEntry, params: AnswerParams) {
+  if (entry.upstream.api_style === 'chat' && params.prompt) {
+    throw new AppError(400, 'prompt_not_supported', `Model '${entry.alias}' uses the chat wire style; stored prompts need the responses style.`);
+  }
+  const client = deps.clients.clientFor(entry);
+  return async (signal?: AbortSignal): Promise<WireResult> =>
+    entry.upstream.api_style === 'chat'
+      ? fromChatResult(await client.chat.completions.create(toChatRequest(entry, params), { signal }))
+      : fromResponsesResult(await client.responses.create(toResponsesRequest(entry, params), { signal }));
+}
+
+/** One answer from the model behind `modelName`, with one log line per upstream call. */
+export async function answerInquiry(deps: AnswerDeps, modelName: string, params: AnswerParams, ctx: AnswerContext): Promise<ModelAnswer> {
+  const entry = deps.registry.resolve(modelName);
+  const call = prepareOpenAICall(deps, entry, params);
+  const started = performance.now();
+  const logFields = { alias: entry.alias, model_id: entry.model_id, api_style: entry.upstream.api_style };
+  try {
+    const result = await call(ctx.signal);
+    const latency_ms = Math.round(performance.now() - started);
+    ctx.log.info({ ...logFields, latency_ms, usage: result.usage, outcome: result.status }, 'upstream call');
+    return { ...result, model: entry.alias, model_id: entry.model_id, latency_ms };
+  } catch (error) {
+    const mapped = mapUpstreamError(error, entry.alias);
+    const latency_ms = Math.round(performance.now() - started);
+    ctx.log.warn(
+      { ...logFields, latency_ms, outcome: mapped.code, upstream_status: mapped.upstreamStatus, upstream_request_id: mapped.upstreamRequestId },
+      'upstream call failed',
+    );
+    throw mapped;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Pure translations between our answer request and the two OpenAI wire formats.
+ * Each parameter is sent only where the official API reference defines it: the real API
+ * answers 400 `unknown_parameter` otherwise (e.g. `seed` exists in Chat Completions only).
+ */
+import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import type { Response, ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
+import type { ModelEntry } from './registry.js';
+
+export interface StoredPrompt {
+  id: string;
+  version?: string;
+  variables?: Record<string, string>;
+}
+
+export interface AnswerParams {
+  inquiry: string;
+  temperature?: number;
+  max_output_tokens?: number;
+  seed?: number;
+  prompt?: StoredPrompt;
+}
+
+/** completed: a whole answer; truncated: cut by the token limit; content_filtered: cut by the upstream's filter. */
+export type AnswerStatus = 'completed' | 'truncated' | 'content_filtered' | 'no_match';
+
+export interface Usage {
+  input_tokens: number | null;
+  output_tokens: number | null;
+  total_tokens: number | null;
+}
+
+export interface WireResult {
+  answer: string;
+  response_id: string | null;
+  status: AnswerStatus;
+  usage: Usage;
+}
+
+/** The user turn exactly as in the training data. */
+export const userTurn = (inquiry: string) => `Inquiry: "${inquiry}"`;
+
+/** Request values after applying the alias defaults; null means "do not send". */
+export function effectiveParams(entry: ModelEntry, params: AnswerParams) {
+  return {
+    temperature: params.temperature ?? entry.defaults.temperature,
+    max_output_tokens: params.max_output_tokens ?? entry.defaults.max_output_tokens,
+    seed: params.seed ?? entry.defaults.seed,
+  };
+}
+
+export function toResponsesRequest(entry: ModelEntry, params: AnswerParams): ResponseCreateParamsNonStreaming {
+  const { temperature, max_output_tokens } = effectiveParams(entry, params);
+  const request: ResponseCreateParamsNonStreaming = {
+    model: entry.model_id,
+    // A stored prompt carries its own instructions; sending ours too would give the model two system prompts.
+    input: params.prompt
+      ? [{ role: 'user', content: userTurn(params.inquiry) }]
+      : [
+          { role: 'system', content: entry.system_prompt },
+          { role: 'user', content: userTurn(params.inquiry) },
+        ],
+    max_output_tokens,
+    // Customer inquiries are not kept upstream for 30 days by default.
+    store: false,
+  };
+  if (temperature !== null) request.temperature = temperature;
+  if (params.prompt) request.prompt = params.prompt;
+  return request;
+}
+
+export function toChatRequest(entry: ModelEntry, params: AnswerParams): ChatCompletionCreateParamsNonStreaming {
+  const { temperature, max_output_tokens, seed } = effectiveParams(entry, params);
+  const request: ChatCompletionCreateParamsNonStreaming = {
+    model: entry.model_id,
+    messages: [
+      { role: 'system', content: entry.system_prompt },
+      { role: 'user', content: userTurn(params.inquiry) },
+    ],
+  };
+  request[entry.upstream.max_tokens_param] = max_output_tokens;
+  if (temperature !== null) request.temperature = temperature;
+  if (seed !== null) request.seed = seed;
+  return request;
+}
+
+export function fromResponsesResult(response: Response): WireResult {
+  let status: AnswerStatus = 'completed';
+  if (response.status === 'incomplete') {
+    status = response.incomplete_details?.reason === 'content_filter' ? 'content_filtered' : 'truncated';
+  }
+  return {
+    answer: (response.output_text ?? '').trim(),
+    response_id: response.id ?? null,
+    status,
+    usage: {
+      input_tokens: response.usage?.input_tokens ?? null,
+      output_tokens: response.usage?.output_tokens ?? null,
+      total_tokens: response.usage?.total_tokens ?? null,
+    },
+  };
+}
+
+export function fromChatFinishReason(reason: string | null | undefined): AnswerStatus {
+  if (reason === 'length') return 'truncated';
+  if (reason === 'content_filter') return 'content_filtered';
+  return 'completed';
+}
+
+export function fromChatResult(completion: ChatCompletion): WireResult {
+  const choice = completion.choices?.[0];
+  return {
+    answer: (choice?.message?.content ?? '').trim(),
+    response_id: completion.id ?? null,
+    status: fromChatFinishReason(choice?.finish_reason),
+    usage: {
+      input_tokens: completion.usage?.prompt_tokens ?? null,
+      output_tokens: completion.usage?.completion_tokens ?? null,
+      total_tokens: completion.usage?.total_tokens ?? null,
+    },
+  };
+}

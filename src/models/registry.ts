@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { API_STYLES, ConfigError, type ApiStyle, type Config } from '../config.js';
+import { AppError } from '../errors.js';
+
+export const FINE_TUNED_ALIAS = 'fine-tuned';
+export const BASELINE_ALIAS = 'baseline';
+
+const AliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
+
+const ModelDefaultsSchema = z.strictObject({
+  /** null: never send temperature (reasoning models reject anything but the default). */
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  max_output_tokens: z.number().int().min(16).max(128_000).optional(),
+  /** null: never send a seed. */
+  seed: z.number().int().nullable().optional(),
+});
+
+const PricingSchema = z.strictObject({
+  input_per_million: z.number().min(0),
+  output_per_million: z.number().min(0),
+});
+
+/** One alias in MODELS_FILE. Unset fields inherit the service-wide settings from the environment. */
+export const ModelFileEntrySchema = z.strictObject({
+  model_id: z.string().trim().min(1).optional(),
+  description: z.string().optional(),
+  base_url: z.url({ protocol: /^https?$/ }).optional(),
+  /** The environment variable that holds this upstream's key; null for servers that need none (vLLM, Ollama, llama.cpp). */
+  api_key_env: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
+    .nullable()
+    .optional(),
+  api_style: z.enum(API_STYLES).optional(),
+  /** OpenAI wants max_completion_tokens; some OpenAI-compatible servers only know max_tokens. Chat style only. */
+  max_tokens_param: z.enum(['max_completion_tokens', 'max_tokens']).optional(),
+  system_prompt: z.string().trim().min(1).optional(),
+  defaults: ModelDefaultsSchema.optional(),
+  pricing: PricingSchema.optional(),
+});
+
+export const ModelsFileSchema = z.strictObject({
+  models: z.record(AliasName, ModelFileEntrySchema).default({}),
+});
+
+export type ModelsFile = z.infer<typeof ModelsFileSchema>;
+export type Pricing = z.infer<typeof PricingSchema>;
+
+export interface UpstreamSettings {
+  base_url: string;
+  api_key_env: string | null;
+  api_style: ApiStyle;
+  max_tokens_param: 'max_completion_tokens' | 'max_tokens';
+}
+
+export interface ModelDefaults {
+  temperature: number | null;
+  max_output_tokens: number;
+  seed: number | null;
+}
+
+/** A resolved alias: everything needed to call its model, with no secret in it. */
+export interface ModelEntry {
+  alias: string;
+  kind: 'openai';
+  model_id: string;
+  description: string;
+  upstream: UpstreamSettings;
+  system_prompt: string;
+  defaults: ModelDefaults;
+  pricing?: Pricing;
+}
+
+export interface ModelRegistry {
+  readonly entries: readonly ModelEntry[];
+  /** An alias, or a model id that some alias resolves to; anything else is a 400 listing what is allowed. */
+  resolve(nameOrModelId: string): ModelEntry;
+  /** The value of the entry's API key, or undefined when it is needed and not configured. */
+  apiKeyFor(entry: ModelEntry): string | undefined;
+}
+
+/** Reads and validates MODELS_FILE; a problem stops the boot with the file's name and the faulty path. */
+export function readModelsFile(path: string): ModelsFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`MODELS_FILE ${path}: ${(error as Error).message}`);
+  }
+  const parsed = ModelsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`MODELS_FILE ${path} is invalid:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, fallbackModelId: string | undefined, config: Config): ModelEntry {
+  const model_id = file.model_id ?? fallbackModelId;
+  if (!model_id) throw new ConfigError(`MODELS_FILE: alias '${alias}' needs a model_id`);
+  const base_url = (file.base_url ?? config.OPENAI_BASE_URL).replace(/\/+$/, '');
+  const descriptions: Record<string, string> = {
+    [FINE_TUNED_ALIAS]: 'The fine-tuned support model.',
+    [BASELINE_ALIAS]: 'The base model the fine-tune started from.',
+  };
+  return {
+    alias,
+    kind: 'openai',
+    model_id,
+    description: file.description ?? descriptions[alias] ?? `Model ${model_id}.`,
+    upstream: {
+      base_url,
+      api_key_env: file.api_key_env === undefined ? 'OPENAI_API_KEY' : file.api_key_env,
+      api_style: file.api_style ?? config.OPENAI_API_STYLE,
+      max_tokens_param: file.max_tokens_param ?? 'max_completion_tokens',
+    },
+    system_prompt: file.system_prompt ?? config.SYSTEM_PROMPT,
+    defaults: {
+      temperature: file.defaults?.temperature === undefined ? config.TEMPERATURE : file.defaults.temperature,
+      max_output_tokens: file.defaults?.max_output_tokens ?? config.MAX_OUTPUT_TOKENS,
+      seed: file.defaults?.seed === undefined ? config.SEED : file.defaults.seed,
+    },
+    pricing: file.pricing,
+  };
+}
+
+export function buildModelRegistry(config: Config, modelsFile: ModelsFile = config.MODELS_FILE ? readModelsFile(config.MODELS_FILE) : { models: {} }): ModelRegistry {
+  const fileModels = modelsFile.models;
+  const builtIn: Record<string, string> = {
+    [FINE_TUNED_ALIAS]: config.FT_MODEL_ID,
+    [BASELINE_ALIAS]: config.BASELINE_MODEL_ID,
+  };
+  const entries: ModelEntry[] = [];
+  for (const [alias, modelId] of Object.entries(builtIn)) {
+    entries.push(buildEntry(alias, fileModels[alias] ?? {}, modelId, config));
+  }
+  for (const [alias, file] of Object.entries(fileModels)) {
+    if (!(alias in builtIn)) entries.push(buildEntry(alias, file, undefined, config));
+  }
+
+  const byAlias = new Map(entries.map((entry) => [entry.alias, entry]));
+  const byModelId = new Map<string, ModelEntry>();
+  for (const entry of entries) if (!byModelId.has(entry.model_id)) byModelId.set(entry.model_id, entry);
+
+  return {
+    entries,
+    resolve(nameOrModelId) {
+      const entry = byAlias.get(nameOrModelId) ?? byModelId.get(nameOrModelId);
+      if (entry) return entry;
+      const allowed = [...byAlias.keys(), ...byModelId.keys()];
+      throw new AppError(400, 'unknown_model', `Unknown model '${nameOrModelId}'. Use one of: ${[...new Set(allowed)].join(', ')}.`, {
+        details: { allowed: [...new Set(allowed)] },
+      });
+    },
+    apiKeyFor(entry) {
+      const variable = entry.upstream.api_key_env;
+      // Local OpenAI-compatible servers ignore the key, but the SDK insists on having one.
+      if (variable === null) return 'no-key-needed';
+      return config.secrets[variable] || undefined;
+    },
+  };
+}

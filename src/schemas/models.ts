@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { API_STYLES } from '../config.js';
+
+export const ModelInfoSchema = z.object({
+  alias: z.string(),
+  model_id: z.string(),
+  kind: z.string().describe('openai: an OpenAI or OpenAI-compatible upstream.'),
+  description: z.string(),
+  api_style: z.enum(API_STYLES).nullable(),
+  base_url: z.string().nullable().describe('The upstream base URL (never its key).'),
+  api_key_env: z.string().nullable().describe('The variable holding the key, or null when none is needed.'),
+  available: z.boolean().describe('Whether the model can answer now (its credentials are configured).'),
+  unavailable_reason: z.string().nullable(),
+  defaults: z.object({
+    temperature: z.number().nullable(),
+    max_output_tokens: z.number().int(),
+    seed: z.number().int().nullable(),
+  }),
+});
+
+export const ModelListSchema = z
+  .object({ models: z.array(ModelInfoSchema) })
+  .meta({
+    id: 'ModelList',
+    examples: [
+      {
+        models: [
+          {
+            alias: 'fine-tuned',
+            model_id: 'ft:gpt-4.1-mini-2025-04-14:buldee:amazon-electronics-ft:CaOkOuOd',
+            kind: 'openai',
+            description: 'The fine-tuned support model.',
+            api_style: 'responses',
+            base_url: 'https://api.openai.com/v1',
+            api_key_env: 'OPENAI_API_KEY',
+            available: false,
+            unavailable_reason: 'Set OPENAI_API_KEY.',
+            defaults: { temperature: 0.2, max_output_tokens: 300, seed: 42 },
+          },
+        ],
+      },
+    ],
+  });
