@@ -66,8 +66,8 @@ export const AnswerResponseSchema = z
     response_id: z.string().nullable().describe('The upstream response id.'),
     status: AnswerStatusSchema,
   })
+  .describe('The answer.')
   .meta({
-    id: 'Answer',
     examples: [
       {
         answer:

@@ -11,7 +11,6 @@ export const ErrorResponseSchema = z
     }),
   })
   .meta({
-    id: 'ErrorResponse',
     description: 'The one shape of every error reply.',
     examples: [
       {

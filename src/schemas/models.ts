@@ -20,8 +20,8 @@ export const ModelInfoSchema = z.object({
 
 export const ModelListSchema = z
   .object({ models: z.array(ModelInfoSchema) })
+  .describe('The configured models.')
   .meta({
-    id: 'ModelList',
     examples: [
       {
         models: [

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { compileErrors, validate } from '@readme/openapi-parser';
+import t from 'tap';
+import { generateOpenApiDocument, OPENAPI_PATH } from '../src/cli/openapi.js';
+import { buildTestApp } from './helpers/build-app.js';
+import { startFakeOpenAI } from './helpers/fake-openai.js';
+
+t.test('health, readiness and model list work with no API key', async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  t.same((await app.inject('/health')).json(), { status: 'ok' });
+  t.same((await app.inject('/ready')).json(), { status: 'ready', models: 2, available_models: 0 });
+  const models = (await app.inject('/models')).json().models;
+  t.match(models, [
+    { alias: 'fine-tuned', kind: 'openai', api_style: 'responses', api_key_env: 'OPENAI_API_KEY', available: false },
+    { alias: 'baseline', available: false },
+  ]);
+});
+
+t.test('the model list never shows a key', async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: 'sk-secret-value-123456' });
+  const reply = await app.inject('/models');
+  t.equal(reply.json().models[0].available, true);
+  t.notMatch(reply.body, /sk-secret-value/);
+});
+
+t.test('unknown routes answer 404 in the error shape', async (t) => {
+  const { app } = await buildTestApp(t);
+  const reply = await app.inject('/nope?x=1');
+  t.equal(reply.statusCode, 404);
+  t.same(reply.json(), { error: { code: 'not_found', message: 'No route GET /nope. See /docs for the API.' } });
+});
+
+t.test('Swagger UI is served at /docs and the document at /docs/json', async (t) => {
+  const { app } = await buildTestApp(t);
+  const html = await app.inject('/docs');
+  t.equal(html.statusCode, 200);
+  t.match(html.headers['content-type'], /text\/html/);
+  t.match(html.body, /swagger-ui/i);
+  const document = (await app.inject('/docs/json')).json();
+  t.equal(document.openapi, '3.1.0');
+  for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, { summary?: string; description?: string }>>)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      t.ok(operation.summary && operation.description, `${method.toUpperCase()} ${path} has a summary and a description`);
+    }
+  }
+  const answer = document.paths['/answer'].post;
+  const media = (content: { example?: unknown; examples?: unknown }) => content.example ?? content.examples;
+  t.ok(media(answer.requestBody.content['application/json']), 'request examples');
+  t.ok(media(answer.responses['200'].content['application/json']), 'response example');
+  t.ok(media(answer.responses['503'].content['application/json']), 'error example');
+  t.equal(answer.responses['200'].description, 'The answer.');
+});
+
+t.test('the committed OpenAPI document is what the code generates, and it is valid', async (t) => {
+  const generated = await generateOpenApiDocument();
+  const committed = readFileSync(OPENAPI_PATH, 'utf8');
+  t.equal(committed, generated, 'openapi/openapi.json is stale: run `npm run openapi`');
+  const result = await validate(JSON.parse(generated));
+  t.ok(result.valid, result.valid ? 'valid OpenAPI 3.1' : compileErrors(result));
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function startServerProcess(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const listening = new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (output.includes('Server listening')) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 20);
+    void exited.then(() => {
+      clearInterval(timer);
+      reject(new Error(`server exited: ${output}`));
+    });
+  });
+  listening.catch(() => undefined); // a test that expects the process to fail never awaits it
+  return { child, exited, listening, output: () => output };
+}
+
+t.test('a bad setting stops the process with a message naming the variable', async (t) => {
+  const server = startServerProcess({ PORT: 'eighty', HOST: '127.0.0.1' });
+  t.equal(await server.exited, 1);
+  t.match(server.output(), /PORT/);
+  t.notMatch(server.output(), /\n\s+at /, 'no stack trace');
+});
+
+t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
+  const fake = await startFakeOpenAI({ latencyMs: 600 });
+  t.teardown(() => fake.close());
+  const port = await freePort();
+  const server = startServerProcess({ PORT: String(port), HOST: '127.0.0.1', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.url });
+  t.teardown(() => server.child.kill('SIGKILL'));
+  await server.listening;
+
+  const inFlight = fetch(`http://127.0.0.1:${port}/answer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inquiry: 'Where is my order?' }),
+  });
+  while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  server.child.kill('SIGTERM');
+
+  const reply = await inFlight;
+  t.equal(reply.status, 200, 'the in-flight request completed');
+  t.equal(await server.exited, 0);
+  await t.rejects(fetch(`http://127.0.0.1:${port}/health`), 'no longer accepting');
+});

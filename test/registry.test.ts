@@ -1,0 +1,51 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadConfig } from '../src/config.js';
+import { AppError } from '../src/errors.js';
+import { buildModelRegistry, readModelsFile } from '../src/models/registry.js';
+
+t.test('fine-tuned and baseline always exist and resolve by alias or model id', async (t) => {
+  const registry = buildModelRegistry(loadConfig({}));
+  t.same(
+    registry.entries.map((entry) => entry.alias),
+    ['fine-tuned', 'baseline'],
+  );
+  t.equal(registry.resolve('gpt-4.1-mini-2025-04-14').alias, 'baseline');
+  const error = t.throws(() => registry.resolve('davinci')) as AppError;
+  t.equal(error.statusCode, 400);
+  t.equal(error.code, 'unknown_model');
+});
+
+t.test('an alias without a key variable needs no key; others need theirs', async (t) => {
+  const registry = buildModelRegistry(loadConfig({ OTHER_KEY: 'k2' }), {
+    models: {
+      local: { model_id: 'qwen2.5', api_key_env: null },
+      other: { model_id: 'gpt-x', api_key_env: 'OTHER_KEY' },
+      missing: { model_id: 'gpt-y', api_key_env: 'NOT_SET_KEY' },
+    },
+  });
+  t.ok(registry.apiKeyFor(registry.resolve('local')));
+  t.equal(registry.apiKeyFor(registry.resolve('other')), 'k2');
+  t.equal(registry.apiKeyFor(registry.resolve('missing')), undefined);
+  t.equal(registry.apiKeyFor(registry.resolve('fine-tuned')), undefined);
+});
+
+t.test('a new alias needs a model id', async (t) => {
+  t.throws(() => buildModelRegistry(loadConfig({}), { models: { extra: { description: 'no id' } } }), /alias 'extra' needs a model_id/);
+});
+
+t.test('a malformed MODELS_FILE stops the boot naming the file and the faulty field', async (t) => {
+  const dir = t.testdir({
+    'broken.json': '{"models": {',
+    'wrong.json': JSON.stringify({ models: { x: { model_id: 'm', api_style: 'completions' } } }),
+    'unknown.json': JSON.stringify({ models: { x: { model_id: 'm', temperature: 0.1 } } }),
+  });
+  t.throws(() => readModelsFile(join(dir, 'broken.json')), /MODELS_FILE .*broken\.json/);
+  t.throws(() => readModelsFile(join(dir, 'wrong.json')), /models\.x\.api_style/);
+  t.throws(() => readModelsFile(join(dir, 'unknown.json')), /temperature/);
+  t.throws(() => readModelsFile(join(dir, 'absent.json')), /absent\.json/);
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ models: { y: { model_id: 'm' } } }));
+  t.equal(buildModelRegistry(loadConfig({ MODELS_FILE: good })).resolve('y').model_id, 'm');
+});
