@@ -44,6 +44,11 @@ export const EnvSchema = z.object({
   SEED: int(-(2 ** 31), 2 ** 31 - 1, 42),
   MODELS_FILE: optionalText(),
 
+  /** Folder of the training file (the offline model's knowledge base) and of data/prompt_sets. */
+  DATA_DIR: text('data'),
+  /** Below this match confidence (0..1) the offline model hands off instead of guessing. */
+  RETRIEVAL_MIN_CONFIDENCE: num(0, 1, 0.35),
+
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   SHUTDOWN_GRACE_MS: int(0, 120_000, 10_000),
 });

@@ -1,13 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DEFAULT_BASELINE_MODEL_ID, DEFAULT_FT_MODEL_ID, TRAINED_SYSTEM_PROMPT } from '../src/config.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.js';
 
 const KEY = 'sk-test-upstream-secret-0123456789';
 
-async function setup(t: Tap.Test, env: Record<string, string> = {}, fakeOptions: Parameters<typeof startFakeOpenAI>[0] = {}) {
+async function setup(t: Test, env: Record<string, string> = {}, fakeOptions: Parameters<typeof startFakeOpenAI>[0] = {}) {
   const fake = await startFakeOpenAI({ apiKey: KEY, ...fakeOptions });
   t.teardown(() => fake.close());
   const testApp = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, ...env });
@@ -147,7 +147,7 @@ t.test('MODELS_FILE adds aliases on other upstreams and overrides the built-in o
   const models = (await app.inject('/models')).json().models as Array<{ alias: string; available: boolean; api_key_env: string | null }>;
   t.same(
     models.map((m) => m.alias),
-    ['fine-tuned', 'baseline', 'llama-local'],
+    ['fine-tuned', 'baseline', 'retrieval', 'llama-local'],
   );
   t.equal(models.find((m) => m.alias === 'llama-local')?.available, true);
 });

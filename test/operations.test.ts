@@ -10,11 +10,12 @@ import { startFakeOpenAI } from './helpers/fake-openai.js';
 t.test('health, readiness and model list work with no API key', async (t) => {
   const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
   t.same((await app.inject('/health')).json(), { status: 'ok' });
-  t.same((await app.inject('/ready')).json(), { status: 'ready', models: 2, available_models: 0 });
+  t.same((await app.inject('/ready')).json(), { status: 'ready', models: 3, available_models: 1 });
   const models = (await app.inject('/models')).json().models;
   t.match(models, [
     { alias: 'fine-tuned', kind: 'openai', api_style: 'responses', api_key_env: 'OPENAI_API_KEY', available: false },
     { alias: 'baseline', available: false },
+    { alias: 'retrieval', kind: 'retrieval', api_style: null, api_key_env: null, defaults: null, available: true },
   ]);
 });
 
@@ -99,6 +100,12 @@ t.test('a bad setting stops the process with a message naming the variable', asy
   t.equal(await server.exited, 1);
   t.match(server.output(), /PORT/);
   t.notMatch(server.output(), /\n\s+at /, 'no stack trace');
+});
+
+t.test('a missing training file stops the process naming the file', async (t) => {
+  const server = startServerProcess({ DATA_DIR: 'no-such-dir', HOST: '127.0.0.1' });
+  t.equal(await server.exited, 1);
+  t.match(server.output(), /no-such-dir\/amazon_electronics_adapted_train\.jsonl: file not found/);
 });
 
 t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {

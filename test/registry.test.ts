@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/config.js';
 import { AppError } from '../src/errors.js';
-import { buildModelRegistry, readModelsFile } from '../src/models/registry.js';
+import { buildModelRegistry, readModelsFile, type ModelRegistry, type OpenAIModelEntry } from '../src/models/registry.js';
+
+const upstreamModel = (registry: ModelRegistry, alias: string) => registry.resolve(alias) as OpenAIModelEntry;
 
 t.test('fine-tuned and baseline always exist and resolve by alias or model id', async (t) => {
   const registry = buildModelRegistry(loadConfig({}));
@@ -25,10 +27,19 @@ t.test('an alias without a key variable needs no key; others need theirs', async
       missing: { model_id: 'gpt-y', api_key_env: 'NOT_SET_KEY' },
     },
   });
-  t.ok(registry.apiKeyFor(registry.resolve('local')));
-  t.equal(registry.apiKeyFor(registry.resolve('other')), 'k2');
-  t.equal(registry.apiKeyFor(registry.resolve('missing')), undefined);
-  t.equal(registry.apiKeyFor(registry.resolve('fine-tuned')), undefined);
+  t.ok(registry.apiKeyFor(upstreamModel(registry, 'local')));
+  t.equal(registry.apiKeyFor(upstreamModel(registry, 'other')), 'k2');
+  t.equal(registry.apiKeyFor(upstreamModel(registry, 'missing')), undefined);
+  t.equal(registry.apiKeyFor(upstreamModel(registry, 'fine-tuned')), undefined);
+  t.same(registry.availability(registry.resolve('missing')), { available: false, reason: 'Set NOT_SET_KEY.' });
+  t.same(registry.availability(registry.resolve('local')), { available: true });
+});
+
+t.test('the retrieval alias is reserved for the offline model', async (t) => {
+  t.throws(() => buildModelRegistry(loadConfig({}), { models: { retrieval: { model_id: 'x' } } }), /reserved/);
+  const registry = buildModelRegistry(loadConfig({}), { models: {} }, { model_id: 'bm25:train', description: 'offline' });
+  t.same(registry.availability(registry.resolve('retrieval')), { available: true });
+  t.equal(registry.resolve('bm25:train').alias, 'retrieval');
 });
 
 t.test('a new alias needs a model id', async (t) => {

@@ -10,8 +10,20 @@ import {
   type Usage,
   type WireResult,
 } from './openai-wire.js';
-import type { ModelEntry, ModelRegistry } from './registry.js';
+import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
+import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
+import { answerFromKnowledgeBase } from './retrieval-model.js';
 import type { UpstreamClients } from './upstream-clients.js';
+
+/** Which training example the offline model used, and how close it was. */
+export interface RetrievalMatch {
+  source: string;
+  line: number;
+  inquiry: string;
+  score: number;
+  confidence: number;
+  min_confidence: number;
+}
 
 export interface ModelAnswer {
   answer: string;
@@ -23,6 +35,8 @@ export interface ModelAnswer {
   latency_ms: number;
   response_id: string | null;
   status: AnswerStatus;
+  /** Offline model only. */
+  match?: RetrievalMatch | null;
 }
 
 export interface AnswerContext {
@@ -33,10 +47,12 @@ export interface AnswerContext {
 export interface AnswerDeps {
   registry: ModelRegistry;
   clients: UpstreamClients;
+  knowledgeBase: KnowledgeBase;
+  config: { RETRIEVAL_MIN_CONFIDENCE: number };
 }
 
 /** Checks what can be refused before anything is sent, then returns the call to make. */
-function prepareOpenAICall(deps: AnswerDeps, entry: ModelEntry, params: AnswerParams) {
+function prepareOpenAICall(deps: AnswerDeps, entry: OpenAIModelEntry, params: AnswerParams) {
   if (entry.upstream.api_style === 'chat' && params.prompt) {
     throw new AppError(400, 'prompt_not_supported', `Model '${entry.alias}' uses the chat wire style; stored prompts need the responses style.`);
   }
@@ -50,6 +66,11 @@ function prepareOpenAICall(deps: AnswerDeps, entry: ModelEntry, params: AnswerPa
 /** One answer from the model behind `modelName`, with one log line per upstream call. */
 export async function answerInquiry(deps: AnswerDeps, modelName: string, params: AnswerParams, ctx: AnswerContext): Promise<ModelAnswer> {
   const entry = deps.registry.resolve(modelName);
+  if (entry.kind === 'retrieval') {
+    const answer = answerFromKnowledgeBase(deps.knowledgeBase, entry, params.inquiry, deps.config.RETRIEVAL_MIN_CONFIDENCE);
+    ctx.log.info({ alias: entry.alias, model_id: entry.model_id, latency_ms: answer.latency_ms, outcome: answer.status, match_line: answer.match?.line }, 'offline model answered');
+    return answer;
+  }
   const call = prepareOpenAICall(deps, entry, params);
   const started = performance.now();
   const logFields = { alias: entry.alias, model_id: entry.model_id, api_style: entry.upstream.api_style };

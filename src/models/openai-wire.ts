@@ -5,7 +5,7 @@
  */
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { Response, ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
-import type { ModelEntry } from './registry.js';
+import type { OpenAIModelEntry } from './registry.js';
 
 export interface StoredPrompt {
   id: string;
@@ -41,7 +41,7 @@ export interface WireResult {
 export const userTurn = (inquiry: string) => `Inquiry: "${inquiry}"`;
 
 /** Request values after applying the alias defaults; null means "do not send". */
-export function effectiveParams(entry: ModelEntry, params: AnswerParams) {
+export function effectiveParams(entry: OpenAIModelEntry, params: AnswerParams) {
   return {
     temperature: params.temperature ?? entry.defaults.temperature,
     max_output_tokens: params.max_output_tokens ?? entry.defaults.max_output_tokens,
@@ -49,7 +49,7 @@ export function effectiveParams(entry: ModelEntry, params: AnswerParams) {
   };
 }
 
-export function toResponsesRequest(entry: ModelEntry, params: AnswerParams): ResponseCreateParamsNonStreaming {
+export function toResponsesRequest(entry: OpenAIModelEntry, params: AnswerParams): ResponseCreateParamsNonStreaming {
   const { temperature, max_output_tokens } = effectiveParams(entry, params);
   const request: ResponseCreateParamsNonStreaming = {
     model: entry.model_id,
@@ -69,7 +69,7 @@ export function toResponsesRequest(entry: ModelEntry, params: AnswerParams): Res
   return request;
 }
 
-export function toChatRequest(entry: ModelEntry, params: AnswerParams): ChatCompletionCreateParamsNonStreaming {
+export function toChatRequest(entry: OpenAIModelEntry, params: AnswerParams): ChatCompletionCreateParamsNonStreaming {
   const { temperature, max_output_tokens, seed } = effectiveParams(entry, params);
   const request: ChatCompletionCreateParamsNonStreaming = {
     model: entry.model_id,

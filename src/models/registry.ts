@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 
 export const FINE_TUNED_ALIAS = 'fine-tuned';
 export const BASELINE_ALIAS = 'baseline';
+export const RETRIEVAL_ALIAS = 'retrieval';
 
 const AliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
 
@@ -60,8 +61,8 @@ export interface ModelDefaults {
   seed: number | null;
 }
 
-/** A resolved alias: everything needed to call its model, with no secret in it. */
-export interface ModelEntry {
+/** A resolved alias backed by an OpenAI or OpenAI-compatible API, with no secret in it. */
+export interface OpenAIModelEntry {
   alias: string;
   kind: 'openai';
   model_id: string;
@@ -72,12 +73,25 @@ export interface ModelEntry {
   pricing?: Pricing;
 }
 
+/** The offline model: answers with the reference answer of the closest training example. */
+export interface RetrievalModelEntry {
+  alias: string;
+  kind: 'retrieval';
+  model_id: string;
+  description: string;
+  pricing?: Pricing;
+}
+
+export type ModelEntry = OpenAIModelEntry | RetrievalModelEntry;
+
 export interface ModelRegistry {
   readonly entries: readonly ModelEntry[];
   /** An alias, or a model id that some alias resolves to; anything else is a 400 listing what is allowed. */
   resolve(nameOrModelId: string): ModelEntry;
   /** The value of the entry's API key, or undefined when it is needed and not configured. */
-  apiKeyFor(entry: ModelEntry): string | undefined;
+  apiKeyFor(entry: OpenAIModelEntry): string | undefined;
+  /** Whether the model can answer now, and if not, what to set. */
+  availability(entry: ModelEntry): { available: true } | { available: false; reason: string };
 }
 
 /** Reads and validates MODELS_FILE; a problem stops the boot with the file's name and the faulty path. */
@@ -96,7 +110,7 @@ export function readModelsFile(path: string): ModelsFile {
   return parsed.data;
 }
 
-function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, fallbackModelId: string | undefined, config: Config): ModelEntry {
+function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, fallbackModelId: string | undefined, config: Config): OpenAIModelEntry {
   const model_id = file.model_id ?? fallbackModelId;
   if (!model_id) throw new ConfigError(`MODELS_FILE: alias '${alias}' needs a model_id`);
   const base_url = (file.base_url ?? config.OPENAI_BASE_URL).replace(/\/+$/, '');
@@ -125,8 +139,13 @@ function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, f
   };
 }
 
-export function buildModelRegistry(config: Config, modelsFile: ModelsFile = config.MODELS_FILE ? readModelsFile(config.MODELS_FILE) : { models: {} }): ModelRegistry {
+export function buildModelRegistry(
+  config: Config,
+  modelsFile: ModelsFile = config.MODELS_FILE ? readModelsFile(config.MODELS_FILE) : { models: {} },
+  retrieval?: { model_id: string; description: string },
+): ModelRegistry {
   const fileModels = modelsFile.models;
+  if (RETRIEVAL_ALIAS in fileModels) throw new ConfigError(`MODELS_FILE: the alias '${RETRIEVAL_ALIAS}' is reserved for the offline model`);
   const builtIn: Record<string, string> = {
     [FINE_TUNED_ALIAS]: config.FT_MODEL_ID,
     [BASELINE_ALIAS]: config.BASELINE_MODEL_ID,
@@ -135,6 +154,7 @@ export function buildModelRegistry(config: Config, modelsFile: ModelsFile = conf
   for (const [alias, modelId] of Object.entries(builtIn)) {
     entries.push(buildEntry(alias, fileModels[alias] ?? {}, modelId, config));
   }
+  if (retrieval) entries.push({ alias: RETRIEVAL_ALIAS, kind: 'retrieval', ...retrieval });
   for (const [alias, file] of Object.entries(fileModels)) {
     if (!(alias in builtIn)) entries.push(buildEntry(alias, file, undefined, config));
   }
@@ -143,8 +163,20 @@ export function buildModelRegistry(config: Config, modelsFile: ModelsFile = conf
   const byModelId = new Map<string, ModelEntry>();
   for (const entry of entries) if (!byModelId.has(entry.model_id)) byModelId.set(entry.model_id, entry);
 
+  const apiKeyFor = (entry: OpenAIModelEntry) => {
+    const variable = entry.upstream.api_key_env;
+    // Local OpenAI-compatible servers ignore the key, but the SDK insists on having one.
+    if (variable === null) return 'no-key-needed';
+    return config.secrets[variable] || undefined;
+  };
+
   return {
     entries,
+    apiKeyFor,
+    availability(entry) {
+      if (entry.kind === 'retrieval' || apiKeyFor(entry) !== undefined) return { available: true };
+      return { available: false, reason: `Set ${entry.upstream.api_key_env}.` };
+    },
     resolve(nameOrModelId) {
       const entry = byAlias.get(nameOrModelId) ?? byModelId.get(nameOrModelId);
       if (entry) return entry;
@@ -152,12 +184,6 @@ export function buildModelRegistry(config: Config, modelsFile: ModelsFile = conf
       throw new AppError(400, 'unknown_model', `Unknown model '${nameOrModelId}'. Use one of: ${[...new Set(allowed)].join(', ')}.`, {
         details: { allowed: [...new Set(allowed)] },
       });
-    },
-    apiKeyFor(entry) {
-      const variable = entry.upstream.api_key_env;
-      // Local OpenAI-compatible servers ignore the key, but the SDK insists on having one.
-      if (variable === null) return 'no-key-needed';
-      return config.secrets[variable] || undefined;
     },
   };
 }

@@ -2,11 +2,11 @@ import OpenAI from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Config } from '../config.js';
 import { missingApiKey } from '../errors.js';
-import type { ModelEntry, ModelRegistry } from './registry.js';
+import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
 
 export interface UpstreamClients {
   /** The shared client for the entry's upstream; throws our 503 when its key is not configured. */
-  clientFor(entry: ModelEntry): OpenAI;
+  clientFor(entry: OpenAIModelEntry): OpenAI;
   /** How many distinct upstream clients exist so far. */
   readonly size: number;
   close(): Promise<void>;

@@ -28,7 +28,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
     handler: async () => ({
       status: 'ready' as const,
       models: services.registry.entries.length,
-      available_models: services.registry.entries.filter((entry) => services.registry.apiKeyFor(entry) !== undefined).length,
+      available_models: services.registry.entries.filter((entry) => services.registry.availability(entry).available).length,
     }),
   });
 };

@@ -13,18 +13,19 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
     },
     handler: async () => ({
       models: services.registry.entries.map((entry) => {
-        const available = services.registry.apiKeyFor(entry) !== undefined;
+        const availability = services.registry.availability(entry);
+        const upstream = entry.kind === 'openai' ? entry : undefined;
         return {
           alias: entry.alias,
           model_id: entry.model_id,
           kind: entry.kind,
           description: entry.description,
-          api_style: entry.upstream.api_style,
-          base_url: entry.upstream.base_url,
-          api_key_env: entry.upstream.api_key_env,
-          available,
-          unavailable_reason: available ? null : `Set ${entry.upstream.api_key_env}.`,
-          defaults: entry.defaults,
+          api_style: upstream?.upstream.api_style ?? null,
+          base_url: upstream?.upstream.base_url ?? null,
+          api_key_env: upstream?.upstream.api_key_env ?? null,
+          available: availability.available,
+          unavailable_reason: availability.available ? null : availability.reason,
+          defaults: upstream?.defaults ?? null,
         };
       }),
     }),

@@ -56,6 +56,18 @@ export const AnswerStatusSchema = z
   .enum(['completed', 'truncated', 'content_filtered', 'no_match'])
   .describe('completed: a whole answer; truncated: cut by the output token limit; content_filtered: cut by the upstream filter; no_match: an offline model found nothing close enough and handed off.');
 
+export const RetrievalMatchSchema = z
+  .object({
+    source: z.string().describe('The training file.'),
+    line: z.number().int().describe('The line of the training example used (1-based).'),
+    inquiry: z.string().describe("The training example's inquiry."),
+    score: z.number().describe('BM25 score of the match.'),
+    confidence: z.number().describe("Share of the inquiry's content (rare words weigh more) found in the match, 0..1."),
+    min_confidence: z.number().describe('The threshold below which the model hands off (RETRIEVAL_MIN_CONFIDENCE).'),
+  })
+  .nullable()
+  .describe('Offline model only: the closest training example, even when it was not close enough to use.');
+
 export const AnswerResponseSchema = z
   .object({
     answer: z.string(),
@@ -65,6 +77,7 @@ export const AnswerResponseSchema = z
     latency_ms: z.number().int().describe('Time spent on the upstream call, retries included.'),
     response_id: z.string().nullable().describe('The upstream response id.'),
     status: AnswerStatusSchema,
+    match: RetrievalMatchSchema.optional(),
   })
   .describe('The answer.')
   .meta({

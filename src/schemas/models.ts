@@ -4,18 +4,21 @@ import { API_STYLES } from '../config.js';
 export const ModelInfoSchema = z.object({
   alias: z.string(),
   model_id: z.string(),
-  kind: z.string().describe('openai: an OpenAI or OpenAI-compatible upstream.'),
+  kind: z.enum(['openai', 'retrieval']).describe('openai: an OpenAI or OpenAI-compatible upstream; retrieval: the offline knowledge-base model.'),
   description: z.string(),
   api_style: z.enum(API_STYLES).nullable(),
   base_url: z.string().nullable().describe('The upstream base URL (never its key).'),
   api_key_env: z.string().nullable().describe('The variable holding the key, or null when none is needed.'),
   available: z.boolean().describe('Whether the model can answer now (its credentials are configured).'),
   unavailable_reason: z.string().nullable(),
-  defaults: z.object({
-    temperature: z.number().nullable(),
-    max_output_tokens: z.number().int(),
-    seed: z.number().int().nullable(),
-  }),
+  defaults: z
+    .object({
+      temperature: z.number().nullable(),
+      max_output_tokens: z.number().int(),
+      seed: z.number().int().nullable(),
+    })
+    .nullable()
+    .describe('Request defaults of an upstream model; null for the offline model.'),
 });
 
 export const ModelListSchema = z

@@ -1,0 +1,101 @@
+import t from 'tap';
+import { renderQualityChartSvg } from '../src/export/chart.js';
+import type { ModelSummary, SummarySection } from '../src/export/summary.js';
+import { DEFAULT_RUBRIC_WEIGHTS, weightedScore } from '../src/scoring/rubric.js';
+
+const modelSummary = (alias: string, means: ModelSummary['means']): ModelSummary => ({
+  alias,
+  model_id: `${alias}-id`,
+  n: 10,
+  scored: means ? 10 : 0,
+  failed: 0,
+  means,
+  latency_ms: null,
+  tokens: { input: 0, output: 0 },
+  estimated_cost_usd: null,
+});
+
+const FINE_TUNED = modelSummary('fine-tuned', {
+  accuracy: 3.62,
+  actionability: 4.74,
+  completeness: 3.24,
+  safety_tone: 4.11,
+  weighted: 3.854,
+});
+const GENERALIST_SCORES = { accuracy: 3, actionability: 2.5, completeness: 2.8, safety_tone: 4 };
+// weightedScore lands on 2.9250000000000003 here, which the case study shows as 2.92.
+const GENERALIST = modelSummary('generalist', {
+  ...GENERALIST_SCORES,
+  weighted: weightedScore(GENERALIST_SCORES, DEFAULT_RUBRIC_WEIGHTS),
+});
+
+const MEASURE_LABELS = ['Accuracy', 'Actionability', 'Completeness', 'Safety/tone', 'Weighted'];
+
+/** Every tag closes in order: enough to tell a whole SVG document from a truncated or mangled one. */
+function assertWellFormedSvg(t: Pick<typeof import('tap').default, 'ok' | 'equal' | 'match'>, svg: string) {
+  t.match(svg, /^<svg[\s>]/);
+  t.match(svg, /<svg[^>]*\sxmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  t.match(svg, /<\/svg>\s*$/);
+  const open: string[] = [];
+  let mismatch: string | null = null;
+  for (const [tag, closing, name, selfClosing] of svg.matchAll(/<(\/?)([A-Za-z][\w:-]*)(?:\s[^<>]*?)?(\/?)>/g)) {
+    if (selfClosing) continue;
+    if (!closing) open.push(name ?? '');
+    else if (open.pop() !== name) mismatch ??= tag;
+  }
+  t.equal(mismatch, null, 'every closing tag matches its opening tag');
+  t.equal(open.length, 0, 'no tag is left open');
+  t.ok(!/<(?![A-Za-z/!?])/.test(svg), 'no stray < outside a tag');
+}
+
+/** The bars of the chart, read from the accessible label vega writes on each bar ("measure: Accuracy; ...; model: x"). */
+const bars = (svg: string) =>
+  [...svg.matchAll(/<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="bar"/g)].map(
+    ([, label = '']) => new Map(label.split('; ').map((pair) => pair.split(': ', 2) as [string, string])),
+  );
+
+t.test('two models: one bar per model and measure, labelled, with a legend', async (t) => {
+  const section: SummarySection = { items: 10, models: [FINE_TUNED, GENERALIST], gain: null };
+  const svg = await renderQualityChartSvg(section, { title: 'Quality, all items' });
+  assertWellFormedSvg(t, svg);
+  t.match(svg, 'Quality, all items');
+  for (const label of MEASURE_LABELS) t.match(svg, `>${label}</text>`);
+  for (const alias of ['fine-tuned', 'generalist']) t.match(svg, `>${alias}</text>`, `legend names ${alias}`);
+
+  const drawn = bars(svg);
+  t.equal(drawn.length, 10);
+  for (const alias of ['fine-tuned', 'generalist']) {
+    for (const measure of MEASURE_LABELS) {
+      t.equal(drawn.filter((bar) => bar.get('measure') === measure && bar.get('model') === alias).length, 1);
+    }
+  }
+  const valueOf = (measure: string, alias: string) =>
+    drawn.find((bar) => bar.get('measure') === measure && bar.get('model') === alias)?.get('Mean score (0-5)');
+  t.equal(valueOf('Accuracy', 'fine-tuned'), '3.62');
+  t.match(valueOf('Weighted', 'generalist'), /^2\.92/);
+  t.match(svg, '>3.85</text>', 'bars carry their value rounded for display');
+  t.match(svg, '>2.92</text>', 'rounded like the summary table');
+  t.notMatch(svg, '>2.93</text>');
+});
+
+t.test('a model with nothing scored is left out of the chart', async (t) => {
+  const section: SummarySection = { items: 10, models: [FINE_TUNED, modelSummary('retrieval', null), GENERALIST], gain: null };
+  const svg = await renderQualityChartSvg(section);
+  assertWellFormedSvg(t, svg);
+  t.equal(bars(svg).length, 10);
+  t.notMatch(svg, 'retrieval');
+  t.match(svg, 'Mean rubric score by model');
+});
+
+t.test('nothing scored still gives a valid SVG that says so', async (t) => {
+  const section: SummarySection = { items: 3, models: [modelSummary('fine-tuned', null)], gain: null };
+  const svg = await renderQualityChartSvg(section);
+  assertWellFormedSvg(t, svg);
+  t.equal(bars(svg).length, 0);
+  t.match(svg, 'no scored results');
+  for (const label of MEASURE_LABELS) t.match(svg, `>${label}</text>`);
+
+  const empty = await renderQualityChartSvg({ items: 0, models: [], gain: null }, { title: 'Unseen items' });
+  assertWellFormedSvg(t, empty);
+  t.match(empty, 'Unseen items: no scored results');
+});
