@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_RUBRIC_WEIGHTS, parseRubricWeights, type RubricWeights } from './scoring/rubric.js';
 
 /** The prompt the fine-tune was trained with; changing it moves answers away from the training distribution. */
 export const TRAINED_SYSTEM_PROMPT =
@@ -6,6 +7,7 @@ export const TRAINED_SYSTEM_PROMPT =
 
 export const DEFAULT_FT_MODEL_ID = 'ft:gpt-4.1-mini-2025-04-14:buldee:amazon-electronics-ft:CaOkOuOd';
 export const DEFAULT_BASELINE_MODEL_ID = 'gpt-4.1-mini-2025-04-14';
+export const DEFAULT_JUDGE_MODEL_ID = 'gpt-4.1-2025-04-14';
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -48,6 +50,26 @@ export const EnvSchema = z.object({
   DATA_DIR: text('data'),
   /** Below this match confidence (0..1) the offline model hands off instead of guessing. */
   RETRIEVAL_MIN_CONFIDENCE: num(0, 1, 0.35),
+
+  /** The LLM judge's model (alias `judge`; MODELS_FILE can move it to another upstream). */
+  JUDGE_MODEL_ID: text(DEFAULT_JUDGE_MODEL_ID),
+  /** `accuracy=0.4,actionability=0.25,completeness=0.25,safety_tone=0.1` or the same as JSON; must sum to 1. */
+  RUBRIC_WEIGHTS: envVar(
+    z
+      .string()
+      .optional()
+      .transform((value, ctx): RubricWeights => {
+        if (value === undefined) return { ...DEFAULT_RUBRIC_WEIGHTS };
+        try {
+          return parseRubricWeights(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+  ),
+  /** Where evaluation runs and the case study's eval_results.csv are written. */
+  REPORTS_DIR: text('reports'),
 
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   SHUTDOWN_GRACE_MS: int(0, 120_000, 10_000),

@@ -19,6 +19,7 @@ export function createServices(config: Config): Services {
   const knowledgeBase = loadKnowledgeBase(join(config.DATA_DIR, TRAINING_FILE));
   const registry = buildModelRegistry(config, config.MODELS_FILE ? readModelsFile(config.MODELS_FILE) : undefined, {
     model_id: `bm25:${basename(TRAINING_FILE, '.jsonl')}`,
+    pricing: { input_per_million: 0, output_per_million: 0 },
     description: `Offline: the reference answer of the closest of ${knowledgeBase.examples.length} training examples (BM25), or a safe hand-off below the confidence threshold. Needs no key and no network.`,
   });
   const clients = createUpstreamClients(config, registry);

@@ -25,3 +25,14 @@ t.test('empty strings fall back to defaults', async (t) => {
   t.equal(loadConfig({ PORT: '', OPENAI_API_KEY: '' }).PORT, 3000);
   t.equal(loadConfig({ OPENAI_API_KEY: '' }).OPENAI_API_KEY, undefined);
 });
+
+t.test('rubric weights are read from RUBRIC_WEIGHTS and must sum to 1', async (t) => {
+  t.same(loadConfig({}).RUBRIC_WEIGHTS, { accuracy: 0.4, actionability: 0.25, completeness: 0.25, safety_tone: 0.1 });
+  t.same(loadConfig({ RUBRIC_WEIGHTS: 'accuracy=0.25,actionability=0.25,completeness=0.25,safety_tone=0.25' }).RUBRIC_WEIGHTS, {
+    accuracy: 0.25,
+    actionability: 0.25,
+    completeness: 0.25,
+    safety_tone: 0.25,
+  });
+  t.throws(() => loadConfig({ RUBRIC_WEIGHTS: 'accuracy=0.5,actionability=0.25,completeness=0.25,safety_tone=0.1' }), /RUBRIC_WEIGHTS: .*sum to 1/);
+});

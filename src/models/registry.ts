@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_STYLES, ConfigError, type ApiStyle, type Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { listPriceFor } from './pricing.js';
 
 export const FINE_TUNED_ALIAS = 'fine-tuned';
 export const BASELINE_ALIAS = 'baseline';
 export const RETRIEVAL_ALIAS = 'retrieval';
+export const JUDGE_ALIAS = 'judge';
 
 const AliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
 
@@ -117,7 +119,10 @@ function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, f
   const descriptions: Record<string, string> = {
     [FINE_TUNED_ALIAS]: 'The fine-tuned support model.',
     [BASELINE_ALIAS]: 'The base model the fine-tune started from.',
+    [JUDGE_ALIAS]: 'The LLM judge that scores answers on the rubric (JUDGE_MODEL_ID).',
   };
+  // A judge must be as repeatable as the API allows; its answers are JSON verdicts, not prose.
+  const isJudge = alias === JUDGE_ALIAS;
   return {
     alias,
     kind: 'openai',
@@ -131,24 +136,25 @@ function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, f
     },
     system_prompt: file.system_prompt ?? config.SYSTEM_PROMPT,
     defaults: {
-      temperature: file.defaults?.temperature === undefined ? config.TEMPERATURE : file.defaults.temperature,
-      max_output_tokens: file.defaults?.max_output_tokens ?? config.MAX_OUTPUT_TOKENS,
+      temperature: file.defaults?.temperature === undefined ? (isJudge ? 0 : config.TEMPERATURE) : file.defaults.temperature,
+      max_output_tokens: file.defaults?.max_output_tokens ?? (isJudge ? 1000 : config.MAX_OUTPUT_TOKENS),
       seed: file.defaults?.seed === undefined ? config.SEED : file.defaults.seed,
     },
-    pricing: file.pricing,
+    pricing: file.pricing ?? listPriceFor(model_id),
   };
 }
 
 export function buildModelRegistry(
   config: Config,
   modelsFile: ModelsFile = config.MODELS_FILE ? readModelsFile(config.MODELS_FILE) : { models: {} },
-  retrieval?: { model_id: string; description: string },
+  retrieval?: { model_id: string; description: string; pricing?: Pricing },
 ): ModelRegistry {
   const fileModels = modelsFile.models;
   if (RETRIEVAL_ALIAS in fileModels) throw new ConfigError(`MODELS_FILE: the alias '${RETRIEVAL_ALIAS}' is reserved for the offline model`);
   const builtIn: Record<string, string> = {
     [FINE_TUNED_ALIAS]: config.FT_MODEL_ID,
     [BASELINE_ALIAS]: config.BASELINE_MODEL_ID,
+    [JUDGE_ALIAS]: config.JUDGE_MODEL_ID,
   };
   const entries: ModelEntry[] = [];
   for (const [alias, modelId] of Object.entries(builtIn)) {
