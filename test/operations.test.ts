@@ -10,11 +10,12 @@ import { startFakeOpenAI } from './helpers/fake-openai.js';
 t.test('health, readiness and model list work with no API key', async (t) => {
   const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
   t.same((await app.inject('/health')).json(), { status: 'ok' });
-  t.same((await app.inject('/ready')).json(), { status: 'ready', models: 3, available_models: 1 });
+  t.same((await app.inject('/ready')).json(), { status: 'ready', models: 4, available_models: 1 });
   const models = (await app.inject('/models')).json().models;
   t.match(models, [
     { alias: 'fine-tuned', kind: 'openai', api_style: 'responses', api_key_env: 'OPENAI_API_KEY', available: false },
     { alias: 'baseline', available: false },
+    { alias: 'judge', model_id: 'gpt-4.1-2025-04-14', available: false, defaults: { temperature: 0 } },
     { alias: 'retrieval', kind: 'retrieval', api_style: null, api_key_env: null, defaults: null, available: true },
   ]);
 });

@@ -11,8 +11,11 @@ t.test('fine-tuned and baseline always exist and resolve by alias or model id', 
   const registry = buildModelRegistry(loadConfig({}));
   t.same(
     registry.entries.map((entry) => entry.alias),
-    ['fine-tuned', 'baseline'],
+    ['fine-tuned', 'baseline', 'judge'],
   );
+  t.same(registry.resolve('baseline').pricing, { input_per_million: 0.4, output_per_million: 1.6 }, 'list price by default');
+  t.same(registry.resolve('fine-tuned').pricing, { input_per_million: 0.8, output_per_million: 3.2 });
+  t.equal(buildModelRegistry(loadConfig({ BASELINE_MODEL_ID: 'my-model' })).resolve('baseline').pricing, undefined);
   t.equal(registry.resolve('gpt-4.1-mini-2025-04-14').alias, 'baseline');
   const error = t.throws(() => registry.resolve('davinci')) as AppError;
   t.equal(error.statusCode, 400);
