@@ -13,6 +13,9 @@ import {
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import { answerRoutes } from './routes/answer.js';
+import { evaluateRoutes } from './routes/evaluate.js';
+import { createRunManager } from './runs/run-manager.js';
+import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
 import { closeServices, createServices, type Services } from './services.js';
@@ -90,7 +93,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.setSerializerCompiler(serializerCompiler);
 
   const services = options.services ?? createServices(config);
-  app.addHook('onClose', async () => closeServices(services));
+  const runs = createRunManager({ ...services, log: app.log });
+  // Runs that were in progress when the service stopped go on by themselves.
+  app.addHook('onReady', async () => runs.resumeAll());
+  // Runs stop before the clients they use; they stay "running" on disk and resume at the next start.
+  app.addHook('onClose', async () => {
+    await runs.close();
+    await closeServices(services);
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -126,6 +136,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       },
       tags: [
         { name: 'answer', description: 'One answer from one model' },
+        { name: 'compare', description: 'One inquiry to several models side by side, scored on the rubric' },
+        { name: 'evaluate', description: 'Evaluation runs over a prompt set, with CSV, summary and chart' },
         { name: 'models', description: 'The configured model aliases' },
         { name: 'operations', description: 'Health and readiness' },
       ],
@@ -138,6 +150,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes, { services });
   await app.register(modelRoutes, { services });
   await app.register(answerRoutes, { services });
+  await app.register(evaluateRoutes, { runs });
+  await app.register(compareRoutes, { services });
 
   return app;
 }

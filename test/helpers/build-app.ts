@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, LOG_REDACT_PATHS } from '../../src/app.js';
@@ -9,6 +12,7 @@ interface TapLike {
 
 export interface TestApp {
   app: FastifyInstance;
+  reportsDir: string;
   /** Every log line the app wrote, parsed. */
   logs: () => Record<string, unknown>[];
   /** The raw log output, for asserting that a secret never appears in it. */
@@ -27,14 +31,22 @@ export async function buildTestApp(t: TapLike, env: Record<string, string | unde
       callback();
     },
   });
-  const config = loadConfig({ OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '2000', ...env });
+  // Evaluation runs write under REPORTS_DIR: a fresh folder per app unless the test shares one.
+  const ownReportsDir = env.REPORTS_DIR === undefined ? mkdtempSync(join(tmpdir(), 'reports-')) : undefined;
+  const reportsDir = env.REPORTS_DIR ?? (ownReportsDir as string);
+  const config = loadConfig({ OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '2000', ...env, REPORTS_DIR: reportsDir });
   const app = await buildApp({
     config,
     logger: { level: 'info', stream, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
   });
-  t.teardown(() => app.close());
+  t.teardown(async () => {
+    await app.close();
+    if (ownReportsDir) rmSync(ownReportsDir, { recursive: true, force: true });
+  });
+  await app.ready();
   return {
     app,
+    reportsDir,
     logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     rawLogs: () => lines.join('\n'),
   };

@@ -1,0 +1,115 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { RunManager, RunView } from '../runs/run-manager.js';
+import { ErrorResponseSchema, upstreamErrorResponses } from '../schemas/error.js';
+import { EvaluateRequestSchema, RunCreatedSchema, RunDetailSchema, RunIdParamsSchema, RunListSchema, RunSchema } from '../schemas/evaluate.js';
+
+const notFound = { 404: ErrorResponseSchema.describe('No run with that id.') };
+
+const withLinks = (run: RunView) => {
+  const self = `/evaluate/${run.run_id}`;
+  return { ...run, links: { self, results_csv: `${self}/results.csv`, summary_md: `${self}/summary.md`, chart_svg: `${self}/chart.svg` } };
+};
+
+export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async (app, { runs }) => {
+  app.post('/evaluate', {
+    // Up to 5,000 inquiries of up to 4,000 characters each.
+    bodyLimit: 24 * 1024 * 1024,
+    schema: {
+      tags: ['evaluate'],
+      summary: 'Start an evaluation run',
+      description:
+        'Runs a prompt set (a file in data/prompt_sets) or inline inquiries through 1 to 4 models and scores every answer on the rubric, with at most `concurrency` upstream calls in flight. Replies 202 at once; poll the Location. Every finished item is on disk before it counts, so a restart resumes the run without calling any model again for finished items.',
+      body: EvaluateRequestSchema,
+      response: { 202: RunCreatedSchema, ...upstreamErrorResponses },
+    },
+    handler: async (request, reply) => {
+      const run = await runs.create(request.body);
+      return reply
+        .code(202)
+        .header('location', `/evaluate/${run.run_id}`)
+        .send({ run_id: run.run_id, status: run.status, total: run.progress.total });
+    },
+  });
+
+  app.get('/evaluate', {
+    schema: {
+      tags: ['evaluate'],
+      summary: 'List evaluation runs',
+      description: 'Every run this service has on disk (reports/runs), newest first, with its status and progress.',
+      response: { 200: RunListSchema },
+    },
+    handler: async () => ({ runs: (await runs.list()).map(withLinks) }),
+  });
+
+  app.get('/evaluate/:run_id', {
+    schema: {
+      tags: ['evaluate'],
+      summary: 'Status, progress and summary of a run',
+      description:
+        'Status (queued, running, completed, failed, cancelled), progress {total, done, failed}, and once the run has ended its summary: per model n, failed, criterion means, weighted mean, latency p50/p95, tokens and estimated cost, and the gain of the first model over the second; for all items and for items unseen in training.',
+      params: RunIdParamsSchema,
+      response: { 200: RunDetailSchema, ...notFound },
+    },
+    handler: async (request) => {
+      const run = await runs.get(request.params.run_id);
+      const ended = run.status === 'completed' || run.status === 'cancelled';
+      return { ...withLinks(run), summary: ended ? await runs.summary(run.run_id) : null };
+    },
+  });
+
+  app.delete('/evaluate/:run_id', {
+    schema: {
+      tags: ['evaluate'],
+      summary: 'Cancel a run',
+      description: 'Abandons the calls in flight; items already finished are kept and exported. 409 when the run has already ended.',
+      params: RunIdParamsSchema,
+      response: { 200: RunSchema.describe('The cancelled run.'), ...notFound, 409: ErrorResponseSchema.describe('The run has already ended.') },
+    },
+    handler: async (request) => withLinks(await runs.cancel(request.params.run_id)),
+  });
+
+  app.get('/evaluate/:run_id/results.csv', {
+    schema: {
+      tags: ['evaluate'],
+      summary: "The run's results as the case study's CSV",
+      description:
+        'One row per (inquiry, model), streamed. The first ten columns are the case study\'s: inquiry, model, answer, tokens_out, latency_ms, exactitude, actionnabilite, exhaustivite, securite, score_pondere; then run_id, item_id, model_alias, category, tokens_in, in_training, answer_status, outcome, scorer, reference_source, rationale, error, finished_at. Cells that a spreadsheet would run as a formula are neutralised.',
+      params: RunIdParamsSchema,
+      produces: ['text/csv'],
+      response: { 200: { description: 'CSV with a header row.', content: { 'text/csv': { schema: z.string() } } }, ...notFound },
+    },
+    handler: async (request, reply) => {
+      const stream = await runs.resultsCsv(request.params.run_id);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${request.params.run_id}.csv"`)
+        // A stream bypasses the serializer; the typed reply only knows the documented string body.
+        .send(stream as unknown as string);
+    },
+  });
+
+  app.get('/evaluate/:run_id/summary.md', {
+    schema: {
+      tags: ['evaluate'],
+      summary: 'The summary as a Markdown table',
+      description: "Laid out like the case study's table: criterion, first model, second model, gain; then the unseen-items table and an operations table.",
+      params: RunIdParamsSchema,
+      produces: ['text/markdown'],
+      response: { 200: { description: 'Markdown.', content: { 'text/markdown': { schema: z.string() } } }, ...notFound },
+    },
+    handler: async (request, reply) => reply.type('text/markdown; charset=utf-8').send(await runs.summaryMarkdown(request.params.run_id)),
+  });
+
+  app.get('/evaluate/:run_id/chart.svg', {
+    schema: {
+      tags: ['evaluate'],
+      summary: 'Quality chart',
+      description: 'A grouped bar chart of the four criteria and the weighted score per model, like the case study\'s quality chart.',
+      params: RunIdParamsSchema,
+      produces: ['image/svg+xml'],
+      response: { 200: { description: 'SVG.', content: { 'image/svg+xml': { schema: z.string() } } }, ...notFound },
+    },
+    handler: async (request, reply) => reply.type('image/svg+xml').send(await runs.chartSvg(request.params.run_id)),
+  });
+};

@@ -1,0 +1,402 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
+import { AppError, missingApiKey } from '../errors.js';
+import { renderQualityChartSvg } from '../export/chart.js';
+import { createResultsCsvStream, writeResultsCsv } from '../export/csv.js';
+import { createSummaryAccumulator, type RunSummary } from '../export/summary.js';
+import { renderSummaryMarkdown } from '../export/summary-markdown.js';
+import { answerInquiry, type AnswerDeps, type ModelAnswer } from '../models/answer.js';
+import { JUDGE_ALIAS, type ModelEntry, type Pricing } from '../models/registry.js';
+import { defaultScorer, scoreAnswer, type ScorerChoice, type ScoringDeps } from '../scoring/score-answer.js';
+import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
+import type { RunItem, RunResult } from './run-result.js';
+import {
+  createRunFiles,
+  readItems,
+  readResults,
+  readRunRecords,
+  repairResults,
+  resultKey,
+  ResultsWriter,
+  runFiles,
+  writeFileAtomic,
+  writeRunRecord,
+  type RunRecord,
+  type RunStatus,
+} from './run-store.js';
+
+export type RunManagerDeps = AnswerDeps &
+  ScoringDeps & {
+    config: { DATA_DIR: string; REPORTS_DIR: string };
+    log: FastifyBaseLogger;
+  };
+
+export interface CreateRunRequest {
+  prompt_set?: string;
+  inquiries?: PromptEntry[];
+  /** How the source is shown in listings when it is not a prompt set (e.g. the CLI's file). */
+  source?: string;
+  models: string[];
+  scorer?: ScorerChoice;
+  concurrency: number;
+}
+
+export interface RunProgress {
+  total: number;
+  done: number;
+  failed: number;
+}
+
+export interface RunView extends RunRecord {
+  progress: RunProgress;
+}
+
+interface ActiveRun {
+  record: RunRecord;
+  progress: RunProgress;
+  controller: AbortController;
+  /** Set by DELETE; otherwise an abort means the service is shutting down and the run resumes later. */
+  cancelled: boolean;
+  finished: Promise<void>;
+}
+
+const FINISHED: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+const now = () => new Date().toISOString();
+
+function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `run_${stamp}_${randomBytes(3).toString('hex')}`;
+}
+
+function errorOf(error: unknown): { code: string; message: string } {
+  if (error instanceof AppError) return { code: error.code, message: error.message };
+  return { code: 'internal_error', message: 'Unexpected error while processing the item.' };
+}
+
+export interface RunManager {
+  create(request: CreateRunRequest): Promise<RunView>;
+  get(runId: string): Promise<RunView>;
+  list(): Promise<RunView[]>;
+  cancel(runId: string): Promise<RunView>;
+  /** Summary of what is finished so far (the final one once the run has ended). */
+  summary(runId: string): Promise<RunSummary>;
+  summaryMarkdown(runId: string): Promise<string>;
+  chartSvg(runId: string): Promise<string>;
+  resultsCsv(runId: string): Promise<Readable>;
+  /** Starts every run that was queued or running when the service last stopped. */
+  resumeAll(): Promise<void>;
+  /** Resolves when the run has ended (or the manager closed). */
+  waitFor(runId: string): Promise<RunView>;
+  /** Stops work without changing any run's status, so unfinished runs resume at the next start. */
+  close(): Promise<void>;
+}
+
+export function createRunManager(deps: RunManagerDeps): RunManager {
+  const reportsDir = deps.config.REPORTS_DIR;
+  const records = new Map<string, RunRecord>();
+  const active = new Map<string, ActiveRun>();
+  const finishedProgress = new Map<string, RunProgress>();
+  let loaded: Promise<void> | undefined;
+  let closed = false;
+
+  const load = () =>
+    (loaded ??= readRunRecords(reportsDir).then((found) => {
+      for (const record of found) if (!records.has(record.run_id)) records.set(record.run_id, record);
+    }));
+
+  async function recordOf(runId: string): Promise<RunRecord> {
+    await load();
+    const record = records.get(runId);
+    if (!record) throw new AppError(404, 'run_not_found', `No evaluation run '${runId}'. GET /evaluate lists the runs.`);
+    return record;
+  }
+
+  async function countProgress(record: RunRecord): Promise<RunProgress> {
+    const progress = { total: record.items * record.models.length, done: 0, failed: 0 };
+    for await (const result of readResults(reportsDir, record.run_id)) {
+      progress.done += 1;
+      if (result.outcome === 'failed') progress.failed += 1;
+    }
+    return progress;
+  }
+
+  async function view(record: RunRecord): Promise<RunView> {
+    const running = active.get(record.run_id);
+    if (running) return { ...record, progress: { ...running.progress } };
+    let progress = finishedProgress.get(record.run_id);
+    if (!progress) {
+      progress = await countProgress(record);
+      if (FINISHED.includes(record.status)) finishedProgress.set(record.run_id, progress);
+    }
+    return { ...record, progress: { ...progress } };
+  }
+
+  function pricingOf(alias: string): Pricing | undefined {
+    try {
+      return deps.registry.resolve(alias).pricing;
+    } catch {
+      return undefined; // the alias was removed from the configuration after the run
+    }
+  }
+
+  async function summarize(record: RunRecord): Promise<RunSummary> {
+    const accumulator = createSummaryAccumulator({
+      models: record.models,
+      weights: record.weights,
+      pricing: Object.fromEntries(record.models.map((model) => [model.alias, pricingOf(model.alias)])),
+    });
+    for await (const result of readResults(reportsDir, record.run_id)) accumulator.add(result);
+    return accumulator.finish();
+  }
+
+  const markdownOf = (record: RunRecord, summary: RunSummary) =>
+    renderSummaryMarkdown(summary, { run_id: record.run_id, created_at: record.created_at, scorer: record.scorer, source: record.source });
+
+  async function writeExports(record: RunRecord): Promise<void> {
+    const files = runFiles(reportsDir, record.run_id);
+    const summary = await summarize(record);
+    await writeFileAtomic(files.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
+    await writeFileAtomic(files.summaryMd, markdownOf(record, summary));
+    await writeFileAtomic(files.chart, await renderQualityChartSvg(summary.all, { title: `Evaluation ${record.run_id}` }));
+    await writeResultsCsv(readResults(reportsDir, record.run_id), files.csv);
+  }
+
+  async function processPair(run: ActiveRun, item: RunItem, model: { alias: string; model_id: string }, writer: ResultsWriter): Promise<void> {
+    const { signal } = run.controller;
+    const log = deps.log.child({ run_id: run.record.run_id, item_id: item.item_id });
+    const base = {
+      run_id: run.record.run_id,
+      item_id: item.item_id,
+      inquiry: item.inquiry,
+      category: item.category,
+      reference: item.reference,
+      in_training: item.in_training,
+      model_alias: model.alias,
+    };
+    let answer: ModelAnswer;
+    try {
+      answer = await answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal });
+    } catch (error) {
+      if (signal.aborted) return; // abandoned, not failed: it is answered again on resume
+      return record(run, writer, {
+        ...base,
+        model_id: model.model_id,
+        answer: null,
+        answer_status: null,
+        tokens_in: null,
+        tokens_out: null,
+        latency_ms: null,
+        scores: null,
+        outcome: 'failed',
+        error: { stage: 'answer', ...errorOf(error) },
+        finished_at: now(),
+      });
+    }
+    const answered = {
+      ...base,
+      model_id: answer.model_id,
+      answer: answer.answer,
+      answer_status: answer.status,
+      tokens_in: answer.usage.input_tokens,
+      tokens_out: answer.usage.output_tokens,
+      latency_ms: answer.latency_ms,
+    };
+    if (run.record.scorer === 'none') {
+      return record(run, writer, { ...answered, scores: null, outcome: 'unscored', error: null, finished_at: now() });
+    }
+    try {
+      const scores = await scoreAnswer(deps, run.record.scorer, { inquiry: item.inquiry, answer: answer.answer, reference: item.reference }, { log, signal });
+      return record(run, writer, { ...answered, scores, outcome: 'scored', error: null, finished_at: now() });
+    } catch (error) {
+      if (signal.aborted) return;
+      return record(run, writer, { ...answered, scores: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) }, finished_at: now() });
+    }
+  }
+
+  async function record(run: ActiveRun, writer: ResultsWriter, result: RunResult): Promise<void> {
+    await writer.append(result);
+    run.progress.done += 1;
+    if (result.outcome === 'failed') run.progress.failed += 1;
+  }
+
+  async function execute(run: ActiveRun): Promise<void> {
+    const { record } = run;
+    await repairResults(reportsDir, record.run_id);
+    const finished = new Set<string>();
+    for await (const result of readResults(reportsDir, record.run_id)) {
+      finished.add(resultKey(result.item_id, result.model_alias));
+      run.progress.done += 1;
+      if (result.outcome === 'failed') run.progress.failed += 1;
+    }
+    record.status = 'running';
+    record.started_at ??= now();
+    await writeRunRecord(reportsDir, record);
+    deps.log.info({ run_id: record.run_id, ...run.progress }, finished.size > 0 ? 'evaluation run resumed' : 'evaluation run started');
+
+    // A fixed pool of workers pulling (item, model) pairs: never more than `concurrency` upstream
+    // calls in flight (a worker makes its answer and judge calls one after the other), and memory
+    // stays flat in the number of items because pairs are read from disk as workers take them.
+    async function* pendingPairs() {
+      for await (const item of readItems(reportsDir, record.run_id)) {
+        for (const model of record.models) if (!finished.has(resultKey(item.item_id, model.alias))) yield { item, model };
+      }
+    }
+    const pairs = pendingPairs();
+    const writer = await ResultsWriter.open(reportsDir, record.run_id);
+    const worker = async () => {
+      for (let next = await pairs.next(); !next.done && !run.controller.signal.aborted; next = await pairs.next()) {
+        await processPair(run, next.value.item, next.value.model, writer);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: record.concurrency }, worker));
+    } finally {
+      await writer.close();
+    }
+    if (run.controller.signal.aborted && !run.cancelled) return;
+
+    record.status = run.cancelled ? 'cancelled' : 'completed';
+    record.finished_at = now();
+    await writeExports(record);
+    if (record.status === 'completed') {
+      // The path the case study's spreadsheets read: always the latest completed run.
+      await copyFile(runFiles(reportsDir, record.run_id).csv, join(reportsDir, 'eval_results.csv'));
+    }
+    await writeRunRecord(reportsDir, record);
+    deps.log.info({ run_id: record.run_id, status: record.status, ...run.progress }, 'evaluation run ended');
+  }
+
+  function start(record: RunRecord): void {
+    const run: ActiveRun = {
+      record,
+      progress: { total: record.items * record.models.length, done: 0, failed: 0 },
+      controller: new AbortController(),
+      cancelled: false,
+      finished: Promise.resolve(),
+    };
+    active.set(record.run_id, run);
+    run.finished = execute(run)
+      .catch(async (error: unknown) => {
+        deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
+        record.status = 'failed';
+        record.error = (error as Error).message;
+        record.finished_at = now();
+        await writeRunRecord(reportsDir, record).catch(() => undefined);
+      })
+      .finally(() => {
+        finishedProgress.set(record.run_id, { ...run.progress });
+        active.delete(record.run_id);
+      });
+  }
+
+  function checkAvailable(entry: ModelEntry): void {
+    const availability = deps.registry.availability(entry);
+    if (!availability.available && entry.kind === 'openai') throw missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY');
+  }
+
+  return {
+    async create(request) {
+      if (closed) throw new AppError(503, 'shutting_down', 'The service is shutting down; try again shortly.');
+      const entries = request.models.map((name) => deps.registry.resolve(name));
+      const aliases = entries.map((entry) => entry.alias);
+      if (new Set(aliases).size !== aliases.length) {
+        throw new AppError(400, 'duplicate_model', `Each model may appear once in a run (got ${aliases.join(', ')}).`);
+      }
+      // Refuse now rather than fail every item: nothing is spent on a run that cannot work.
+      entries.forEach(checkAvailable);
+      const scorer = request.scorer ?? defaultScorer(deps);
+      if (scorer === 'judge') checkAvailable(deps.registry.resolve(JUDGE_ALIAS));
+
+      const entriesOrSet = request.inquiries ?? (await readPromptSet(deps.config.DATA_DIR, request.prompt_set as string));
+      const items = toRunItems(entriesOrSet, deps.knowledgeBase);
+      await load();
+      const record: RunRecord = {
+        run_id: newRunId(),
+        status: 'queued',
+        created_at: now(),
+        started_at: null,
+        finished_at: null,
+        source: request.prompt_set ? `prompt_set:${request.prompt_set}` : (request.source ?? 'inline'),
+        models: entries.map((entry) => ({ alias: entry.alias, model_id: entry.model_id })),
+        scorer,
+        concurrency: request.concurrency,
+        weights: deps.config.RUBRIC_WEIGHTS,
+        items: items.length,
+        error: null,
+      };
+      await createRunFiles(reportsDir, record, items);
+      records.set(record.run_id, record);
+      const created = { ...record, progress: { total: record.items * record.models.length, done: 0, failed: 0 } };
+      start(record);
+      return created;
+    },
+
+    async get(runId) {
+      return view(await recordOf(runId));
+    },
+
+    async list() {
+      await load();
+      const sorted = [...records.values()].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.run_id.localeCompare(a.run_id));
+      return Promise.all(sorted.map(view));
+    },
+
+    async cancel(runId) {
+      const record = await recordOf(runId);
+      const run = active.get(runId);
+      if (!run) {
+        throw new AppError(409, 'run_finished', `Run '${runId}' has already ended (${record.status}); only a queued or running run can be cancelled.`);
+      }
+      run.cancelled = true;
+      run.controller.abort();
+      await run.finished;
+      return view(record);
+    },
+
+    async summary(runId) {
+      const record = await recordOf(runId);
+      if (FINISHED.includes(record.status)) {
+        const saved = await readFile(runFiles(reportsDir, runId).summaryJson, 'utf8').catch(() => undefined);
+        if (saved) return JSON.parse(saved) as RunSummary;
+      }
+      return summarize(record);
+    },
+
+    async summaryMarkdown(runId) {
+      return markdownOf(await recordOf(runId), await this.summary(runId));
+    },
+
+    async chartSvg(runId) {
+      const record = await recordOf(runId);
+      return renderQualityChartSvg((await this.summary(runId)).all, { title: `Evaluation ${record.run_id}` });
+    },
+
+    async resultsCsv(runId) {
+      await recordOf(runId);
+      return createResultsCsvStream(readResults(reportsDir, runId));
+    },
+
+    async resumeAll() {
+      await load();
+      for (const record of records.values()) {
+        if ((record.status === 'queued' || record.status === 'running') && !active.has(record.run_id)) start(record);
+      }
+    },
+
+    async waitFor(runId) {
+      const record = await recordOf(runId);
+      await active.get(runId)?.finished;
+      return view(record);
+    },
+
+    async close() {
+      closed = true;
+      const running = [...active.values()];
+      for (const run of running) run.controller.abort();
+      await Promise.all(running.map((run) => run.finished));
+    },
+  };
+}

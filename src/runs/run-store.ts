@@ -1,0 +1,135 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Scorer, ScorerChoice } from '../scoring/score-answer.js';
+import type { RubricWeights } from '../scoring/rubric.js';
+import type { RunItem, RunResult } from './run-result.js';
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** A run's description, kept in run.json; progress is derived from results.jsonl, never stored twice. */
+export interface RunRecord {
+  run_id: string;
+  status: RunStatus;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  source: string;
+  models: { alias: string; model_id: string }[];
+  scorer: Scorer | Extract<ScorerChoice, 'none'>;
+  concurrency: number;
+  weights: RubricWeights;
+  items: number;
+  error: string | null;
+}
+
+export const resultKey = (itemId: string, alias: string) => `${itemId}\u0000${alias}`;
+
+/** The files of one run under reports/runs/<run_id>/. */
+export function runFiles(reportsDir: string, runId: string) {
+  const dir = join(reportsDir, 'runs', runId);
+  return {
+    dir,
+    record: join(dir, 'run.json'),
+    items: join(dir, 'items.jsonl'),
+    results: join(dir, 'results.jsonl'),
+    summaryJson: join(dir, 'summary.json'),
+    summaryMd: join(dir, 'summary.md'),
+    csv: join(dir, 'results.csv'),
+    chart: join(dir, 'chart.svg'),
+  };
+}
+
+/** Writes next to the target and renames, so a crash never leaves half a file behind. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  const partial = `${path}.partial`;
+  await writeFile(partial, content);
+  await rename(partial, path);
+}
+
+export async function createRunFiles(reportsDir: string, record: RunRecord, items: RunItem[]): Promise<void> {
+  const files = runFiles(reportsDir, record.run_id);
+  await mkdir(files.dir, { recursive: true });
+  await writeFileAtomic(files.items, items.map((item) => `${JSON.stringify(item)}\n`).join(''));
+  await writeFile(files.results, '');
+  await writeRunRecord(reportsDir, record);
+}
+
+export async function writeRunRecord(reportsDir: string, record: RunRecord): Promise<void> {
+  await writeFileAtomic(runFiles(reportsDir, record.run_id).record, `${JSON.stringify(record, null, 2)}\n`);
+}
+
+export async function readRunRecords(reportsDir: string): Promise<RunRecord[]> {
+  const dirs = await readdir(join(reportsDir, 'runs')).catch(() => [] as string[]);
+  const records: RunRecord[] = [];
+  for (const dir of dirs) {
+    try {
+      records.push(JSON.parse(await readFile(runFiles(reportsDir, dir).record, 'utf8')) as RunRecord);
+    } catch {
+      // A directory without a readable run.json was never a complete run (crash during creation).
+    }
+  }
+  return records;
+}
+
+async function* readJsonLines<T>(path: string): AsyncGenerator<T> {
+  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      yield JSON.parse(line) as T;
+    } catch {
+      // Only the last line can be partial (a crash mid-append); repairResults cuts it off before a resume.
+    }
+  }
+}
+
+export const readItems = (reportsDir: string, runId: string) => readJsonLines<RunItem>(runFiles(reportsDir, runId).items);
+
+/** The run's finished results, streamed from disk; a result listed twice counts once. */
+export async function* readResults(reportsDir: string, runId: string): AsyncGenerator<RunResult> {
+  const seen = new Set<string>();
+  for await (const result of readJsonLines<RunResult>(runFiles(reportsDir, runId).results)) {
+    const key = resultKey(result.item_id, result.model_alias);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    yield result;
+  }
+}
+
+/** Cuts a partial last line left by a crash, so that the next append starts on a line of its own. */
+export async function repairResults(reportsDir: string, runId: string): Promise<void> {
+  const path = runFiles(reportsDir, runId).results;
+  const { size } = await stat(path);
+  if (size === 0) return;
+  const content = await readFile(path);
+  const end = content.lastIndexOf(0x0a) + 1;
+  if (end !== size) await truncate(path, end);
+}
+
+/**
+ * Appends results one line at a time, in order. A result counts as done only once its line is written;
+ * written lines survive a killed process (they are in the OS page cache), which is what resuming needs.
+ */
+export class ResultsWriter {
+  private chain: Promise<void> = Promise.resolve();
+  private constructor(private readonly handle: FileHandle) {}
+
+  static async open(reportsDir: string, runId: string): Promise<ResultsWriter> {
+    return new ResultsWriter(await open(runFiles(reportsDir, runId).results, 'a'));
+  }
+
+  append(result: RunResult): Promise<void> {
+    const line = `${JSON.stringify(result)}\n`;
+    const written = this.chain.then(() => this.handle.appendFile(line));
+    this.chain = written.catch(() => undefined);
+    return written;
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    await this.handle.close();
+  }
+}

@@ -1,0 +1,64 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { CSV_COLUMNS } from '../src/export/csv.js';
+import { runEvaluate } from '../src/cli/evaluate.js';
+import { startFakeOpenAI } from './helpers/fake-openai.js';
+
+function capture(env: NodeJS.ProcessEnv) {
+  const out = { stdout: '', stderr: '' };
+  const io = {
+    stdout: (text: string) => (out.stdout += text),
+    stderr: (text: string) => (out.stderr += text),
+    isTerminal: false,
+    env,
+  };
+  return { out, io };
+}
+
+t.test('runs a prompt file offline and prints the summary table; the CSV goes to --out', async (t) => {
+  const dir = t.testdir({ 'prompts.json': JSON.stringify(['Where is my order?', { inquiry: 'My Bluetooth headphones will not pair', reference: "Open Settings > Bluetooth, then pair again." }]) });
+  const { out, io } = capture({ REPORTS_DIR: join(dir, 'reports'), OPENAI_API_KEY: '' });
+  const code = await runEvaluate(['--prompts', join(dir, 'prompts.json'), '--models', 'retrieval', '--out', join(dir, 'out', 'eval_results.csv')], io);
+  t.equal(code, 0, out.stderr);
+  t.match(out.stdout, /\| Criterion \| retrieval \|/);
+  t.match(out.stdout, /\*\*Weighted score\*\*/);
+  t.match(out.stderr, /2 answers from retrieval, scorer heuristic/);
+  const csv = readFileSync(join(dir, 'out', 'eval_results.csv'), 'utf8');
+  t.equal(csv.split('\n')[0], CSV_COLUMNS.join(','));
+  t.equal(csv.trim().split('\n').length, 3);
+  t.ok(existsSync(join(dir, 'reports', 'eval_results.csv')), 'the case study path is updated too');
+});
+
+t.test('uses the same engine against an upstream, with the scorer and concurrency asked for', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: 'sk-cli' });
+  t.teardown(() => fake.close());
+  const dir = t.testdir({ 'prompts.json': JSON.stringify(['a', 'b', 'c']) });
+  const { out, io } = capture({ REPORTS_DIR: join(dir, 'reports'), OPENAI_API_KEY: 'sk-cli', OPENAI_BASE_URL: fake.url, OPENAI_MAX_RETRIES: '0' });
+  const code = await runEvaluate(['--prompts', join(dir, 'prompts.json'), '--scorer', 'none', '--concurrency', '2'], io);
+  t.equal(code, 0, out.stderr);
+  t.equal(fake.requests.length, 6, 'fine-tuned and baseline by default');
+  t.ok(fake.maxInFlight <= 2);
+});
+
+t.test('usage, configuration and input errors exit 2 with a one-line reason', async (t) => {
+  const dir = t.testdir({ 'bad.json': '{"not": "a list"}', 'broken.json': '[', 'ok.json': '["a"]' });
+  const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+    [[], {}, /--prompts/],
+    [['--prompts', join(dir, 'ok.json'), '--scorer', 'vibes'], {}, /--scorer/],
+    [['--prompts', join(dir, 'ok.json'), '--concurrency', '0'], {}, /--concurrency/],
+    [['--prompts', join(dir, 'ok.json'), '--bogus'], {}, /bogus/],
+    [['--prompts', join(dir, 'missing.json')], {}, /missing\.json/],
+    [['--prompts', join(dir, 'bad.json')], {}, /bad\.json/],
+    [['--prompts', join(dir, 'broken.json')], {}, /broken\.json/],
+    [['--prompts', join(dir, 'ok.json')], { PORT: 'x' }, /PORT/],
+    [['--prompts', join(dir, 'ok.json')], { DATA_DIR: join(dir, 'nowhere') }, /file not found/],
+    [['--prompts', join(dir, 'ok.json'), '--models', 'fine-tuned'], { OPENAI_API_KEY: '' }, /OPENAI_API_KEY/],
+  ];
+  for (const [argv, env, message] of cases) {
+    const { out, io } = capture({ REPORTS_DIR: join(dir, 'reports'), ...env });
+    t.equal(await runEvaluate(argv, io), 2, argv.join(' '));
+    t.match(out.stderr, message);
+    t.notMatch(out.stderr, /\n\s+at /, 'no stack trace');
+  }
+});

@@ -1,0 +1,294 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import type { FastifyInstance } from 'fastify';
+import t from 'tap';
+import { CSV_COLUMNS } from '../src/export/csv.js';
+import { roundForDisplay } from '../src/scoring/rubric.js';
+import { buildTestApp } from './helpers/build-app.js';
+import { startFakeOpenAI } from './helpers/fake-openai.js';
+
+const KEY = 'sk-test-eval-key-0123456789';
+const trainingInquiry = (line: number) =>
+  (JSON.parse(readFileSync('data/amazon_electronics_adapted_train.jsonl', 'utf8').split('\n')[line - 1] as string).messages[1].content as string).replace(
+    /^Inquiry: "|"$/g,
+    '',
+  );
+
+async function waitForRun(app: FastifyInstance, runId: string, until: (run: { status: string; progress: { done: number } }) => boolean = (run) => ['completed', 'failed', 'cancelled'].includes(run.status)) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const run = (await app.inject(`/evaluate/${runId}`)).json();
+    if (until(run)) return run;
+    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} (${JSON.stringify(run.progress)})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function startRun(app: FastifyInstance, body: object) {
+  const reply = await app.inject({ method: 'POST', url: '/evaluate', payload: body });
+  if (reply.statusCode !== 202) throw new Error(`POST /evaluate: ${reply.statusCode} ${reply.body}`);
+  return reply;
+}
+
+const csvRows = (text: string) => parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+
+t.test('a run end to end with no API key: retrieval model, heuristic scorer, CSV, summary, Markdown and chart', async (t) => {
+  const { app, reportsDir } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const inquiries = [
+    trainingInquiry(3), // in the training file: flagged, left out of the unseen summary
+    { id: 'bt', inquiry: 'my bluetoth headphones wont pair with my phone', category: 'troubleshooting' },
+    { id: 'cake', inquiry: 'How do I bake a chocolate cake?', reference: 'This is outside what support can help with.' },
+    'Can I print the return label at home?',
+  ];
+  const created = await startRun(app, { inquiries, models: ['retrieval'] });
+  const { run_id, status, total } = created.json();
+  t.equal(created.headers.location, `/evaluate/${run_id}`);
+  t.match(run_id, /^run_\d{8}T\d{6}Z_[0-9a-f]{6}$/);
+  t.equal(status, 'queued');
+  t.equal(total, 4);
+
+  const run = await waitForRun(app, run_id);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 4, done: 4, failed: 0 });
+  t.equal(run.scorer, 'heuristic', 'the default scorer without a key');
+  t.same(run.models, [{ alias: 'retrieval', model_id: 'bm25:amazon_electronics_adapted_train' }]);
+  t.equal(run.summary.all.items, 4);
+  t.equal(run.summary.unseen.items, 3, 'the training inquiry is left out of the unseen summary');
+
+  const csvReply = await app.inject(`/evaluate/${run_id}/results.csv`);
+  t.equal(csvReply.statusCode, 200);
+  t.match(csvReply.headers['content-type'], /text\/csv/);
+  t.equal(csvReply.body.split('\n')[0], CSV_COLUMNS.join(','), 'the case study columns first, in order');
+  const rows = csvRows(csvReply.body);
+  t.equal(rows.length, 4);
+  t.same(rows.map((row) => row.in_training), ['true', 'false', 'false', 'false']);
+  t.ok(rows.every((row) => row.model === 'bm25:amazon_electronics_adapted_train' && row.model_alias === 'retrieval' && row.scorer === 'heuristic'));
+
+  // The summary's numbers are the means of the rows.
+  const mean = (column: string) => rows.reduce((sum, row) => sum + Number(row[column]), 0) / rows.length;
+  const means = run.summary.all.models[0].means;
+  t.ok(Math.abs(means.accuracy - mean('exactitude')) < 1e-9);
+  t.ok(Math.abs(means.actionability - mean('actionnabilite')) < 1e-9);
+  t.ok(Math.abs(means.completeness - mean('exhaustivite')) < 1e-9);
+  t.ok(Math.abs(means.safety_tone - mean('securite')) < 1e-9);
+  t.ok(Math.abs(means.weighted - mean('score_pondere')) < 1e-3);
+
+  const markdown = (await app.inject(`/evaluate/${run_id}/summary.md`)).body;
+  t.match(markdown, /\| Criterion \| retrieval \|/);
+  t.match(markdown, `| **Weighted score** | ${roundForDisplay(means.weighted).toFixed(2)} |`);
+
+  const chart = await app.inject(`/evaluate/${run_id}/chart.svg`);
+  t.equal(chart.headers['content-type'], 'image/svg+xml');
+  t.match(chart.body, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  t.match(chart.body, /<\/svg>\s*$/);
+
+  const files = join(reportsDir, 'runs', run_id);
+  for (const file of ['run.json', 'items.jsonl', 'results.jsonl', 'summary.json', 'summary.md', 'results.csv', 'chart.svg']) {
+    t.ok(existsSync(join(files, file)), `${file} written`);
+  }
+  t.equal(readFileSync(join(reportsDir, 'eval_results.csv'), 'utf8'), readFileSync(join(files, 'results.csv'), 'utf8'), 'reports/eval_results.csv updated');
+
+  const list = (await app.inject('/evaluate')).json().runs;
+  t.equal(list[0].run_id, run_id);
+});
+
+t.test('two upstream models, a prompt set, contamination flags and the gain', async (t) => {
+  const fake = await startFakeOpenAI({
+    apiKey: KEY,
+    answer: (request) =>
+      (request.body.model as string).startsWith('ft:')
+        ? "Go to 'Your Orders', select the order, then choose 'Return or replace items'. Most items can be returned within 30 days of delivery."
+        : 'You may want to contact customer service.',
+  });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const { run_id } = (await startRun(app, { prompt_set: 'eval_inquiries', scorer: 'heuristic' })).json();
+  const run = await waitForRun(app, run_id);
+  const items = JSON.parse(readFileSync('data/prompt_sets/eval_inquiries.json', 'utf8')).length;
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: items * 2, done: items * 2, failed: 0 });
+  t.equal(fake.requests.length, items * 2, 'one call per (item, model); the heuristic calls nothing');
+  const [fineTuned, baseline] = run.summary.all.models;
+  t.equal(fineTuned.alias, 'fine-tuned');
+  t.ok(fineTuned.means.actionability > baseline.means.actionability, 'the step-by-step model wins on actionability');
+  t.equal(run.summary.all.gain.first, 'fine-tuned');
+  t.ok(Math.abs(run.summary.all.gain.weighted - (fineTuned.means.weighted - baseline.means.weighted)) < 1e-9);
+  t.ok(fineTuned.estimated_cost_usd > 0, 'list prices apply to the default models');
+});
+
+t.test('never more upstream calls in flight than the run allows, judge calls included', async (t) => {
+  const fake = await startFakeOpenAI({
+    apiKey: KEY,
+    latencyMs: 30,
+    structured: () => ({
+      accuracy: { rationale: 'ok', score: 4 },
+      actionability: { rationale: 'ok', score: 4 },
+      completeness: { rationale: 'ok', score: 4 },
+      safety_tone: { rationale: 'ok', score: 5 },
+    }),
+  });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const inquiries = Array.from({ length: 20 }, (_, i) => `Question number ${i} about my order`);
+  const { run_id } = (await startRun(app, { inquiries, concurrency: 3, scorer: 'judge' })).json();
+  const run = await waitForRun(app, run_id);
+  t.equal(run.status, 'completed');
+  t.equal(fake.requests.length, 80, '40 answers and 40 judge calls');
+  t.equal(fake.maxInFlight, 3, 'the bound is reached and never exceeded');
+  t.equal(run.summary.all.models[0].means.weighted, 0.4 * 4 + 0.25 * 4 + 0.25 * 4 + 0.1 * 5);
+});
+
+t.test('a judge reply that does not parse fails the item with its reason, never a fallback score', async (t) => {
+  const fake = await startFakeOpenAI({
+    apiKey: KEY,
+    behaviour: (request) => ((request.body.text as { format?: { type?: string } } | undefined)?.format?.type === 'json_schema' ? { text: 'I think it is good' } : undefined),
+  });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const { run_id } = (await startRun(app, { inquiries: ['Where is my order?'], models: ['fine-tuned'], scorer: 'judge' })).json();
+  const run = await waitForRun(app, run_id);
+  t.same(run.progress, { total: 1, done: 1, failed: 1 });
+  t.match(run.summary.all.models[0], { n: 1, scored: 0, failed: 1, means: null });
+  const [row] = csvRows((await app.inject(`/evaluate/${run_id}/results.csv`)).body);
+  t.match(row, { outcome: 'failed', exactitude: '', answer: /Fake answer/, error: /^score\/judge_unparsable: / });
+});
+
+t.test('formula-looking answers cannot run in a spreadsheet', async (t) => {
+  const answers = ['=HYPERLINK("http://evil.example","click")', '+1+1', '-2+3', '@SUM(A1:A2)'];
+  let call = 0;
+  const fake = await startFakeOpenAI({ apiKey: KEY, answer: () => answers[call++ % answers.length] as string });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const { run_id } = (await startRun(app, { inquiries: ['=1+2', 'b', 'c', 'd'], models: ['fine-tuned'], scorer: 'none', concurrency: 1 })).json();
+  await waitForRun(app, run_id);
+  const rows = csvRows((await app.inject(`/evaluate/${run_id}/results.csv`)).body);
+  t.same(
+    rows.map((row) => row.answer),
+    answers.map((answer) => `'${answer}`),
+  );
+  t.equal(rows[0]?.inquiry, "'=1+2");
+  t.ok(rows.every((row) => row.outcome === 'unscored' && row.score_pondere === ''));
+});
+
+t.test('cancelling keeps the finished items and stops calling the upstream', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 40 });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const inquiries = Array.from({ length: 60 }, (_, i) => `Inquiry ${i}`);
+  const { run_id } = (await startRun(app, { inquiries, models: ['fine-tuned'], scorer: 'heuristic', concurrency: 2 })).json();
+  await waitForRun(app, run_id, (run) => run.progress.done >= 4);
+
+  const cancelled = await app.inject({ method: 'DELETE', url: `/evaluate/${run_id}` });
+  t.equal(cancelled.statusCode, 200);
+  t.equal(cancelled.json().status, 'cancelled');
+  const callsAtCancel = fake.requests.length;
+  const { done } = cancelled.json().progress;
+  t.ok(done >= 4 && done < 60);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  t.equal(fake.requests.length, callsAtCancel, 'no call after the cancellation');
+  t.equal(csvRows((await app.inject(`/evaluate/${run_id}/results.csv`)).body).length, done, 'finished items are kept');
+  const run = (await app.inject(`/evaluate/${run_id}`)).json();
+  t.equal(run.summary.all.models[0].n, done);
+
+  const again = await app.inject({ method: 'DELETE', url: `/evaluate/${run_id}` });
+  t.equal(again.statusCode, 409);
+  t.equal(again.json().error.code, 'run_finished');
+});
+
+t.test('a restart in the middle of a run resumes it without repeating finished items', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 30 });
+  t.teardown(() => fake.close());
+  const reportsDir = mkdtempSync(join(tmpdir(), 'reports-restart-'));
+  t.teardown(() => rmSync(reportsDir, { recursive: true, force: true }));
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, REPORTS_DIR: reportsDir };
+
+  const first = await buildTestApp(t, env);
+  const inquiries = Array.from({ length: 30 }, (_, i) => `Resume question ${i}`);
+  const { run_id } = (await startRun(first.app, { inquiries, scorer: 'heuristic', concurrency: 2 })).json();
+  await waitForRun(first.app, run_id, (run) => run.progress.done >= 10);
+  await first.app.close();
+
+  const resultsFile = join(reportsDir, 'runs', run_id, 'results.jsonl');
+  const finishedBefore = readFileSync(resultsFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { inquiry: string; model_id: string });
+  t.equal(JSON.parse(readFileSync(join(reportsDir, 'runs', run_id, 'run.json'), 'utf8')).status, 'running', 'left running on disk');
+  const callsBefore = fake.requests.length;
+
+  const second = await buildTestApp(t, env);
+  const run = await waitForRun(second.app, run_id);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 60, done: 60, failed: 0 });
+  const callsAfter = fake.requests.slice(callsBefore);
+  const repeated = callsAfter.filter((call) => finishedBefore.some((done) => call.userText === `Inquiry: "${done.inquiry}"` && call.body.model === done.model_id));
+  t.equal(repeated.length, 0, 'no finished item is sent upstream again');
+  t.equal(callsAfter.length, 60 - finishedBefore.length, 'exactly the unfinished pairs are called (in-flight ones abandoned at shutdown included)');
+  const keys = readFileSync(resultsFile, 'utf8').trim().split('\n').map((line) => {
+    const result = JSON.parse(line) as { item_id: string; model_alias: string };
+    return `${result.item_id}/${result.model_alias}`;
+  });
+  t.equal(new Set(keys).size, 60, 'no duplicate rows');
+});
+
+t.test('a partial last line left by a crash is repaired before resuming', async (t) => {
+  const reportsDir = mkdtempSync(join(tmpdir(), 'reports-partial-'));
+  t.teardown(() => rmSync(reportsDir, { recursive: true, force: true }));
+  const first = await buildTestApp(t, { REPORTS_DIR: reportsDir });
+  const { run_id } = (await startRun(first.app, { inquiries: ['a', 'b', 'c'], models: ['retrieval'] })).json();
+  await waitForRun(first.app, run_id);
+  await first.app.close();
+  // Simulate a crash: mark it running again and leave half a line at the end of results.jsonl.
+  const dir = join(reportsDir, 'runs', run_id);
+  const lines = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(join(dir, 'results.jsonl'), `${lines.slice(0, 2).join('\n')}\n${(lines[2] as string).slice(0, 20)}`);
+  const record = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  writeFileSync(join(dir, 'run.json'), JSON.stringify({ ...record, status: 'running', finished_at: null }));
+
+  const second = await buildTestApp(t, { REPORTS_DIR: reportsDir });
+  const run = await waitForRun(second.app, run_id);
+  t.same(run.progress, { total: 3, done: 3, failed: 0 });
+  t.equal(readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').length, 3);
+});
+
+t.test('bad requests are refused before anything is spent', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const cases: Array<[object, number, string, RegExp?]> = [
+    [{}, 400, 'validation_error', /exactly one of prompt_set and inquiries/],
+    [{ prompt_set: 'eval_inquiries', inquiries: ['a'] }, 400, 'validation_error'],
+    [{ prompt_set: '../secrets' }, 400, 'validation_error', /prompt_set/],
+    [{ prompt_set: 'nope.json' }, 400, 'unknown_prompt_set', /eval_inquiries\.json/],
+    [{ inquiries: [] }, 400, 'validation_error'],
+    [{ inquiries: Array.from({ length: 5001 }, () => 'q') }, 400, 'validation_error', /5000/],
+    [{ inquiries: ['a'], models: ['a', 'b', 'c', 'd', 'e'] }, 400, 'validation_error'],
+    [{ inquiries: ['a'], models: ['baseline', 'gpt-4.1-mini-2025-04-14'] }, 400, 'duplicate_model'],
+    [{ inquiries: ['a'], models: ['gpt-9'] }, 400, 'unknown_model'],
+    [{ inquiries: ['a'], concurrency: 65 }, 400, 'validation_error'],
+    [{ inquiries: ['a'], scorer: 'vibes' }, 400, 'validation_error'],
+    [{ inquiries: [{ id: 'x', inquiry: 'a' }, { id: 'x', inquiry: 'b' }] }, 400, 'duplicate_item_id'],
+    [{ inquiries: [{ inquiry: 'a', extra: 1 }] }, 400, 'validation_error'],
+  ];
+  for (const [body, status, code, message] of cases) {
+    const reply = await app.inject({ method: 'POST', url: '/evaluate', payload: body });
+    t.equal(reply.statusCode, status, JSON.stringify(body).slice(0, 80));
+    t.equal(reply.json().error.code, code);
+    if (message) t.match(reply.json().error.message, message);
+  }
+  t.equal(fake.requests.length, 0);
+  t.equal((await app.inject('/evaluate')).json().runs.length, 0, 'no run was created');
+
+  const noKey = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const refused = await noKey.app.inject({ method: 'POST', url: '/evaluate', payload: { inquiries: ['a'] } });
+  t.equal(refused.statusCode, 503);
+  t.match(refused.json().error, { code: 'missing_api_key', message: /OPENAI_API_KEY/ });
+  const judgeless = await noKey.app.inject({ method: 'POST', url: '/evaluate', payload: { inquiries: ['a'], models: ['retrieval'], scorer: 'judge' } });
+  t.equal(judgeless.statusCode, 503);
+
+  t.equal((await app.inject('/evaluate/run_nope')).statusCode, 404);
+  t.equal((await app.inject('/evaluate/run_nope')).json().error.code, 'run_not_found');
+  t.equal((await app.inject('/evaluate/..%2Fetc')).statusCode, 400);
+  t.equal((await app.inject('/evaluate/run_nope/results.csv')).statusCode, 404);
+  t.equal((await app.inject({ method: 'DELETE', url: '/evaluate/run_nope' })).statusCode, 404);
+});
