@@ -384,8 +384,8 @@ t.test('the command exits 0, 1 and 2 as a process', async (t) => {
   const dir = t.testdir({ 'train.jsonl': jsonl(example('Hi')), 'broken.jsonl': jsonl('not json') });
   const run = (...args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      // Only PATH: a child loaded through tsx must not write coverage that tap would merge with its own.
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/data-check.ts', ...args], { env: { PATH: process.env.PATH ?? '' } });
+      // The test's own loader (process.execArgv), so the child's coverage maps onto the same compiled source.
+      const child = spawn(process.execPath, [...process.execArgv, 'src/cli/data-check.ts', ...args]);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk) => (stdout += chunk));

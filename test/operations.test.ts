@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import t from 'tap';
 import { generateOpenApiDocument, OPENAPI_PATH } from '../src/cli/openapi.js';
+import { EnvSchema } from '../src/config.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
 
@@ -71,9 +72,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+const inheritedEnv = () =>
+  Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in EnvSchema.shape) && !name.startsWith('OPENAI_')));
+
 function startServerProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+  // The test's own loader (process.execArgv), so the child's coverage maps onto the same compiled source.
+  const child = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
+    // tap's own variables are kept (its loader reads them); the service's settings come only from the test.
+    env: { ...inheritedEnv(), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
