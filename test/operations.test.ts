@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import t from 'tap';
 import { generateOpenApiDocument, OPENAPI_PATH } from '../src/cli/openapi.js';
-import { EnvSchema } from '../src/config.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
+import { freePort, startServerProcess } from './helpers/server-process.js';
 
 t.test('health, readiness and model list work with no API key', async (t) => {
   const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
@@ -63,44 +61,6 @@ t.test('the committed OpenAPI document is what the code generates, and it is val
   const result = await validate(JSON.parse(generated));
   t.ok(result.valid, result.valid ? 'valid OpenAPI 3.1' : compileErrors(result));
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const inheritedEnv = () =>
-  Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in EnvSchema.shape) && !name.startsWith('OPENAI_')));
-
-function startServerProcess(env: Record<string, string>) {
-  // The test's own loader (process.execArgv), so the child's coverage maps onto the same compiled source.
-  const child = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
-    // tap's own variables are kept (its loader reads them); the service's settings come only from the test.
-    env: { ...inheritedEnv(), LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const listening = new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (output.includes('Server listening')) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 20);
-    void exited.then(() => {
-      clearInterval(timer);
-      reject(new Error(`server exited: ${output}`));
-    });
-  });
-  listening.catch(() => undefined); // a test that expects the process to fail never awaits it
-  return { child, exited, listening, output: () => output };
-}
 
 t.test('a bad setting stops the process with a message naming the variable', async (t) => {
   const server = startServerProcess({ PORT: 'eighty', HOST: '127.0.0.1' });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -69,6 +70,22 @@ const now = () => new Date().toISOString();
 function newRunId(): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `run_${stamp}_${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Runs one item with its own AbortSignal that follows the run's. The SDK adds an abort listener to
+ * the signal it is given and never removes it; on the run's long-lived signal those listeners would
+ * pile up with every item, so each item gets a short-lived signal instead.
+ */
+async function withItemSignal<T>(runSignal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const item = new AbortController();
+  const abort = () => item.abort();
+  runSignal.addEventListener('abort', abort, { once: true });
+  try {
+    return await work(item.signal);
+  } finally {
+    runSignal.removeEventListener('abort', abort);
+  }
 }
 
 function errorOf(error: unknown): { code: string; message: string } {
@@ -164,8 +181,13 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     await writeResultsCsv(readResults(reportsDir, record.run_id), files.csv);
   }
 
-  async function processPair(run: ActiveRun, item: RunItem, model: { alias: string; model_id: string }, writer: ResultsWriter): Promise<void> {
-    const { signal } = run.controller;
+  async function processPair(
+    run: ActiveRun,
+    item: RunItem,
+    model: { alias: string; model_id: string },
+    writer: ResultsWriter,
+    signal: AbortSignal,
+  ): Promise<void> {
     const log = deps.log.child({ run_id: run.record.run_id, item_id: item.item_id });
     const base = {
       run_id: run.record.run_id,
@@ -248,7 +270,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     const writer = await ResultsWriter.open(reportsDir, record.run_id);
     const worker = async () => {
       for (let next = await pairs.next(); !next.done && !run.controller.signal.aborted; next = await pairs.next()) {
-        await processPair(run, next.value.item, next.value.model, writer);
+        const { item, model } = next.value;
+        await withItemSignal(run.controller.signal, (signal) => processPair(run, item, model, writer, signal));
       }
     };
     try {
@@ -277,6 +300,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       cancelled: false,
       finished: Promise.resolve(),
     };
+    // Each worker links its current item to the run's signal: one listener per worker, by design.
+    setMaxListeners(record.concurrency + 10, run.controller.signal);
     active.set(record.run_id, run);
     run.finished = execute(run)
       .catch(async (error: unknown) => {
