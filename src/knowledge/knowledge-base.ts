@@ -31,7 +31,10 @@ export interface KnowledgeBase {
   contains(inquiry: string): boolean;
 }
 
-const STOPWORDS = new Set(ENGLISH_STOPWORDS);
+// Conversational filler that customers add to any question ("right now", "please help"): as rare
+// words in a small knowledge base they would otherwise outweigh the words that carry the topic.
+const FILLER_WORDS = ['right', 'now', 'please', 'pls', 'hi', 'hello', 'hey', 'thanks', 'thank', 'just', 'really', 'still', 'want', 'need', 'like', 'know', 'help', 'asap', 'anymore', 'ok', 'okay', 'im', 'ive', 'dont', 'cant', 'wont', 'doesnt', 'didnt', 'isnt'];
+const STOPWORDS = new Set([...ENGLISH_STOPWORDS, ...FILLER_WORDS]);
 const tokenize = (text: string) => normalizeInquiry(text).split(' ');
 const processTerm = (term: string) => (term.length === 0 || STOPWORDS.has(term) ? null : stemmer(term));
 
