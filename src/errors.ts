@@ -65,6 +65,14 @@ export const missingApiKey = (alias: string, variable: string) =>
     { details: { model: alias, variable } },
   );
 
+export const upstreamCircuitOpen = (alias: string, failures: number, cooldownMs: number, retryAfterSeconds: number) =>
+  new AppError(
+    503,
+    'upstream_circuit_open',
+    `The upstream of model '${alias}' failed ${failures} times in a row; calls are paused for ${cooldownMs / 1000}s. Try again later.`,
+    { headers: { 'retry-after': String(retryAfterSeconds) } },
+  );
+
 /** The message of an upstream error body, without anything that could echo our key back. */
 function upstreamMessage(error: APIError): string {
   const body = error.error as { message?: unknown } | undefined;

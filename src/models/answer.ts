@@ -75,7 +75,7 @@ export async function answerInquiry(deps: AnswerDeps, modelName: string, params:
   const started = performance.now();
   const logFields = { alias: entry.alias, model_id: entry.model_id, api_style: entry.upstream.api_style };
   try {
-    const result = await call(ctx.signal);
+    const result = await deps.clients.call(entry, call, ctx.signal);
     const latency_ms = Math.round(performance.now() - started);
     ctx.log.info({ ...logFields, latency_ms, usage: result.usage, outcome: result.status }, 'upstream call');
     return { ...result, model: entry.alias, model_id: entry.model_id, latency_ms };

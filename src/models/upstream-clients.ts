@@ -2,21 +2,34 @@ import OpenAI from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Config } from '../config.js';
 import { missingApiKey } from '../errors.js';
+import { createUpstreamBreaker, type CircuitStatus, type UpstreamBreaker } from './circuit-breaker.js';
 import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
 
 export interface UpstreamClients {
   /** The shared client for the entry's upstream; throws our 503 when its key is not configured. */
   clientFor(entry: OpenAIModelEntry): OpenAI;
+  /**
+   * Runs one upstream call through the circuit breaker of the entry's upstream; `call` gets the
+   * caller's signal. While the breaker is open this throws our 503 and nothing is sent.
+   */
+  call<T>(entry: OpenAIModelEntry, call: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** The breaker state of the entry's upstream; null before its first call or when breakers are disabled. */
+  circuitOf(entry: OpenAIModelEntry): CircuitStatus | null;
   /** How many distinct upstream clients exist so far. */
   readonly size: number;
   close(): Promise<void>;
 }
 
+interface Upstream {
+  client: OpenAI;
+  breaker: UpstreamBreaker | null;
+}
+
 /**
- * One OpenAI client per distinct upstream (base URL + key), created on first use and shared by
- * every route, all over one undici Agent: keep-alive connections, at most
+ * One OpenAI client and one circuit breaker per distinct upstream (base URL + key), created on
+ * first use and shared by every route, all over one undici Agent: keep-alive connections, at most
  * OPENAI_MAX_CONNECTIONS per upstream origin. Timeouts and retries (with the SDK's backoff,
- * which honours Retry-After) come from the config.
+ * which honours Retry-After) come from the config; the breaker only sees what is left after them.
  */
 export function createUpstreamClients(config: Config, registry: ModelRegistry): UpstreamClients {
   const agent = new Agent({
@@ -24,16 +37,17 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
   });
-  const clients = new Map<string, OpenAI>();
+  const upstreams = new Map<string, Upstream>();
+  const keyOf = (entry: OpenAIModelEntry, apiKey: string) => `${entry.upstream.base_url}\n${apiKey}`;
 
-  return {
-    clientFor(entry) {
-      const apiKey = registry.apiKeyFor(entry);
-      if (!apiKey) throw missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY');
-      const key = `${entry.upstream.base_url}\n${apiKey}`;
-      let client = clients.get(key);
-      if (!client) {
-        client = new OpenAI({
+  function upstreamFor(entry: OpenAIModelEntry): Upstream {
+    const apiKey = registry.apiKeyFor(entry);
+    if (!apiKey) throw missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY');
+    const key = keyOf(entry, apiKey);
+    let upstream = upstreams.get(key);
+    if (!upstream) {
+      upstream = {
+        client: new OpenAI({
           apiKey,
           baseURL: entry.upstream.base_url,
           timeout: config.OPENAI_TIMEOUT_MS,
@@ -41,16 +55,35 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
           // undici's own fetch, so that the dispatcher below is the one that carries the requests.
           fetch: undiciFetch as unknown as typeof globalThis.fetch,
           fetchOptions: { dispatcher: agent } as Record<string, unknown>,
-        });
-        clients.set(key, client);
-      }
-      return client;
+        }),
+        breaker:
+          config.CIRCUIT_BREAKER_FAILURES > 0
+            ? createUpstreamBreaker({ failures: config.CIRCUIT_BREAKER_FAILURES, cooldownMs: config.CIRCUIT_BREAKER_COOLDOWN_MS })
+            : null,
+      };
+      upstreams.set(key, upstream);
+    }
+    return upstream;
+  }
+
+  return {
+    clientFor(entry) {
+      return upstreamFor(entry).client;
+    },
+    async call(entry, call, signal) {
+      const { breaker } = upstreamFor(entry);
+      return breaker ? breaker.execute(entry.alias, call, signal) : call(signal);
+    },
+    circuitOf(entry) {
+      const apiKey = registry.apiKeyFor(entry);
+      if (!apiKey) return null;
+      return upstreams.get(keyOf(entry, apiKey))?.breaker?.status ?? null;
     },
     get size() {
-      return clients.size;
+      return upstreams.size;
     },
     async close() {
-      clients.clear();
+      upstreams.clear();
       await agent.close();
     },
   };

@@ -8,7 +8,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
       tags: ['models'],
       summary: 'List the configured models',
       description:
-        'Every alias with the upstream model id it resolves to, its wire style and whether it can answer now. Keys are never shown, only the name of the variable that holds them.',
+        'Every alias with the upstream model id it resolves to, its wire style and whether it can answer now, with the state of the circuit breaker of its upstream. Keys are never shown, only the name of the variable that holds them.',
       response: { 200: ModelListSchema },
     },
     handler: async () => ({
@@ -25,6 +25,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
           api_key_env: upstream?.upstream.api_key_env ?? null,
           available: availability.available,
           unavailable_reason: availability.available ? null : availability.reason,
+          circuit: upstream ? services.clients.circuitOf(upstream) : null,
           defaults: upstream?.defaults ?? null,
         };
       }),

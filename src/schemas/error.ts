@@ -31,6 +31,6 @@ export const upstreamErrorResponses = {
   400: described('Invalid request (validation_error, unknown_model, prompt_not_supported).'),
   429: described('The upstream still rate-limits after retries; see Retry-After.'),
   502: described('The upstream failed or rejected our credentials.'),
-  503: described("The selected model's upstream has no API key configured."),
+  503: described("The selected model's upstream has no API key configured (missing_api_key), or its circuit breaker is open after repeated failures (upstream_circuit_open; see Retry-After)."),
   504: described('The upstream did not answer in time.'),
 };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { API_STYLES } from '../config.js';
+import { CIRCUIT_STATUSES } from '../models/circuit-breaker.js';
 
 export const ModelInfoSchema = z.object({
   alias: z.string(),
@@ -11,6 +12,12 @@ export const ModelInfoSchema = z.object({
   api_key_env: z.string().nullable().describe('The variable holding the key, or null when none is needed.'),
   available: z.boolean().describe('Whether the model can answer now (its credentials are configured).'),
   unavailable_reason: z.string().nullable(),
+  circuit: z
+    .enum(CIRCUIT_STATUSES)
+    .nullable()
+    .describe(
+      "The circuit breaker of the model's upstream: closed (calls go through), open (calls fail fast with 503 upstream_circuit_open after repeated upstream failures), half_open (the cool-down is over; the next call probes the upstream). Null for the offline model, before the upstream's first call, or when breakers are disabled.",
+    ),
   defaults: z
     .object({
       temperature: z.number().nullable(),
@@ -38,6 +45,7 @@ export const ModelListSchema = z
             api_key_env: 'OPENAI_API_KEY',
             available: false,
             unavailable_reason: 'Set OPENAI_API_KEY.',
+            circuit: null,
             defaults: { temperature: 0.2, max_output_tokens: 300, seed: 42 },
           },
         ],

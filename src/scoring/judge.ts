@@ -164,7 +164,7 @@ export async function scoreWithJudge(deps: JudgeDeps, input: ScoreInput, weights
   const started = performance.now();
   let usage: Usage | null = null;
   try {
-    const reply = await askJudge(client, entry, buildJudgeMessages(input), ctx.signal);
+    const reply = await deps.clients.call(entry, (signal) => askJudge(client, entry, buildJudgeMessages(input), signal), ctx.signal);
     usage = reply.usage;
     const scores = toRubricScores(verdictOf(reply.outcome), weights, input);
     ctx.log.info({ ...logFields, latency_ms: Math.round(performance.now() - started), usage, outcome: 'scored' }, 'judge call');
