@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -17,6 +17,9 @@ import { evaluateRoutes } from './routes/evaluate.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
+import { accessControl, BEARER_SCHEME_NAME, bearerSecurityScheme, withBearerSecurity } from './plugins/access-control.js';
+import { browserPolicy, withoutUpgradeInsecureRequests } from './plugins/browser-policy.js';
+import { requestLimits } from './plugins/limits.js';
 import { modelRoutes } from './routes/models.js';
 import { closeServices, createServices, type Services } from './services.js';
 
@@ -49,6 +52,8 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_body',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
+  FST_ERR_BAD_URL: 'bad_url',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri_too_long',
 };
 
 /** The one mapping from anything thrown in a request to our error reply. */
@@ -85,6 +90,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // The router rejects malformed URLs and over-long path parameters before any route runs; without
+    // this they would bypass the error handler and answer in Fastify's own shape.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const appError = toAppError(error);
+      request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
+      return reply.code(appError.statusCode).send(appError.toBody());
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   // Only JSON bodies are part of the API; a text body gets a clear 415 rather than a confusing validation error.
@@ -116,14 +129,27 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    if (appError.statusCode >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
+    if (error instanceof AppError) {
+      // Our own errors carry a vetted message; their cause (an SDK error) may quote the upstream's raw
+      // reply, keys included, so it never reaches a log line.
+      const fields = { code: appError.code, status: appError.statusCode, upstream_status: appError.upstreamStatus, upstream_request_id: appError.upstreamRequestId };
+      request.log[appError.statusCode >= 500 ? 'warn' : 'info'](fields, appError.message);
+    } else if (appError.statusCode >= 500) {
+      request.log.error({ err: error }, 'request failed');
+    } else {
+      request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
+    }
     return reply.code(appError.statusCode).headers(appError.headers).send(appError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new AppError(404, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}. See /docs for the API.`);
     return reply.code(404).send(error.toBody());
   });
+
+  // Before any route, because the rate limit attaches to each route as it is declared.
+  await app.register(browserPolicy, { corsOrigins: config.CORS_ORIGINS });
+  await app.register(requestLimits, config);
+  await app.register(accessControl, { apiKeys: config.SERVICE_API_KEYS });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -132,7 +158,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         title: 'Amazon Electronics support models',
         version: API_VERSION,
         description:
-          'Use, compare and evaluate a fine-tuned support model against its base model. Models are configured aliases (GET /models); every error has the shape `{"error": {"code", "message", "details"?}}`.',
+          'Use, compare and evaluate a fine-tuned support model against its base model. Models are configured aliases (GET /models); every error has the shape `{"error": {"code", "message", "details"?}}`. When the service runs with SERVICE_API_KEYS set, every endpoint except /health, /ready and the docs requires `Authorization: Bearer <key>` (401 otherwise); callers are rate limited per key, or per client address without keys (429 with Retry-After), and an overloaded instance answers 503 with Retry-After.',
       },
       tags: [
         { name: 'answer', description: 'One answer from one model' },
@@ -141,11 +167,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
         { name: 'models', description: 'The configured model aliases' },
         { name: 'operations', description: 'Health and readiness' },
       ],
+      // Declared whatever the environment, so that the committed document does not depend on it.
+      components: { securitySchemes: { [BEARER_SCHEME_NAME]: bearerSecurityScheme } },
     },
-    transform: jsonSchemaTransform,
+    transform: withBearerSecurity(jsonSchemaTransform),
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: withoutUpgradeInsecureRequests });
 
   await app.register(healthRoutes, { services });
   await app.register(modelRoutes, { services });

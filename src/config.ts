@@ -23,6 +23,42 @@ const int = (min: number, max: number, fallback: number) => envVar(z.coerce.numb
 const num = (min: number, max: number, fallback: number) => envVar(z.coerce.number().min(min).max(max).default(fallback));
 const text = (fallback: string) => envVar(z.string().trim().min(1).default(fallback));
 const optionalText = () => envVar(z.string().trim().min(1).optional());
+const commaList = (value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+const flag = () => envVar(z.enum(['true', 'false']).default('false').transform((value) => value === 'true'));
+
+// The characters RFC 6750 allows in a bearer token, so that every configured key can actually be presented.
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+const MIN_API_KEY_LENGTH = 16;
+
+const apiKeyList = envVar(
+  z
+    .string()
+    .optional()
+    .transform(commaList)
+    // The message never quotes a key: configuration errors are printed.
+    .refine((keys) => keys.every((key) => key.length >= MIN_API_KEY_LENGTH && BEARER_TOKEN.test(key)), {
+      message: `every key must be at least ${MIN_API_KEY_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (comma-separated)`,
+    }),
+);
+
+const isHttpOrigin = (value: string) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+};
+
+const corsOrigins = envVar(
+  z
+    .string()
+    .optional()
+    .transform(commaList)
+    .refine((origins) => (origins.includes('*') ? origins.length === 1 : origins.every(isHttpOrigin)), {
+      message: 'expected `*` alone or comma-separated origins such as https://support.example.com (scheme, host and port only)',
+    }),
+);
 
 export const EnvSchema = z.object({
   NODE_ENV: text('development'),
@@ -37,6 +73,10 @@ export const EnvSchema = z.object({
   OPENAI_MAX_RETRIES: int(0, 10, 2),
   /** Connections kept per upstream; bounds how many requests one upstream sees at once. */
   OPENAI_MAX_CONNECTIONS: int(1, 1024, 64),
+  /** Consecutive upstream outages (after the SDK's retries) that open an upstream's circuit breaker; 0 disables it. */
+  CIRCUIT_BREAKER_FAILURES: int(0, 1000, 5),
+  /** How long an open breaker refuses calls before it lets one probe through. */
+  CIRCUIT_BREAKER_COOLDOWN_MS: int(100, 3_600_000, 30_000),
 
   FT_MODEL_ID: text(DEFAULT_FT_MODEL_ID),
   BASELINE_MODEL_ID: text(DEFAULT_BASELINE_MODEL_ID),
@@ -73,6 +113,24 @@ export const EnvSchema = z.object({
 
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   SHUTDOWN_GRACE_MS: int(0, 120_000, 10_000),
+
+  /** Keys callers present as `Authorization: Bearer <key>`; empty leaves the API open. */
+  SERVICE_API_KEYS: apiKeyList,
+  /** Must be `true` to run with NODE_ENV=production and no SERVICE_API_KEYS, so that an open API is a decision. */
+  ALLOW_ANONYMOUS: flag(),
+  /** Requests per caller (API key, or client IP without keys) per window; 0 disables rate limiting. */
+  RATE_LIMIT_MAX: int(0, 1_000_000, 120),
+  RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000, 60_000),
+  /** Largest request body accepted by every route except POST /evaluate, which takes up to 24 MiB. */
+  BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024, 1024 * 1024),
+  /** Mean event-loop delay above which requests are shed with 503; 0 disables the check. */
+  MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 1000),
+  /** Event-loop utilization (0..1, per sample interval) above which requests are shed with 503; 0 disables the check. */
+  MAX_EVENT_LOOP_UTILIZATION: num(0, 1, 0.98),
+  /** How often the event loop is sampled for load shedding (10 ms is the monitor's resolution). */
+  EVENT_LOOP_SAMPLE_INTERVAL_MS: int(10, 60_000, 1000),
+  /** Origins allowed to call the API from a browser: `*` or comma-separated origins; empty sends no CORS headers. */
+  CORS_ORIGINS: corsOrigins,
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -97,6 +155,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       return `  ${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const { NODE_ENV, SERVICE_API_KEYS, ALLOW_ANONYMOUS } = parsed.data;
+  if (NODE_ENV === 'production' && SERVICE_API_KEYS.length === 0 && !ALLOW_ANONYMOUS) {
+    throw new ConfigError(
+      'Invalid configuration:\n  SERVICE_API_KEYS: required when NODE_ENV=production. Set SERVICE_API_KEYS to one or more comma-separated keys, or set ALLOW_ANONYMOUS=true to serve without authentication.',
+    );
   }
   return { ...parsed.data, secrets: { ...env } };
 }

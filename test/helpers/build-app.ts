@@ -34,7 +34,10 @@ export async function buildTestApp(t: TapLike, env: Record<string, string | unde
   // Evaluation runs write under REPORTS_DIR: a fresh folder per app unless the test shares one.
   const ownReportsDir = env.REPORTS_DIR === undefined ? mkdtempSync(join(tmpdir(), 'reports-')) : undefined;
   const reportsDir = env.REPORTS_DIR ?? (ownReportsDir as string);
-  const config = loadConfig({ OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '2000', ...env, REPORTS_DIR: reportsDir });
+  // Rate limiting and load shedding depend on request counts and timing, not on the behaviour a test
+  // looks at; tests of those limits turn them on themselves.
+  const timingFreeLimits = { RATE_LIMIT_MAX: '0', MAX_EVENT_LOOP_DELAY_MS: '0', MAX_EVENT_LOOP_UTILIZATION: '0' };
+  const config = loadConfig({ OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '2000', ...timingFreeLimits, ...env, REPORTS_DIR: reportsDir });
   const app = await buildApp({
     config,
     logger: { level: 'info', stream, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },

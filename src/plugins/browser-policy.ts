@@ -1,0 +1,36 @@
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fp from 'fastify-plugin';
+
+/**
+ * The service speaks plain HTTP (TLS, if any, ends in front of it). Telling a browser to upgrade
+ * subresources to https would leave Swagger UI blank when it is opened by any host but localhost.
+ */
+export function withoutUpgradeInsecureRequests(policy: string): string {
+  return policy
+    .split(';')
+    .map((directive) => directive.trim())
+    .filter((directive) => directive !== '' && directive !== 'upgrade-insecure-requests')
+    .join('; ');
+}
+
+/**
+ * Security headers on every reply, and CORS only for the configured origins. Registered before
+ * access control so that a browser can read a 401 or 429, not just see a network error.
+ */
+export const browserPolicy = fp<{ corsOrigins: readonly string[] }>(
+  async (app, { corsOrigins }) => {
+    // Swagger UI's routes replace this policy with the one its maintainers keep in step with its assets.
+    await app.register(fastifyHelmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+
+    if (corsOrigins.length === 0) return;
+    await app.register(fastifyCors, {
+      origin: corsOrigins.includes('*') ? '*' : [...corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'location', 'content-disposition'],
+      maxAge: 600,
+    });
+  },
+  { name: 'browser-policy' },
+);
