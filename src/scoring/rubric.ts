@@ -183,7 +183,7 @@ export const RubricScoresSchema = CriterionScoresSchema.extend({
   scorer: z.enum(SCORERS).describe('judge: scored by an LLM judge with the rubric; heuristic: scored offline by deterministic text rules.'),
   reference_source: z
     .enum(REFERENCE_SOURCES)
-    .describe('given: the caller supplied the reference answer; knowledge_base: the closest knowledge-base answer was used; none: scored without a reference, so accuracy and completeness are capped at 3.'),
+    .describe('given: the caller supplied the reference answer; knowledge_base: the closest knowledge-base answer was used; none: scored without a reference (the heuristic then caps accuracy and completeness at 3; the judge is told to be conservative on accuracy).'),
 }).meta({
   id: 'RubricScores',
   examples: [
