@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { setImmediate } from 'node:timers/promises';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -272,6 +273,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       for (let next = await pairs.next(); !next.done && !run.controller.signal.aborted; next = await pairs.next()) {
         const { item, model } = next.value;
         await withItemSignal(run.controller.signal, (signal) => processPair(run, item, model, writer, signal));
+        // An offline model and the heuristic never wait on the network: without this turn of the event
+        // loop a run would hold it until the end and starve every other request.
+        await setImmediate();
       }
     };
     try {
