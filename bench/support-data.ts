@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseTrainingExamples, type KnowledgeExample } from '../src/knowledge/knowledge-base.js';
+import { seededRandom } from '../test/helpers/seeded-random.js';
 
 export const DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
 
@@ -18,18 +19,6 @@ export function loadSupportData(): SupportData {
   return {
     training: readExamples('amazon_electronics_adapted_train.jsonl'),
     validation: readExamples('amazon_electronics_adapted_val.jsonl'),
-  };
-}
-
-/** Deterministic, so that two runs of the bench search the same knowledge base with the same inquiries. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -7,23 +7,12 @@ import { parse } from 'csv-parse/sync';
 import t from 'tap';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI, type Behaviour } from './helpers/fake-openai.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const KEY = 'sk-fault-injection-0123456789';
 const INQUIRIES = 200;
 const MODELS = ['fine-tuned', 'baseline'];
 const MAX_RETRIES = 2;
-
-/** A small seeded generator, so that a failure can be replayed. */
-function seededRandom(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 t.test('a run of 200 inquiries × 2 models survives an upstream that fails 30% of calls and hangs on 2%', async (t) => {
   const random = seededRandom(20261124);
