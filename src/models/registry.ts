@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_STYLES, ConfigError, type ApiStyle, type Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, missingApiKey } from '../errors.js';
 import { listPriceFor } from './pricing.js';
 
 export const FINE_TUNED_ALIAS = 'fine-tuned';
@@ -192,4 +192,29 @@ export function buildModelRegistry(
       });
     },
   };
+}
+
+/** Resolves every name before anything is called, refusing the same model twice (an alias and a model id it resolves to are one model). */
+export function resolveDistinctModels(registry: ModelRegistry, names: readonly string[]): ModelEntry[] {
+  const entries = names.map((name) => registry.resolve(name));
+  const seen = new Map<string, string>();
+  entries.forEach((entry, index) => {
+    const name = names[index] ?? entry.alias;
+    const earlier = seen.get(entry.alias);
+    if (earlier !== undefined) {
+      const same = earlier === name ? `'${name}' is listed twice` : `'${earlier}' and '${name}' are the same model (${entry.alias})`;
+      throw new AppError(400, 'duplicate_model', `Invalid request: ${same}; each model may appear once.`, {
+        details: { models: names, model: entry.alias },
+      });
+    }
+    seen.set(entry.alias, name);
+  });
+  return entries;
+}
+
+/** A 503 naming the variable to set, before anything is spent on a model that cannot answer. */
+export function requireAvailable(registry: ModelRegistry, entry: ModelEntry): void {
+  if (entry.kind === 'openai' && !registry.availability(entry).available) {
+    throw missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY');
+  }
 }

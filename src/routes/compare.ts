@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { AppError, missingApiKey, type ErrorBody } from '../errors.js';
+import { AppError, type ErrorBody } from '../errors.js';
 import { answerInquiry, type ModelAnswer } from '../models/answer.js';
-import { JUDGE_ALIAS, type ModelEntry, type ModelRegistry } from '../models/registry.js';
+import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels, type ModelEntry } from '../models/registry.js';
 import { CompareRequestSchema, CompareResponseSchema, type ComparedModel, type ScoreDeltas } from '../schemas/compare.js';
 import { ErrorResponseSchema, upstreamErrorResponses } from '../schemas/error.js';
 import type { RubricScores } from '../scoring/rubric.js';
@@ -19,32 +19,6 @@ interface ModelOutcome {
   answerError: AppError | null;
   scores: RubricScores | null;
   scoreError: AppError | null;
-}
-
-/** Every model is resolved before any is called, so that a request bound to fail spends nothing. */
-function resolveDistinctModels(registry: ModelRegistry, names: readonly string[]): ModelEntry[] {
-  const entries = names.map((name) => registry.resolve(name));
-  const seen = new Map<string, string>();
-  entries.forEach((entry, index) => {
-    const name = names[index] ?? entry.alias;
-    const earlier = seen.get(entry.alias);
-    if (earlier !== undefined) {
-      const same = earlier === name ? `'${name}' is listed twice` : `'${earlier}' and '${name}' are the same model (${entry.alias})`;
-      throw new AppError(400, 'duplicate_model', `Invalid request: ${same}; compare different models.`, {
-        details: { models: names, model: entry.alias },
-      });
-    }
-    seen.set(entry.alias, name);
-  });
-  return entries;
-}
-
-/** Without this, an unavailable judge would only show after every model had been paid for. */
-function assertJudgeAvailable(registry: ModelRegistry): void {
-  const judge = registry.resolve(JUDGE_ALIAS);
-  if (judge.kind === 'openai' && !registry.availability(judge).available) {
-    throw missingApiKey(judge.alias, judge.upstream.api_key_env ?? 'OPENAI_API_KEY');
-  }
 }
 
 /** Anything but an AppError is our own bug: logged in full, shown to the caller as a generic failure. */
@@ -137,7 +111,8 @@ export const compareRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       const { inquiry, models, reference } = request.body;
       const entries = resolveDistinctModels(services.registry, models);
       const scorer = request.body.scorer ?? defaultScorer(services);
-      if (scorer === 'judge') assertJudgeAvailable(services.registry);
+      // Without this, an unavailable judge would only show after every model had been paid for.
+      if (scorer === 'judge') requireAvailable(services.registry, services.registry.resolve(JUDGE_ALIAS));
 
       const outcomes = await Promise.all(
         entries.map((entry) => answerAndScore(services, entry, { inquiry, reference: reference ?? null, scorer }, request.log)),

@@ -5,13 +5,13 @@ import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import { AppError, missingApiKey } from '../errors.js';
+import { AppError } from '../errors.js';
 import { renderQualityChartSvg } from '../export/chart.js';
 import { createResultsCsvStream, writeResultsCsv } from '../export/csv.js';
 import { createSummaryAccumulator, type RunSummary } from '../export/summary.js';
 import { renderSummaryMarkdown } from '../export/summary-markdown.js';
 import { answerInquiry, type AnswerDeps, type ModelAnswer } from '../models/answer.js';
-import { JUDGE_ALIAS, type ModelEntry, type Pricing } from '../models/registry.js';
+import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels, type Pricing } from '../models/registry.js';
 import { defaultScorer, scoreAnswer, type ScorerChoice, type ScoringDeps } from '../scoring/score-answer.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
 import type { RunItem, RunResult } from './run-result.js';
@@ -321,23 +321,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       });
   }
 
-  function checkAvailable(entry: ModelEntry): void {
-    const availability = deps.registry.availability(entry);
-    if (!availability.available && entry.kind === 'openai') throw missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY');
-  }
-
   return {
     async create(request) {
       if (closed) throw new AppError(503, 'shutting_down', 'The service is shutting down; try again shortly.');
-      const entries = request.models.map((name) => deps.registry.resolve(name));
-      const aliases = entries.map((entry) => entry.alias);
-      if (new Set(aliases).size !== aliases.length) {
-        throw new AppError(400, 'duplicate_model', `Each model may appear once in a run (got ${aliases.join(', ')}).`);
-      }
+      const entries = resolveDistinctModels(deps.registry, request.models);
       // Refuse now rather than fail every item: nothing is spent on a run that cannot work.
-      entries.forEach(checkAvailable);
+      for (const entry of entries) requireAvailable(deps.registry, entry);
       const scorer = request.scorer ?? defaultScorer(deps);
-      if (scorer === 'judge') checkAvailable(deps.registry.resolve(JUDGE_ALIAS));
+      if (scorer === 'judge') requireAvailable(deps.registry, deps.registry.resolve(JUDGE_ALIAS));
 
       const entriesOrSet = request.inquiries ?? (await readPromptSet(deps.config.DATA_DIR, request.prompt_set as string));
       const items = toRunItems(entriesOrSet, deps.knowledgeBase);
