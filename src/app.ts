@@ -78,6 +78,22 @@ export function toAppError(error: FastifyError): AppError {
   return new AppError(500, 'internal_error', 'Internal server error.', { cause: error });
 }
 
+/** Logs and sends any error in the one error shape: the error handler, the router's errors and 404 all go through here. */
+function sendError(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
+  const appError = toAppError(error as FastifyError);
+  if (error instanceof AppError) {
+    // Our own errors carry a vetted message; their cause (an SDK error) may quote the upstream's raw
+    // reply, keys included, so it never reaches a log line.
+    const fields = { code: appError.code, status: appError.statusCode, upstream_status: appError.upstreamStatus, upstream_request_id: appError.upstreamRequestId };
+    request.log[appError.statusCode >= 500 ? 'warn' : 'info'](fields, appError.message);
+  } else if (appError.statusCode >= 500) {
+    request.log.error({ err: error }, 'request failed');
+  } else {
+    request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
+  }
+  return reply.code(appError.statusCode).headers(appError.headers).send(appError.toBody());
+}
+
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
@@ -93,11 +109,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: config.BODY_LIMIT_BYTES,
     // The router rejects malformed URLs and over-long path parameters before any route runs; without
     // this they would bypass the error handler and answer in Fastify's own shape.
-    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      const appError = toAppError(error);
-      request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
-      return reply.code(appError.statusCode).send(appError.toBody());
-    },
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => sendError(error, request, reply),
   }).withTypeProvider<ZodTypeProvider>();
 
   // Only JSON bodies are part of the API; a text body gets a clear 415 rather than a confusing validation error.
@@ -127,23 +139,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     if (closing) reply.header('connection', 'close');
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const appError = toAppError(error);
-    if (error instanceof AppError) {
-      // Our own errors carry a vetted message; their cause (an SDK error) may quote the upstream's raw
-      // reply, keys included, so it never reaches a log line.
-      const fields = { code: appError.code, status: appError.statusCode, upstream_status: appError.upstreamStatus, upstream_request_id: appError.upstreamRequestId };
-      request.log[appError.statusCode >= 500 ? 'warn' : 'info'](fields, appError.message);
-    } else if (appError.statusCode >= 500) {
-      request.log.error({ err: error }, 'request failed');
-    } else {
-      request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
-    }
-    return reply.code(appError.statusCode).headers(appError.headers).send(appError.toBody());
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const error = new AppError(404, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}. See /docs for the API.`);
-    return reply.code(404).send(error.toBody());
+    return sendError(error, request, reply);
   });
 
   // Before any route, because the rate limit attaches to each route as it is declared.
