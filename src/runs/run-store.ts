@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Scorer, ScorerChoice } from '../scoring/score-answer.js';
@@ -102,11 +102,26 @@ export async function* readResults(reportsDir: string, runId: string): AsyncGene
 /** Cuts a partial last line left by a crash, so that the next append starts on a line of its own. */
 export async function repairResults(reportsDir: string, runId: string): Promise<void> {
   const path = runFiles(reportsDir, runId).results;
-  const { size } = await stat(path);
-  if (size === 0) return;
-  const content = await readFile(path);
-  const end = content.lastIndexOf(0x0a) + 1;
-  if (end !== size) await truncate(path, end);
+  const handle = await open(path, 'r+');
+  try {
+    const { size } = await handle.stat();
+    // Read backwards from the end until a newline: a large run's file is never read whole here.
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (newline >= 0) {
+        end = start + newline + 1;
+        break;
+      }
+      end = start;
+    }
+    if (end !== size) await handle.truncate(end);
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
