@@ -63,13 +63,12 @@ export function buildKnowledgeBase(source: string, examples: KnowledgeExample[])
   // Inverse document frequency of each term: a word the knowledge base has never seen ("cake",
   // "paris") weighs most, so an inquiry about something else cannot reach a high confidence
   // by sharing a few common words.
+  const termsOf = examples.map((example) => new Set(contentTerms(example.inquiry)));
   const documentFrequency = new Map<string, number>();
-  for (const example of examples) {
-    for (const term of contentTerms(example.inquiry)) documentFrequency.set(term, (documentFrequency.get(term) ?? 0) + 1);
+  for (const terms of termsOf) {
+    for (const term of terms) documentFrequency.set(term, (documentFrequency.get(term) ?? 0) + 1);
   }
   const idf = (term: string) => Math.log(1 + examples.length / ((documentFrequency.get(term) ?? 0) + 0.5));
-
-  const termsOf = examples.map((example) => new Set(contentTerms(example.inquiry)));
 
   return {
     source,
