@@ -80,5 +80,3 @@ export const RunCreatedSchema = z
   .meta({ examples: [{ run_id: 'run_20261124T235900Z_ab12cd', status: 'queued', total: 72 }] });
 
 export const RunListSchema = z.object({ runs: z.array(RunSchema) }).describe('Every run, newest first.');
-
-export const TextFileSchema = (description: string) => z.string().describe(description);
