@@ -132,13 +132,16 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return record;
   }
 
-  async function countProgress(record: RunRecord): Promise<RunProgress> {
+  /** What is on disk: the progress, and which (item, model) pairs are finished. */
+  async function scanResults(record: RunRecord): Promise<{ progress: RunProgress; finished: Set<string> }> {
     const progress = { total: record.items * record.models.length, done: 0, failed: 0 };
+    const finished = new Set<string>();
     for await (const result of readResults(reportsDir, record.run_id)) {
+      finished.add(resultKey(result.item_id, result.model_alias));
       progress.done += 1;
       if (result.outcome === 'failed') progress.failed += 1;
     }
-    return progress;
+    return { progress, finished };
   }
 
   async function view(record: RunRecord): Promise<RunView> {
@@ -146,7 +149,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     if (running) return { ...record, progress: { ...running.progress } };
     let progress = finishedProgress.get(record.run_id);
     if (!progress) {
-      progress = await countProgress(record);
+      progress = (await scanResults(record)).progress;
       if (FINISHED.includes(record.status)) finishedProgress.set(record.run_id, progress);
     }
     return { ...record, progress: { ...progress } };
@@ -248,12 +251,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   async function execute(run: ActiveRun): Promise<void> {
     const { record } = run;
     await repairResults(reportsDir, record.run_id);
-    const finished = new Set<string>();
-    for await (const result of readResults(reportsDir, record.run_id)) {
-      finished.add(resultKey(result.item_id, result.model_alias));
-      run.progress.done += 1;
-      if (result.outcome === 'failed') run.progress.failed += 1;
-    }
+    const { progress, finished } = await scanResults(record);
+    run.progress = progress;
     record.status = 'running';
     record.started_at ??= now();
     await writeRunRecord(reportsDir, record);
