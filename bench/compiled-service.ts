@@ -5,7 +5,7 @@ import ts from 'typescript';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // Only what the service process loads: the service's sources and the bench's process plumbing.
-const BENCH_FILES = ['bench/service-process.ts', 'bench/forked-process.ts'];
+const BENCH_FILES = ['bench/service-process.ts', 'bench/reference-proxy-process.ts', 'bench/forked-process.ts'];
 
 function typeScriptFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -16,13 +16,14 @@ function typeScriptFiles(dir: string): string[] {
 }
 
 /**
- * Transpiles the service to plain JavaScript under `outDir` and returns the service entry point.
+ * Transpiles the service to plain JavaScript under `outDir` and returns the entry points of the
+ * service and of the reference proxy.
  * Production runs compiled JavaScript (`npm start`); under tsx the same process holds about 60 MB
  * more (the loader's worker thread and its caches), which would distort the memory figures.
  * Transpiling file by file, without type checking, takes well under a second and cannot be stopped
  * by a type error in work in progress elsewhere in the repository.
  */
-export function compileService(outDir: string): URL {
+export function compileService(outDir: string): { service: URL; referenceProxy: URL } {
   const sources = [...typeScriptFiles(join(ROOT, 'src')), ...BENCH_FILES.map((file) => join(ROOT, file))];
   for (const source of sources) {
     const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
@@ -36,5 +37,8 @@ export function compileService(outDir: string): URL {
   writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
   // Packages resolve from the compiled files' folder upwards, so the repository's own node_modules must be found there.
   symlinkSync(join(ROOT, 'node_modules'), join(outDir, 'node_modules'), 'dir');
-  return pathToFileURL(join(outDir, 'bench', 'service-process.js'));
+  return {
+    service: pathToFileURL(join(outDir, 'bench', 'service-process.js')),
+    referenceProxy: pathToFileURL(join(outDir, 'bench', 'reference-proxy-process.js')),
+  };
 }

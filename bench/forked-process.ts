@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 /** Messages a bench child sends to the parent. Every child says `ready` once it listens. */
@@ -18,7 +19,9 @@ export type ChildMessage =
   | { type: 'ack' }
   /** Cumulative CPU time of the child, in microseconds. */
   | { type: 'cpu-usage'; user: number; system: number }
-  | { type: 'max-in-flight'; maxInFlight: number; inFlight: number };
+  | { type: 'max-in-flight'; maxInFlight: number; inFlight: number }
+  /** The child's event-loop delay since the last ask, in milliseconds: how long a ready callback waited. */
+  | { type: 'loop-delay'; p50: number; p99: number; max: number };
 
 /** Messages the parent sends to a child. */
 export type ParentMessage =
@@ -27,13 +30,36 @@ export type ParentMessage =
   | { type: 'max-in-flight' }
   | { type: 'memory' }
   | { type: 'cpu-usage' }
+  | { type: 'loop-delay' }
   | { type: 'close' };
+
+export type LoopDelay = Omit<Extract<ChildMessage, { type: 'loop-delay' }>, 'type'>;
+
+/**
+ * Event-loop delay of this process, reset at each read. A stall here (a GC pause, a long task) shows
+ * as latency of every request in flight, so it tells time lost inside a process from time spent
+ * waiting for a CPU.
+ */
+export function loopDelayMonitor(): { read(): LoopDelay } {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  return {
+    read() {
+      const toMs = (ns: number) => ns / 1e6;
+      const delay = { p50: toMs(histogram.percentile(50)), p99: toMs(histogram.percentile(99)), max: toMs(histogram.max) };
+      histogram.reset();
+      return delay;
+    },
+  };
+}
 
 export interface ForkedProcess {
   readonly url: string;
   readonly pid: number;
   /** CPU time (user + system) the child has used so far, in milliseconds. */
   cpuMs(): Promise<number>;
+  /** The child's event-loop delay since the previous call (or its start). */
+  loopDelay(): Promise<LoopDelay>;
   request<T extends ChildMessage['type']>(message: ParentMessage, reply: T, timeoutMs?: number): Promise<Extract<ChildMessage, { type: T }>>;
   stop(): Promise<void>;
 }
@@ -96,6 +122,10 @@ export async function forkNode(entry: URL, env: Record<string, string>, nodeOpti
       const usage = await request({ type: 'cpu-usage' }, 'cpu-usage');
       return (usage.user + usage.system) / 1000;
     },
+    async loopDelay() {
+      const { type: _type, ...delay } = await request({ type: 'loop-delay' }, 'loop-delay');
+      return delay;
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
@@ -115,6 +145,7 @@ export function killForkedProcesses(): void {
 /** Lets a child obey the parent, and exit when the parent goes away without saying so. */
 export function listenToParent(handlers: { onMessage?: (message: ParentMessage) => void; close: () => Promise<void> }): void {
   let closing = false;
+  const loopDelay = loopDelayMonitor();
   const close = async () => {
     if (closing) return;
     closing = true;
@@ -125,6 +156,7 @@ export function listenToParent(handlers: { onMessage?: (message: ParentMessage) 
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'close') void close();
     else if (message.type === 'cpu-usage') sendToParent({ type: 'cpu-usage', ...process.cpuUsage() });
+    else if (message.type === 'loop-delay') sendToParent({ type: 'loop-delay', ...loopDelay.read() });
     else handlers.onMessage?.(message);
   });
   process.on('disconnect', () => void close());

@@ -2,7 +2,7 @@ import type { Config } from '../src/config.js';
 import { buildModelRegistry, FINE_TUNED_ALIAS } from '../src/models/registry.js';
 import { toResponsesRequest } from '../src/models/openai-wire.js';
 import { waitUntilAccepting } from './evaluation-client.js';
-import type { ForkedProcess } from './forked-process.js';
+import { loopDelayMonitor, type ForkedProcess, type LoopDelay } from './forked-process.js';
 import { describeFailures, runAutocannon, runPaced, type LoadResult, type Target } from './load.js';
 import type { SectionResult } from './report.js';
 import { SERVICE_AUTH_HEADERS } from './service-env.js';
@@ -20,6 +20,8 @@ const ADDED_P99_BUDGET_MS = 2;
 
 export interface ProxyOverheadInput {
   service: ForkedProcess;
+  /** The reference proxy (bench/reference-proxy-process.ts): the least a Node proxy can do, as a yardstick. */
+  referenceProxy: ForkedProcess;
   /** The fake upstream; its url is the base URL, ending in /v1. */
   upstream: ForkedProcess;
   /** The service's own configuration, so that the direct request is byte for byte what the service sends. */
@@ -27,30 +29,37 @@ export interface ProxyOverheadInput {
   inquiry: string;
 }
 
-function targets(input: ProxyOverheadInput): { service: Target; direct: Target } {
+type PathName = 'direct' | 'reference' | 'service';
+const PATH_LABELS: Record<PathName, string> = { direct: 'direct to the fake', reference: 'reference proxy', service: 'service' };
+
+function targets(input: ProxyOverheadInput): Record<PathName, Target> {
   const entry = buildModelRegistry(input.config).resolve(FINE_TUNED_ALIAS);
   if (entry.kind !== 'openai') throw new Error(`'${FINE_TUNED_ALIAS}' is not an OpenAI-backed alias in this configuration`);
   const upstream = new URL(input.upstream.url);
+  const answerRequest = (origin: string): Target => ({
+    origin,
+    path: '/answer',
+    body: JSON.stringify({ inquiry: input.inquiry }),
+    headers: { ...SERVICE_AUTH_HEADERS, 'content-type': 'application/json' },
+  });
   return {
-    service: {
-      origin: input.service.url,
-      path: '/answer',
-      body: JSON.stringify({ inquiry: input.inquiry }),
-      headers: { ...SERVICE_AUTH_HEADERS, 'content-type': 'application/json' },
-    },
     direct: {
       origin: upstream.origin,
       path: `${upstream.pathname}/responses`,
       body: JSON.stringify(toResponsesRequest(entry, { inquiry: input.inquiry })),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${input.config.OPENAI_API_KEY ?? ''}` },
     },
+    reference: answerRequest(input.referenceProxy.url),
+    service: answerRequest(input.service.url),
   };
 }
 
 interface Measured extends LoadResult {
-  /** CPU time the service process spent per request of the run (0 for direct runs), in ms. */
-  serviceCpuPerRequest: number;
+  /** CPU time per request of the proxy in the path (none for direct runs), in ms. */
+  proxyCpuPerRequest: number | null;
   upstreamCpuPerRequest: number;
+  /** Event-loop delay during the run: of this process (the load generator), the fake, the proxy in the path. */
+  loop: { generator: LoopDelay; upstream: LoopDelay; proxy: LoopDelay | null };
 }
 
 interface Comparison {
@@ -58,68 +67,85 @@ interface Comparison {
   connections: number;
   /** Requests per second offered; null when unthrottled. */
   rate: number | null;
-  direct: Measured;
-  service: Measured;
+  paths: Record<PathName, Measured>;
 }
 
-const addedP50 = (c: Comparison) => c.service.latency.p50 - c.direct.latency.p50;
-const addedP99 = (c: Comparison) => c.service.latency.p99 - c.direct.latency.p99;
-const shed = (c: Comparison) => c.service.failures['503'] ?? 0;
+const added = (c: Comparison, path: PathName, key: 'p50' | 'p99') => c.paths[path].latency[key] - c.paths.direct.latency[key];
+const shed = (c: Comparison) => c.paths.service.failures['503'] ?? 0;
 
-function row(c: Comparison): string[] {
-  return [
-    c.label,
-    String(c.connections),
-    c.rate === null ? 'max' : perSecond(c.rate),
-    perSecond(c.direct.throughput),
-    perSecond(c.service.throughput),
-    ratio(c.service.throughput / c.direct.throughput),
-    `${ms(c.direct.latency.p50)} / ${ms(c.service.latency.p50)}`,
-    ms(addedP50(c)),
-    `${ms(c.direct.latency.p99)} / ${ms(c.service.latency.p99)}`,
-    ms(addedP99(c)),
-    `${describeFailures(c.direct)} / ${describeFailures(c.service)}`,
-    ...(c.rate === LIGHT_RATE
-      ? ['–', '–']
-      : [ms(c.service.serviceCpuPerRequest, 3), `${ms(c.direct.upstreamCpuPerRequest, 3)} / ${ms(c.service.upstreamCpuPerRequest, 3)}`]),
-  ];
+/** p99 (max) in whole milliseconds: the histogram's resolution is 1 ms. */
+const loopDelay = (delay: LoopDelay | null) => (delay === null ? '–' : `${Math.round(delay.p99)} (${Math.round(delay.max)})`);
+
+function rows(c: Comparison): string[][] {
+  return (['direct', 'reference', 'service'] as const).map((path) => {
+    const measured = c.paths[path];
+    const lightRate = c.rate === LIGHT_RATE;
+    return [
+      c.label,
+      String(c.connections),
+      c.rate === null ? 'max' : perSecond(c.rate),
+      PATH_LABELS[path],
+      perSecond(measured.throughput),
+      path === 'direct' ? '1.00' : ratio(measured.throughput / c.paths.direct.throughput),
+      ms(measured.latency.p50),
+      path === 'direct' ? '–' : ms(added(c, path, 'p50')),
+      ms(measured.latency.p99),
+      path === 'direct' ? '–' : ms(added(c, path, 'p99')),
+      describeFailures(measured),
+      lightRate || measured.proxyCpuPerRequest === null ? '–' : ms(measured.proxyCpuPerRequest, 3),
+      lightRate ? '–' : ms(measured.upstreamCpuPerRequest, 3),
+      `${loopDelay(measured.loop.generator)} / ${loopDelay(measured.loop.upstream)} / ${loopDelay(measured.loop.proxy)}`,
+    ];
+  });
 }
 
 export async function measureProxyOverhead(input: ProxyOverheadInput): Promise<SectionResult> {
-  const { service, direct } = targets(input);
+  const paths = targets(input);
+  const proxies: Record<PathName, ForkedProcess | null> = { direct: null, reference: input.referenceProxy, service: input.service };
   const comparisons: Comparison[] = [];
+  const generatorLoop = loopDelayMonitor();
   // Latency also counts the time other processes held the CPU; CPU time per request counts it much less.
-  const measure = async (target: Target, run: (target: Target) => Promise<LoadResult>): Promise<Measured> => {
+  const measure = async (path: PathName, run: (target: Target) => Promise<LoadResult>): Promise<Measured> => {
+    const proxy = proxies[path];
     await waitUntilAccepting(input.service.url);
-    const [serviceBefore, upstreamBefore] = await Promise.all([input.service.cpuMs(), input.upstream.cpuMs()]);
-    const result = await run(target);
-    const [serviceAfter, upstreamAfter] = await Promise.all([input.service.cpuMs(), input.upstream.cpuMs()]);
+    const [proxyBefore, upstreamBefore] = await Promise.all([proxy?.cpuMs() ?? 0, input.upstream.cpuMs(), proxy?.loopDelay(), input.upstream.loopDelay()]);
+    generatorLoop.read();
+    const result = await run(paths[path]);
+    const loop = { generator: generatorLoop.read(), upstream: await input.upstream.loopDelay(), proxy: proxy ? await proxy.loopDelay() : null };
+    const [proxyAfter, upstreamAfter] = await Promise.all([proxy?.cpuMs() ?? 0, input.upstream.cpuMs()]);
     const requests = Math.max(1, result.ok + result.failed);
-    return { ...result, serviceCpuPerRequest: (serviceAfter - serviceBefore) / requests, upstreamCpuPerRequest: (upstreamAfter - upstreamBefore) / requests };
+    return {
+      ...result,
+      proxyCpuPerRequest: proxy ? (proxyAfter - proxyBefore) / requests : null,
+      upstreamCpuPerRequest: (upstreamAfter - upstreamBefore) / requests,
+      loop,
+    };
   };
-  // Direct and service runs alternate so that a burst of noise on the shared machine hits both sides of a ratio.
+  // The three paths take turns at each load so that a burst of noise on the shared machine hits all of them.
   const compare = async (label: string, connections: number, rate: number | null, run: (target: Target) => Promise<LoadResult>) => {
-    const directResult = await measure(direct, run);
-    const serviceResult = await measure(service, run);
-    const comparison = { label, connections, rate, direct: directResult, service: serviceResult };
+    const comparison: Comparison = {
+      label,
+      connections,
+      rate,
+      paths: { direct: await measure('direct', run), reference: await measure('reference', run), service: await measure('service', run) },
+    };
     comparisons.push(comparison);
     return comparison;
   };
 
   // JIT, keep-alive pools and the upstream connection pool all warm up before anything counts.
-  await runAutocannon(direct, { connections: 10, durationSeconds: WARMUP_SECONDS });
-  await runAutocannon(service, { connections: 10, durationSeconds: WARMUP_SECONDS });
+  for (const target of Object.values(paths)) await runAutocannon(target, { connections: 10, durationSeconds: WARMUP_SECONDS });
 
   const light = await compare('paced, open loop', 10, LIGHT_RATE, (target) =>
     runPaced(target, { connections: 10, durationSeconds: PACED_SECONDS, rate: LIGHT_RATE }),
   );
   for (const connections of CONNECTION_COUNTS) {
+    await compare('paced, open loop', connections, RATE, (target) => runPaced(target, { connections, durationSeconds: PACED_SECONDS, rate: RATE }));
+  }
+  for (const connections of CONNECTION_COUNTS) {
     await compare('autocannon overallRate', connections, RATE, (target) =>
       runAutocannon(target, { connections, durationSeconds: RATED_SECONDS, overallRate: RATE }),
     );
-  }
-  for (const connections of CONNECTION_COUNTS) {
-    await compare('paced, open loop', connections, RATE, (target) => runPaced(target, { connections, durationSeconds: PACED_SECONDS, rate: RATE }));
   }
   const unthrottled = await compare('autocannon unthrottled', 50, null, (target) =>
     runAutocannon(target, { connections: 50, durationSeconds: UNTHROTTLED_SECONDS }),
@@ -127,33 +153,52 @@ export async function measureProxyOverhead(input: ProxyOverheadInput): Promise<S
 
   const atBudgetRate = comparisons.filter((c) => c.rate === RATE);
   const pacedAtRate = atBudgetRate.find((c) => c.label.startsWith('paced')) as Comparison;
-  const anyFailed = comparisons.some((c) => c.direct.failed + c.service.failed > 0);
+  const failedIn = (c: Comparison) => c.paths.direct.failed + c.paths.reference.failed + c.paths.service.failed;
+  const failures = comparisons.reduce((sum, c) => sum + failedIn(c), 0);
+  const cpuShare = (cpuPerRequest: number | null) => Math.round(((cpuPerRequest ?? 0) * RATE) / 10);
   return {
-    title: '1. Proxy overhead: POST /answer vs the same Responses request sent straight to the fake upstream',
-    head: ['Load', 'Conns', 'Rate', 'Direct 2xx/s', 'Service 2xx/s', 'Throughput ratio', 'p50 direct / service', 'Added p50', 'p99 direct / service', 'Added p99', 'Failed direct / service', 'Service CPU per request', 'Fake CPU per request direct / service'],
-    rows: comparisons.map(row),
+    title: '1. Proxy overhead: POST /answer vs the same Responses request sent straight to the fake upstream, and through a minimal reference proxy',
+    head: [
+      'Load',
+      'Conns',
+      'Rate',
+      'Path',
+      '2xx/s',
+      'Throughput ratio',
+      'p50',
+      'Added p50',
+      'p99',
+      'Added p99',
+      'Failed',
+      'Proxy CPU per request',
+      'Fake CPU per request',
+      'Event-loop delay p99 (max), ms: generator / fake / proxy',
+    ],
+    rows: comparisons.flatMap(rows),
     checks: [
       ...atBudgetRate.map((c) => ({
-        target: `Added p99 < ${ADDED_P99_BUDGET_MS} ms at ${perSecond(RATE)} (${c.label}, ${c.connections} connections)`,
-        measured: ms(addedP99(c)),
-        pass: addedP99(c) < ADDED_P99_BUDGET_MS && c.service.failed === 0,
+        target: `Service: added p99 < ${ADDED_P99_BUDGET_MS} ms at ${perSecond(RATE)} (${c.label}, ${c.connections} connections)`,
+        measured: `${ms(added(c, 'service', 'p99'))} (reference proxy: ${ms(added(c, 'reference', 'p99'))})`,
+        pass: added(c, 'service', 'p99') < ADDED_P99_BUDGET_MS && c.paths.service.failed === 0,
       })),
       {
         target: 'Every request answered 2xx, in every run',
-        measured: anyFailed ? `${count(comparisons.reduce((sum, c) => sum + c.direct.failed + c.service.failed, 0))} failed` : '0 failed',
-        pass: !anyFailed,
+        measured: `${count(failures)} failed`,
+        pass: failures === 0,
       },
     ],
     notes: [
-      `At a light ${perSecond(LIGHT_RATE)}, where nothing queues, the service adds ${ms(addedP50(light))} at p50 and ${ms(addedP99(light))} at p99. At ${perSecond(RATE)} (paced, 10 connections) each request costs the service ${ms(pacedAtRate.service.serviceCpuPerRequest, 2)} of CPU against ${ms(pacedAtRate.direct.upstreamCpuPerRequest, 2)} for the fake, i.e. about ${Math.round((pacedAtRate.service.serviceCpuPerRequest * RATE) / 10)}% of a core: what the service adds beyond the light-load figure is queueing (and, when its load shedding trips, 503s). CPU per request is left out at the light rate: on this machine each wake-up of an idle process costs more than the request itself.`,
-      `Unthrottled, the service answers ${perSecond(unthrottled.service.throughput)} with 2xx against ${perSecond(unthrottled.direct.throughput)} straight to the fake (ratio ${ratio(unthrottled.service.throughput / unthrottled.direct.throughput)})${
+      `At a light ${perSecond(LIGHT_RATE)}, where nothing queues, the service adds ${ms(added(light, 'service', 'p50'))} at p50 and ${ms(added(light, 'service', 'p99'))} at p99; the reference proxy adds ${ms(added(light, 'reference', 'p50'))} and ${ms(added(light, 'reference', 'p99'))}. At ${perSecond(RATE)} (paced, ${pacedAtRate.connections} connections) each request costs the service ${ms(pacedAtRate.paths.service.proxyCpuPerRequest ?? 0, 2)} of CPU (about ${cpuShare(pacedAtRate.paths.service.proxyCpuPerRequest)}% of a core) and the reference proxy ${ms(pacedAtRate.paths.reference.proxyCpuPerRequest ?? 0, 2)} (${cpuShare(pacedAtRate.paths.reference.proxyCpuPerRequest)}%). CPU per request is left out at the light rate: on this machine each wake-up of an idle process costs more than the request itself.`,
+      'The reference proxy (bench/reference-proxy-process.ts) is node:http and the same undici pool and upstream request as the service, with nothing else: no framework, validation, authentication, limits or logs. Its added latency is what one more Node process and two more loopback hops cost on this machine, the floor under any proxy written in Node here.',
+      'Event-loop delay is how late each process ran a callback that was due (1 ms resolution). It is high in every process, the fake and the load generator included, even on direct runs: on this shared 2-core machine a ready process often waits for a CPU, and that wait lands in the latency of whatever request it was handling. Every extra process in a path adds its own such waits to the tail.',
+      `Unthrottled, the service answers ${perSecond(unthrottled.paths.service.throughput)} with 2xx against ${perSecond(unthrottled.paths.direct.throughput)} straight to the fake and ${perSecond(unthrottled.paths.reference.throughput)} through the reference proxy${
         shed(unthrottled) > 0
-          ? `, and refuses ${count(shed(unthrottled))} requests with 503: its load shedding trips, autocannon ignores Retry-After and re-sends at once, and refusals (cheap, hence the low CPU per request) crowd out real work`
+          ? `, and refuses ${count(shed(unthrottled))} requests with 503: its load shedding trips, autocannon ignores Retry-After and re-sends at once, and refusals crowd out real work`
           : ''
-      }. On 2 cores the service, the fake and the load generator compete for CPU.`,
+      }. On 2 cores the proxy, the fake and the load generator compete for CPU.`,
       'For scale: the best-known general gateway reports about 3 ms median and 13 ms p99 of added latency.',
-      "autocannon's overallRate sends each connection's per-second quota back to back, then idles until the next second: its \"1,000/s\" rows measure short bursts at full speed with 10 or 50 requests in flight, i.e. queueing at saturation. The paced rows send one request every millisecond, the load the budget describes.",
-      'Added latency = service percentile minus direct percentile at the same load (latencies of 2xx replies, fractional ms). The service (compiled to JavaScript, as in production, with authentication, rate limiting and load shedding on), the fake upstream and the load generator each run in their own process. CPU per request is CPU time of the process during the run divided by the requests it received.',
+      "The paced rows send one request every millisecond, the load the budget describes. autocannon's overallRate sends each connection's per-second quota back to back, then idles until the next second: its \"1,000/s\" rows measure short bursts at full speed with 10 or 50 requests in flight, i.e. queueing at saturation.",
+      'Added latency = percentile through a proxy minus the direct percentile at the same load (latencies of 2xx replies, fractional ms). The service (compiled to JavaScript, as in production, with authentication, rate limiting and load shedding on), the reference proxy, the fake upstream and the load generator each run in their own process. CPU per request is CPU time of the process during the run divided by the requests it received.',
     ],
   };
 }

@@ -2,6 +2,8 @@
  * Benchmarks of the service: proxy overhead, evaluation throughput, memory of a large run,
  * heuristic scorer and retrieval speed. Prints a Markdown report and writes it to reports/bench.md.
  * A missed target shows as FAIL and still exits 0; a section that cannot run exits 1.
+ * `npm run bench -- proxy memory` runs only the sections named (proxy, evaluate, memory, heuristic,
+ * retrieval); a partial report is printed but not written to reports/bench.md.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +39,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+const SECTION_NAMES = ['proxy', 'evaluate', 'memory', 'heuristic', 'retrieval'] as const;
+type SectionName = (typeof SECTION_NAMES)[number];
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !(SECTION_NAMES as readonly string[]).includes(name));
+if (unknown.length > 0) {
+  console.error(`bench: unknown section ${unknown.join(', ')}; sections are ${SECTION_NAMES.join(', ')}`);
+  process.exit(2);
+}
+const selected = (name: SectionName) => requested.length === 0 || requested.includes(name);
+
 async function runSection(title: string, measure: () => SectionResult | Promise<SectionResult>): Promise<SectionResult> {
   console.error(`bench: ${title}...`);
   let section: SectionResult;
@@ -68,33 +80,44 @@ const startChild = async (entry: URL, env: Record<string, string>, nodeOptions: 
 const sections: SectionResult[] = [];
 
 try {
-  const serviceEntry = compileService(join(scratch, 'build'));
-  const upstream = await startChild(FAKE_UPSTREAM_ENTRY, { FAKE_LATENCY_MS: '0' });
-  const startService = () => startChild(serviceEntry, serviceEnv(upstream.url, freshReportsDir()), serviceNodeOptions);
+  const entries = compileService(join(scratch, 'build'));
+  if (selected('proxy') || selected('evaluate') || selected('memory')) {
+    const upstream = await startChild(FAKE_UPSTREAM_ENTRY, { FAKE_LATENCY_MS: '0' });
+    const startService = () => startChild(entries.service, serviceEnv(upstream.url, freshReportsDir()), serviceNodeOptions);
 
-  const service = await startService();
-  const config = loadConfig({ ...process.env, ...serviceEnv(upstream.url, scratch) });
-  const inquiry = data.validation[0]?.inquiry ?? 'How do I return a defective Bluetooth speaker?';
-  sections.push(await runSection('1. Proxy overhead', () => measureProxyOverhead({ service, upstream, config, inquiry })));
-  const inquiries = inquiryVariants([...data.validation, ...data.training].map((example) => example.inquiry), 200);
-  sections.push(await runSection('2. Evaluate throughput', () => measureEvaluateThroughput({ service, upstream, inquiries })));
-  await service.stop();
-
-  sections.push(await runSection('3. Memory', () => measureRunMemory({ data, startService })));
-  await upstream.stop();
+    if (selected('proxy') || selected('evaluate')) {
+      const service = await startService();
+      if (selected('proxy')) {
+        const config = loadConfig({ ...process.env, ...serviceEnv(upstream.url, scratch) });
+        const inquiry = data.validation[0]?.inquiry ?? 'How do I return a defective Bluetooth speaker?';
+        const referenceProxy = await startChild(entries.referenceProxy, serviceEnv(upstream.url, freshReportsDir()));
+        sections.push(await runSection('1. Proxy overhead', () => measureProxyOverhead({ service, referenceProxy, upstream, config, inquiry })));
+        await referenceProxy.stop();
+      }
+      if (selected('evaluate')) {
+        const inquiries = inquiryVariants([...data.validation, ...data.training].map((example) => example.inquiry), 200);
+        sections.push(await runSection('2. Evaluate throughput', () => measureEvaluateThroughput({ service, upstream, inquiries })));
+      }
+      await service.stop();
+    }
+    if (selected('memory')) sections.push(await runSection('3. Memory', () => measureRunMemory({ data, startService })));
+    await upstream.stop();
+  }
 
   // The CPU-bound sections run last, alone, once every child process is gone.
-  sections.push(await runSection('4. Heuristic scorer throughput', () => measureHeuristicThroughput(data)));
-  sections.push(await runSection('5. Retrieval latency', () => measureRetrievalLatency(data)));
+  if (selected('heuristic')) sections.push(await runSection('4. Heuristic scorer throughput', () => measureHeuristicThroughput(data)));
+  if (selected('retrieval')) sections.push(await runSection('5. Retrieval latency', () => measureRetrievalLatency(data)));
 } finally {
   for (const child of children) await child.stop();
   rmSync(scratch, { recursive: true, force: true });
 }
 
 const report = renderReport(environment, sections, (performance.now() - started) / 1000);
-mkdirSync(join(REPORT_PATH, '..'), { recursive: true });
-writeFileSync(REPORT_PATH, `${report}\n`);
 console.log(report);
-console.error(`bench: report written to ${REPORT_PATH}`);
+if (requested.length === 0) {
+  mkdirSync(join(REPORT_PATH, '..'), { recursive: true });
+  writeFileSync(REPORT_PATH, `${report}\n`);
+  console.error(`bench: report written to ${REPORT_PATH}`);
+}
 clearTimeout(watchdog);
 process.exitCode = sections.some((section) => section.error) ? 1 : 0;
