@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent } from 'undici';
 import type { Config } from '../config.js';
 import { missingApiKey } from '../errors.js';
+import { createUpstreamFetch } from './upstream-fetch.js';
 import { createUpstreamBreaker, type CircuitStatus, type UpstreamBreaker } from './circuit-breaker.js';
 import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
 
@@ -37,6 +38,7 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
   });
+  const upstreamFetch = createUpstreamFetch(agent);
   const upstreams = new Map<string, Upstream>();
   const keyOf = (entry: OpenAIModelEntry, apiKey: string) => `${entry.upstream.base_url}\n${apiKey}`;
 
@@ -52,9 +54,7 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
           baseURL: entry.upstream.base_url,
           timeout: config.OPENAI_TIMEOUT_MS,
           maxRetries: config.OPENAI_MAX_RETRIES,
-          // undici's own fetch, so that the dispatcher below is the one that carries the requests.
-          fetch: undiciFetch as unknown as typeof globalThis.fetch,
-          fetchOptions: { dispatcher: agent } as Record<string, unknown>,
+          fetch: upstreamFetch,
         }),
         breaker:
           config.CIRCUIT_BREAKER_FAILURES > 0

@@ -1,0 +1,53 @@
+import { fetch as undiciFetch, request, type Dispatcher } from 'undici';
+
+/** Statuses whose reply has no body: a Response must not be given one. */
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+
+function requestHeaders(headers: RequestInit['headers']): Record<string, string> {
+  const plain: Record<string, string> = {};
+  if (headers === undefined) return plain;
+  for (const [name, value] of headers instanceof Headers ? headers : new Headers(headers)) plain[name] = value;
+  return plain;
+}
+
+/** undici's reply headers (a repeated header comes as an array) as name/value pairs for Headers or Response. */
+export function headerPairs(headers: Record<string, string | string[] | undefined>): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (Array.isArray(value)) for (const each of value) pairs.push([name, each]);
+    else if (value !== undefined) pairs.push([name, value]);
+  }
+  return pairs;
+}
+
+/**
+ * The `fetch` the OpenAI SDK is given: the SDK still builds each request, applies its timeout,
+ * retries with its backoff (honouring Retry-After) and turns failures into its error classes; this
+ * only carries the bytes, over undici's request API and the shared pool. undici's own fetch, with its
+ * WHATWG streams, cost more CPU per call than everything else the service does for POST /answer.
+ *
+ * The reply body is read whole before the Response is returned, which suits the JSON calls this
+ * service makes (never a streamed reply). A body other than a string (e.g. a file upload) goes
+ * through undici's fetch unchanged.
+ */
+export function createUpstreamFetch(dispatcher: Dispatcher): typeof globalThis.fetch {
+  return async (input, init = {}) => {
+    const plainCall = (typeof input === 'string' || input instanceof URL) && (init.body === undefined || init.body === null || typeof init.body === 'string');
+    if (!plainCall) {
+      return (await undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...init, dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+    }
+    const url = typeof input === 'string' ? input : (input as URL).href;
+    const reply = await request(url, {
+      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: requestHeaders(init.headers),
+      body: (init.body as string | null | undefined) ?? undefined,
+      signal: init.signal ?? undefined,
+      dispatcher,
+    });
+    const text = await reply.body.text();
+    return new Response(NULL_BODY_STATUSES.has(reply.statusCode) ? null : text, {
+      status: reply.statusCode,
+      headers: headerPairs(reply.headers),
+    });
+  };
+}
