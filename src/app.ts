@@ -22,6 +22,7 @@ import { browserPolicy, withoutUpgradeInsecureRequests } from './plugins/browser
 import { requestLimits } from './plugins/limits.js';
 import { modelRoutes } from './routes/models.js';
 import { closeServices, createServices, type Services } from './services.js';
+import { API_VERSION } from './version.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -30,8 +31,6 @@ export interface BuildAppOptions {
   /** Prebuilt services, for tests that need to reach them. */
   services?: Services;
 }
-
-export const API_VERSION = '0.1.0';
 
 // Incoming ids are echoed into logs and headers, so only a plain token is kept.
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;

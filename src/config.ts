@@ -73,7 +73,7 @@ export const EnvSchema = z.object({
   OPENAI_MAX_RETRIES: int(0, 10, 2),
   /** Connections kept per upstream; bounds how many requests one upstream sees at once. */
   OPENAI_MAX_CONNECTIONS: int(1, 1024, 64),
-  /** Consecutive upstream outages (after the SDK's retries) that open an upstream's circuit breaker; 0 disables it. */
+  /** Consecutive upstream outages (after retries) that open an upstream's circuit breaker; 0 disables it. */
   CIRCUIT_BREAKER_FAILURES: int(0, 1000, 5),
   /** How long an open breaker refuses calls before it lets one probe through. */
   CIRCUIT_BREAKER_COOLDOWN_MS: int(100, 3_600_000, 30_000),

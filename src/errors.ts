@@ -92,7 +92,7 @@ function retryAfterSeconds(headers: Headers | undefined): string | undefined {
 }
 
 /**
- * The one mapping from an upstream failure (after the SDK's own retries) to our HTTP reply.
+ * The one mapping from an upstream failure (after retries) to our HTTP reply.
  * 401/403 from the upstream are its verdict on *our* key, so the caller gets 502, not 401.
  */
 export function mapUpstreamError(error: unknown, alias: string): AppError {

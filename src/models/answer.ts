@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { AppError, mapUpstreamError } from '../errors.js';
 import {
   fromChatResult,
@@ -7,6 +8,7 @@ import {
   toResponsesRequest,
   type AnswerParams,
   type AnswerStatus,
+  type ResponsesWireReply,
   type Usage,
   type WireResult,
 } from './openai-wire.js';
@@ -56,11 +58,15 @@ function prepareOpenAICall(deps: AnswerDeps, entry: OpenAIModelEntry, params: An
   if (entry.upstream.api_style === 'chat' && params.prompt) {
     throw new AppError(400, 'prompt_not_supported', `Model '${entry.alias}' uses the chat wire style; stored prompts need the responses style.`);
   }
-  const client = deps.clients.clientFor(entry);
-  return async (signal?: AbortSignal): Promise<WireResult> =>
-    entry.upstream.api_style === 'chat'
-      ? fromChatResult(await client.chat.completions.create(toChatRequest(entry, params), { signal }))
-      : fromResponsesResult(await client.responses.create(toResponsesRequest(entry, params), { signal }));
+  const http = deps.clients.httpFor(entry);
+  return async (signal?: AbortSignal): Promise<WireResult & { attempts: number }> => {
+    if (entry.upstream.api_style === 'chat') {
+      const reply = await http.postJson<ChatCompletion>('/chat/completions', toChatRequest(entry, params), signal);
+      return { ...fromChatResult(reply.body), attempts: reply.attempts };
+    }
+    const reply = await http.postJson<ResponsesWireReply>('/responses', toResponsesRequest(entry, params), signal);
+    return { ...fromResponsesResult(reply.body), attempts: reply.attempts };
+  };
 }
 
 /** One answer from the model behind `modelName`, with one log line per upstream call. */
@@ -75,9 +81,9 @@ export async function answerInquiry(deps: AnswerDeps, modelName: string, params:
   const started = performance.now();
   const logFields = { alias: entry.alias, model_id: entry.model_id, api_style: entry.upstream.api_style };
   try {
-    const result = await deps.clients.call(entry, call, ctx.signal);
+    const { attempts, ...result } = await deps.clients.call(entry, call, ctx.signal);
     const latency_ms = Math.round(performance.now() - started);
-    ctx.log.info({ ...logFields, latency_ms, usage: result.usage, outcome: result.status }, 'upstream call');
+    ctx.log.info({ ...logFields, latency_ms, attempts, usage: result.usage, outcome: result.status }, 'upstream call');
     return { ...result, model: entry.alias, model_id: entry.model_id, latency_ms };
   } catch (error) {
     const mapped = mapUpstreamError(error, entry.alias);

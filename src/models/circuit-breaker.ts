@@ -18,7 +18,7 @@ export interface UpstreamBreaker {
 }
 
 /**
- * Whether a failure (as the SDK throws it, after its own retries) says the upstream is unhealthy:
+ * Whether a failure (in the SDK's error classes, which both upstream clients throw, after retries) says the upstream is unhealthy:
  * it could not be reached, did not answer in time, failed, or kept rate-limiting. A 4xx is its
  * verdict on our request or key, and our own abort says nothing about it.
  */

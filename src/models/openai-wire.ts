@@ -84,13 +84,26 @@ export function toChatRequest(entry: OpenAIModelEntry, params: AnswerParams): Ch
   return request;
 }
 
-export function fromResponsesResult(response: Response): WireResult {
+/** A Responses reply as it arrives on the wire: `output_text` is a convenience the SDK adds, not part of it. */
+export type ResponsesWireReply = Omit<Response, 'output_text'>;
+
+/** The answer text of a Responses reply: every output_text part of every message, in order (what the SDK puts in `output_text`). */
+export function responseOutputText(response: Pick<ResponsesWireReply, 'output'>): string {
+  const texts: string[] = [];
+  for (const item of response.output ?? []) {
+    if (item.type !== 'message') continue;
+    for (const part of item.content) if (part.type === 'output_text') texts.push(part.text);
+  }
+  return texts.join('');
+}
+
+export function fromResponsesResult(response: ResponsesWireReply): WireResult {
   let status: AnswerStatus = 'completed';
   if (response.status === 'incomplete') {
     status = response.incomplete_details?.reason === 'content_filter' ? 'content_filtered' : 'truncated';
   }
   return {
-    answer: (response.output_text ?? '').trim(),
+    answer: responseOutputText(response).trim(),
     response_id: response.id ?? null,
     status,
     usage: {

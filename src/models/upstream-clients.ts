@@ -3,12 +3,15 @@ import { Agent } from 'undici';
 import type { Config } from '../config.js';
 import { missingApiKey } from '../errors.js';
 import { createUpstreamFetch } from './upstream-fetch.js';
+import { createUpstreamHttp, type UpstreamHttp } from './upstream-http.js';
 import { createUpstreamBreaker, type CircuitStatus, type UpstreamBreaker } from './circuit-breaker.js';
 import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
 
 export interface UpstreamClients {
-  /** The shared client for the entry's upstream; throws our 503 when its key is not configured. */
+  /** The shared SDK client for the entry's upstream (the judge's calls); throws our 503 when its key is not configured. */
   clientFor(entry: OpenAIModelEntry): OpenAI;
+  /** The lean HTTP client for the entry's upstream (answer calls); throws our 503 when its key is not configured. */
+  httpFor(entry: OpenAIModelEntry): UpstreamHttp;
   /**
    * Runs one upstream call through the circuit breaker of the entry's upstream; `call` gets the
    * caller's signal. While the breaker is open this throws our 503 and nothing is sent.
@@ -23,14 +26,16 @@ export interface UpstreamClients {
 
 interface Upstream {
   client: OpenAI;
+  http: UpstreamHttp;
   breaker: UpstreamBreaker | null;
 }
 
 /**
- * One OpenAI client and one circuit breaker per distinct upstream (base URL + key), created on
- * first use and shared by every route, all over one undici Agent: keep-alive connections, at most
- * OPENAI_MAX_CONNECTIONS per upstream origin. Timeouts and retries (with the SDK's backoff,
- * which honours Retry-After) come from the config; the breaker only sees what is left after them.
+ * Per distinct upstream (base URL + key), created on first use and shared by every route: a lean
+ * HTTP client for answers (upstream-http.ts), an SDK client for the judge, and one circuit breaker
+ * for both, all over one undici Agent: keep-alive connections, at most OPENAI_MAX_CONNECTIONS per
+ * upstream origin. Timeouts and retries (the SDK's rule and backoff, which honour Retry-After, in
+ * both clients) come from the config; the breaker only sees what is left after them.
  */
 export function createUpstreamClients(config: Config, registry: ModelRegistry): UpstreamClients {
   const agent = new Agent({
@@ -56,6 +61,13 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
           maxRetries: config.OPENAI_MAX_RETRIES,
           fetch: upstreamFetch,
         }),
+        http: createUpstreamHttp({
+          baseURL: entry.upstream.base_url,
+          apiKey,
+          timeoutMs: config.OPENAI_TIMEOUT_MS,
+          maxRetries: config.OPENAI_MAX_RETRIES,
+          dispatcher: agent,
+        }),
         breaker:
           config.CIRCUIT_BREAKER_FAILURES > 0
             ? createUpstreamBreaker({ failures: config.CIRCUIT_BREAKER_FAILURES, cooldownMs: config.CIRCUIT_BREAKER_COOLDOWN_MS })
@@ -69,6 +81,9 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
   return {
     clientFor(entry) {
       return upstreamFor(entry).client;
+    },
+    httpFor(entry) {
+      return upstreamFor(entry).http;
     },
     async call(entry, call, signal) {
       const { breaker } = upstreamFor(entry);

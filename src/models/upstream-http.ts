@@ -1,0 +1,142 @@
+import { DelegateBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { request, type Dispatcher } from 'undici';
+import { API_VERSION } from '../version.js';
+import { headerPairs } from './upstream-fetch.js';
+
+/**
+ * Answer calls go to the upstream through undici's request API rather than the OpenAI SDK: per call
+ * the SDK's request building, logging and WHATWG fetch cost several times the CPU of everything else
+ * the service does for POST /answer. What the SDK gave those calls is kept here on purpose:
+ * its timeout per attempt, its retry rule and backoff (Retry-After honoured), and its error classes,
+ * so that errors map, count for the circuit breaker and read in logs exactly as the judge's do
+ * (the judge stays on the SDK for its structured-output parsing).
+ */
+
+/** Longest wait an upstream may ask for before a retry; beyond it the caller gets the 429 and the Retry-After instead. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+const INITIAL_RETRY_DELAY_MS = 500;
+const MAX_RETRY_DELAY_MS = 8_000;
+
+/** How long the upstream asked us to wait (retry-after-ms, then Retry-After in seconds or as a date); undefined if it did not say. */
+export function requestedRetryDelayMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const retryAfterMs = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (!Number.isNaN(retryAfterMs)) return Math.max(0, retryAfterMs);
+  const retryAfter = headers?.get('retry-after');
+  if (!retryAfter) return undefined;
+  const seconds = Number.parseFloat(retryAfter);
+  if (!Number.isNaN(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(retryAfter);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** The SDK's default backoff before retry `retry` (1, 2, ...): 0.5 s doubling up to 8 s, less up to 25% jitter. */
+export function defaultRetryDelayMs(retry: number, random: () => number = Math.random): number {
+  return Math.min(INITIAL_RETRY_DELAY_MS * 2 ** (retry - 1), MAX_RETRY_DELAY_MS) * (1 - random() * 0.25);
+}
+
+/**
+ * The SDK's rule: the upstream's x-should-retry header wins; otherwise 408, 409, 429 and 5xx are
+ * retried, and so are connection failures and timeouts. Our own cancellation never is.
+ */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof APIUserAbortError) return false;
+  if (error instanceof APIConnectionError) return true;
+  if (!(error instanceof APIError) || error.status === undefined) return false;
+  const shouldRetry = error.headers?.get('x-should-retry');
+  if (shouldRetry === 'true') return true;
+  if (shouldRetry === 'false') return false;
+  if ((requestedRetryDelayMs(error.headers) ?? 0) > MAX_RETRY_AFTER_MS) return false;
+  return error.status === 408 || error.status === 409 || error.status === 429 || error.status >= 500;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface UpstreamHttpSettings {
+  /** e.g. https://api.openai.com/v1 */
+  baseURL: string;
+  apiKey: string;
+  timeoutMs: number;
+  maxRetries: number;
+  dispatcher: Dispatcher;
+}
+
+export interface UpstreamReply<T> {
+  body: T;
+  /** How many times the request was sent (1 without retries). */
+  attempts: number;
+}
+
+export interface UpstreamHttp {
+  /** POSTs `body` as JSON to `path` (e.g. /responses) under the base URL; resolves with the parsed 2xx reply, or rejects with the SDK's error classes. */
+  postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<UpstreamReply<T>>;
+}
+
+export function createUpstreamHttp(settings: UpstreamHttpSettings): UpstreamHttp {
+  const baseURL = settings.baseURL.replace(/\/+$/, '');
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json',
+    authorization: `Bearer ${settings.apiKey}`,
+    'user-agent': `amazon-electronics-ft/${API_VERSION}`,
+  };
+  const retryPolicy: RetryPolicy = retry(handleWhen(isRetryable), {
+    maxAttempts: settings.maxRetries,
+    backoff: new DelegateBackoff((context) => {
+      const error = 'error' in context.result ? context.result.error : undefined;
+      return (error instanceof APIError ? requestedRetryDelayMs(error.headers) : undefined) ?? defaultRetryDelayMs(context.attempt);
+    }),
+  });
+
+  /** One attempt, bounded by the timeout; a caller's abort cancels it at once. */
+  async function send(url: string, payload: string, signal: AbortSignal | undefined): Promise<unknown> {
+    if (signal?.aborted) throw new APIUserAbortError();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, settings.timeoutMs);
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const reply = await request(url, { method: 'POST', headers, body: payload, signal: controller.signal, dispatcher: settings.dispatcher });
+      // The timer covers the body too: an upstream that stalls mid-reply is as late as one that never answers.
+      const text = await reply.body.text();
+      if (reply.statusCode >= 200 && reply.statusCode < 300) {
+        const parsed = parseJson(text);
+        if (parsed === undefined) throw new APIError(reply.statusCode, undefined, 'the reply was not valid JSON', new Headers(headerPairs(reply.headers)));
+        return parsed;
+      }
+      const errorBody = parseJson(text);
+      throw APIError.generate(reply.statusCode, errorBody as object | undefined, errorBody === undefined ? text.slice(0, 500) : undefined, new Headers(headerPairs(reply.headers)));
+    } catch (error) {
+      if (error instanceof APIError) throw error;
+      if (signal?.aborted) throw new APIUserAbortError();
+      if (timedOut) throw new APIConnectionTimeoutError();
+      throw new APIConnectionError({ cause: error instanceof Error ? error : new Error(String(error)) });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  return {
+    async postJson<T>(path: string, body: unknown, signal?: AbortSignal) {
+      const url = `${baseURL}${path}`;
+      const payload = JSON.stringify(body);
+      let attempts = 0;
+      const parsed = await retryPolicy.execute(() => {
+        attempts += 1;
+        return send(url, payload, signal);
+      });
+      return { body: parsed as T, attempts };
+    },
+  };
+}
