@@ -48,18 +48,6 @@ export function contentTerms(text: string): string[] {
 }
 
 export function buildKnowledgeBase(source: string, examples: KnowledgeExample[]): KnowledgeBase {
-  const index = new MiniSearch<KnowledgeExample & { id: number }>({
-    // Inquiries only: indexing the answers too found a few more paraphrases on the real data, but made
-    // every common word match most of a large knowledge base: about 4 times slower at 10,000 examples.
-    fields: ['inquiry'],
-    storeFields: [],
-    tokenize,
-    processTerm,
-    searchOptions: { combineWith: 'OR' },
-  });
-  index.addAll(examples.map((example, position) => ({ ...example, id: position })));
-  const normalised = new Set(examples.map((example) => normalizeInquiry(example.inquiry)));
-
   // Inverse document frequency of each term: a word the knowledge base has never seen ("cake",
   // "paris") weighs most, so an inquiry about something else cannot reach a high confidence
   // by sharing a few common words.
@@ -68,6 +56,29 @@ export function buildKnowledgeBase(source: string, examples: KnowledgeExample[])
   for (const terms of termsOf) {
     for (const term of terms) documentFrequency.set(term, (documentFrequency.get(term) ?? 0) + 1);
   }
+  const index = new MiniSearch<KnowledgeExample & { id: number }>({
+    // Inquiries only: indexing the answers too found a few more paraphrases on the real data, but made
+    // every common word match most of a large knowledge base: about 4 times slower at 10,000 examples.
+    fields: ['inquiry'],
+    storeFields: [],
+    tokenize,
+    processTerm,
+    // Every search option is given here, once, and none per search: MiniSearch merges per-search
+    // options into these by object spread for each query term, and on Node 20 (V8 11.3) each merge
+    // that adds keys makes a hidden class that only a full GC frees (about 2 KB per lookup).
+    searchOptions: {
+      tokenize,
+      processTerm,
+      combineWith: 'OR',
+      // Typo tolerance only for words the knowledge base does not know, and only long ones ("bluetoth"):
+      // on short words it turns "cake" into "fake", and on known words it only adds cost.
+      fuzzy: (term) => (!documentFrequency.has(term) && term.length >= 6 ? 0.2 : false),
+      prefix: (term) => !documentFrequency.has(term) && term.length >= 4,
+    },
+  });
+  index.addAll(examples.map((example, position) => ({ ...example, id: position })));
+  const normalised = new Set(examples.map((example) => normalizeInquiry(example.inquiry)));
+
   const idf = (term: string) => Math.log(1 + examples.length / ((documentFrequency.get(term) ?? 0) + 0.5));
 
   return {
@@ -87,14 +98,7 @@ export function buildKnowledgeBase(source: string, examples: KnowledgeExample[])
       const unknownLong = [...stemOf.keys()].filter((stem) => !documentFrequency.has(stem) && stem.length >= 6);
       const queryWords = [...known.slice(0, RAREST_QUERY_TERMS), ...unknownLong.slice(0, 2)].map((stem) => stemOf.get(stem) as string);
       if (queryWords.length === 0) return null;
-      // Typo tolerance only for words the knowledge base does not know, and only long ones ("bluetoth"):
-      // on short words it turns "cake" into "fake", and on known words it only adds cost.
-      const candidates = index
-        .search(queryWords.join(' '), {
-          fuzzy: (term) => (!documentFrequency.has(term) && term.length >= 6 ? 0.2 : false),
-          prefix: (term) => !documentFrequency.has(term) && term.length >= 4,
-        })
-        .slice(0, CANDIDATES);
+      const candidates = index.search(queryWords.join(' ')).slice(0, CANDIDATES);
 
       let total = 0;
       for (const stem of stemOf.keys()) total += idf(stem);

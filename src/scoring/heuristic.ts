@@ -1,4 +1,4 @@
-import { type Criterion, type RubricScores, type RubricWeights, weightedScore } from './rubric.js';
+import { type Criterion, type RubricScores, type RubricWeights, rubricScores } from './rubric.js';
 import { type Quantity, type TextFeatures, containsLabel, contentStems, extractLabels, extractQuantities, textFeatures, words } from './text-features.js';
 
 export interface HeuristicReference {
@@ -57,18 +57,13 @@ export function scoreWithHeuristic(input: HeuristicInput, weights: Readonly<Rubr
     completeness: criteria.completeness.score,
     safety_tone: criteria.safety_tone.score,
   };
-  return {
-    ...scores,
-    weighted: weightedScore(scores, weights),
-    rationale: {
-      accuracy: criteria.accuracy.rationale,
-      actionability: criteria.actionability.rationale,
-      completeness: criteria.completeness.rationale,
-      safety_tone: criteria.safety_tone.rationale,
-    },
-    scorer: 'heuristic',
-    reference_source: referenceSource,
+  const rationale = {
+    accuracy: criteria.accuracy.rationale,
+    actionability: criteria.actionability.rationale,
+    completeness: criteria.completeness.rationale,
+    safety_tone: criteria.safety_tone.rationale,
   };
+  return rubricScores({ scores, rationale, scorer: 'heuristic', reference_source: referenceSource }, weights);
 }
 
 // ---- accuracy ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { fromChatResult, fromResponsesResult, type Usage } from '../models/opena
 import { JUDGE_ALIAS, type ModelRegistry, type OpenAIModelEntry } from '../models/registry.js';
 import type { UpstreamClients } from '../models/upstream-clients.js';
 import { buildJudgeMessages, hasReference, type JudgeMessage } from './judge-prompt.js';
-import { CRITERIA, RUBRIC, weightedScore, type Criterion, type RubricScores, type RubricWeights } from './rubric.js';
+import { CRITERIA, RUBRIC, rubricScores, type Criterion, type RubricScores, type RubricWeights } from './rubric.js';
 import type { ScoreContext, ScoreInput } from './score-answer.js';
 
 export { buildJudgeMessages } from './judge-prompt.js';
@@ -147,13 +147,7 @@ function cleanRationale(text: string): string {
 function toRubricScores(verdict: JudgeVerdict, weights: RubricWeights, input: ScoreInput): RubricScores {
   const scores = Object.fromEntries(CRITERIA.map((criterion) => [criterion, verdict[criterion].score])) as Record<Criterion, number>;
   const rationale = Object.fromEntries(CRITERIA.map((criterion) => [criterion, cleanRationale(verdict[criterion].rationale)])) as Record<Criterion, string>;
-  return {
-    ...scores,
-    weighted: weightedScore(scores, weights),
-    rationale,
-    scorer: 'judge',
-    reference_source: hasReference(input) ? 'given' : 'none',
-  };
+  return rubricScores({ scores, rationale, scorer: 'judge', reference_source: hasReference(input) ? 'given' : 'none' }, weights);
 }
 
 /** Scores one answer with the LLM judge. Every failure throws an AppError; nothing falls back to another scorer. */
