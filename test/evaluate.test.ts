@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -94,6 +94,26 @@ t.test('a run end to end with no API key: retrieval model, heuristic scorer, CSV
   t.equal(list[0].run_id, run_id);
 });
 
+t.test('a run reads as ended only once its exports are written, and its downloads are those files', async (t) => {
+  const { app, reportsDir } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const inquiries = ['Can I print the return label at home?', 'How long does a refund to my card take?'];
+  const { run_id } = (await startRun(app, { inquiries, models: ['retrieval'] })).json();
+  await waitForRun(app, run_id);
+  const files = join(reportsDir, 'runs', run_id);
+  const exports = ['summary.json', 'summary.md', 'results.csv', 'chart.svg'];
+  t.same(exports.filter((file) => !existsSync(join(files, file))), [], 'every export is on disk when the run first reads as completed');
+
+  // Served as written: emptying the results no longer changes what a download of the ended run returns.
+  const csv = readFileSync(join(files, 'results.csv'), 'utf8');
+  const chart = readFileSync(join(files, 'chart.svg'), 'utf8');
+  writeFileSync(join(files, 'results.jsonl'), '');
+  const csvReply = await app.inject(`/evaluate/${run_id}/results.csv`);
+  t.equal(csvReply.headers['content-type'], 'text/csv; charset=utf-8');
+  t.equal(csvReply.body, csv);
+  t.equal(csvRows(csvReply.body).length, 2);
+  t.equal((await app.inject(`/evaluate/${run_id}/chart.svg`)).body, chart);
+});
+
 t.test('two upstream models, a prompt set, contamination flags and the gain', async (t) => {
   const fake = await startFakeOpenAI({
     apiKey: KEY,
@@ -131,12 +151,18 @@ t.test('never more upstream calls in flight than the run allows, judge calls inc
   });
   t.teardown(() => fake.close());
   const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
   const inquiries = Array.from({ length: 20 }, (_, i) => `Question number ${i} about my order`);
   const { run_id } = (await startRun(app, { inquiries, concurrency: 3, scorer: 'judge' })).json();
   const run = await waitForRun(app, run_id);
   t.equal(run.status, 'completed');
   t.equal(fake.requests.length, 80, '40 answers and 40 judge calls');
   t.equal(fake.maxInFlight, 3, 'the bound is reached and never exceeded');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(warnings.includes('MaxListenersExceededWarning'), "the SDK's abort listeners, never removed, do not pile up on any signal");
   t.equal(run.summary.all.models[0].means.weighted, 0.4 * 4 + 0.25 * 4 + 0.25 * 4 + 0.1 * 5);
 });
 

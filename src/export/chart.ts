@@ -1,5 +1,4 @@
-import { View, parse } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { roundForDisplay } from '../scoring/rubric.js';
 import { MEASURES, type Measure, type SummarySection } from './summary.js';
 
@@ -68,8 +67,21 @@ function qualityChartSpec(section: SummarySection, title: string): TopLevelSpec 
   };
 }
 
+let renderer: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
+
+/**
+ * Vega and Vega-Lite, loaded on first use rather than at boot: they hold about 20 MB that a service
+ * which never ends a run would carry for nothing. Loading takes a few hundred milliseconds, so a run
+ * asks for them when it starts (without waiting) and its exports do not pay for it at the end.
+ */
+export function loadChartRenderer(): Promise<[typeof import('vega'), typeof import('vega-lite')]> {
+  renderer ??= Promise.all([import('vega'), import('vega-lite')]);
+  return renderer;
+}
+
 /** A grouped bar chart of the section's means: one group per measure, one bar per scored model. */
 export async function renderQualityChartSvg(section: SummarySection, options: { title?: string } = {}): Promise<string> {
+  const [{ View, parse }, { compile }] = await loadChartRenderer();
   const { spec } = compile(qualityChartSpec(section, options.title ?? DEFAULT_TITLE));
   const view = new View(parse(spec), { renderer: 'none' });
   try {

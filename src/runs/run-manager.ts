@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
+import { getEventListeners, setMaxListeners } from 'node:events';
 import { setImmediate } from 'node:timers/promises';
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../errors.js';
-import { renderQualityChartSvg } from '../export/chart.js';
+import { loadChartRenderer, renderQualityChartSvg } from '../export/chart.js';
 import { createResultsCsvStream, writeResultsCsv } from '../export/csv.js';
 import { createSummaryAccumulator, type RunSummary } from '../export/summary.js';
 import { renderSummaryMarkdown } from '../export/summary-markdown.js';
@@ -74,19 +74,57 @@ function newRunId(): string {
 }
 
 /**
- * Runs one item with its own AbortSignal that follows the run's. The SDK adds an abort listener to
- * the signal it is given and never removes it; on the run's long-lived signal those listeners would
- * pile up with every item, so each item gets a short-lived signal instead.
+ * The signals a worker hands to its items, each following the run's. The SDK adds an abort listener
+ * to the signal it is given and never removes it, so the run's long-lived signal is never handed out,
+ * and a signal that still has a listener once its item is done is replaced by a fresh one. Otherwise
+ * the worker keeps its signal: on Node 20 every new AbortSignal gets a hidden class of its own, which
+ * only a full GC frees, and one per item grew the process with the length of the run.
  */
-async function withItemSignal<T>(runSignal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const item = new AbortController();
-  const abort = () => item.abort();
-  runSignal.addEventListener('abort', abort, { once: true });
-  try {
-    return await work(item.signal);
-  } finally {
-    runSignal.removeEventListener('abort', abort);
-  }
+function itemSignals(runSignal: AbortSignal): { next(): AbortSignal; close(): void } {
+  let current = new AbortController();
+  const abortCurrent = () => current.abort();
+  runSignal.addEventListener('abort', abortCurrent, { once: true });
+  return {
+    next() {
+      if (getEventListeners(current.signal, 'abort').length > 0) current = new AbortController();
+      if (runSignal.aborted) current.abort();
+      return current.signal;
+    },
+    close() {
+      runSignal.removeEventListener('abort', abortCurrent);
+    },
+  };
+}
+
+/** What a pair produced; the rest of its result line comes from the item. */
+type PairOutcome = Omit<RunResult, keyof RunItem | 'run_id' | 'model_alias' | 'finished_at'>;
+
+/**
+ * One line of results.jsonl, written out key by key rather than spread from a shared base: on
+ * Node 20 (V8 11.3) an object built by spreading and then given more keys gets a hidden class of
+ * its own, which only a full GC frees. At two per pair, a run left tens of MB of them in the old
+ * generation and the process grew with the number of items.
+ */
+function toRunResult(runId: string, item: RunItem, modelAlias: string, outcome: PairOutcome): RunResult {
+  return {
+    run_id: runId,
+    item_id: item.item_id,
+    inquiry: item.inquiry,
+    category: item.category,
+    reference: item.reference,
+    in_training: item.in_training,
+    model_alias: modelAlias,
+    model_id: outcome.model_id,
+    answer: outcome.answer,
+    answer_status: outcome.answer_status,
+    tokens_in: outcome.tokens_in,
+    tokens_out: outcome.tokens_out,
+    latency_ms: outcome.latency_ms,
+    scores: outcome.scores,
+    outcome: outcome.outcome,
+    error: outcome.error,
+    finished_at: now(),
+  };
 }
 
 function errorOf(error: unknown): { code: string; message: string } {
@@ -163,12 +201,15 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     }
   }
 
-  async function summarize(record: RunRecord): Promise<RunSummary> {
-    const accumulator = createSummaryAccumulator({
+  const summaryAccumulatorOf = (record: RunRecord) =>
+    createSummaryAccumulator({
       models: record.models,
       weights: record.weights,
       pricing: Object.fromEntries(record.models.map((model) => [model.alias, pricingOf(model.alias)])),
     });
+
+  async function summarize(record: RunRecord): Promise<RunSummary> {
+    const accumulator = summaryAccumulatorOf(record);
     for await (const result of readResults(reportsDir, record.run_id)) accumulator.add(result);
     return accumulator.finish();
   }
@@ -176,13 +217,23 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   const markdownOf = (record: RunRecord, summary: RunSummary) =>
     renderSummaryMarkdown(summary, { run_id: record.run_id, created_at: record.created_at, scorer: record.scorer, source: record.source });
 
+  const chartOf = (record: RunRecord, summary: RunSummary) => renderQualityChartSvg(summary.all, { title: `Evaluation ${record.run_id}` });
+
   async function writeExports(record: RunRecord): Promise<void> {
     const files = runFiles(reportsDir, record.run_id);
-    const summary = await summarize(record);
+    // One read of the results writes the CSV and tallies the summary.
+    const accumulator = summaryAccumulatorOf(record);
+    async function* tallied() {
+      for await (const result of readResults(reportsDir, record.run_id)) {
+        accumulator.add(result);
+        yield result;
+      }
+    }
+    await writeResultsCsv(tallied(), files.csv);
+    const summary = accumulator.finish();
     await writeFileAtomic(files.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
     await writeFileAtomic(files.summaryMd, markdownOf(record, summary));
-    await writeFileAtomic(files.chart, await renderQualityChartSvg(summary.all, { title: `Evaluation ${record.run_id}` }));
-    await writeResultsCsv(readResults(reportsDir, record.run_id), files.csv);
+    await writeFileAtomic(files.chart, await chartOf(record, summary));
   }
 
   async function processPair(
@@ -193,22 +244,12 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     signal: AbortSignal,
   ): Promise<void> {
     const log = deps.log.child({ run_id: run.record.run_id, item_id: item.item_id });
-    const base = {
-      run_id: run.record.run_id,
-      item_id: item.item_id,
-      inquiry: item.inquiry,
-      category: item.category,
-      reference: item.reference,
-      in_training: item.in_training,
-      model_alias: model.alias,
-    };
     let answer: ModelAnswer;
     try {
       answer = await answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal });
     } catch (error) {
       if (signal.aborted) return; // abandoned, not failed: it is answered again on resume
-      return record(run, writer, {
-        ...base,
+      return record(run, writer, toRunResult(run.record.run_id, item, model.alias, {
         model_id: model.model_id,
         answer: null,
         answer_status: null,
@@ -218,27 +259,29 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         scores: null,
         outcome: 'failed',
         error: { stage: 'answer', ...errorOf(error) },
-        finished_at: now(),
-      });
+      }));
     }
-    const answered = {
-      ...base,
-      model_id: answer.model_id,
-      answer: answer.answer,
-      answer_status: answer.status,
-      tokens_in: answer.usage.input_tokens,
-      tokens_out: answer.usage.output_tokens,
-      latency_ms: answer.latency_ms,
-    };
+    const answered = (scoring: Pick<PairOutcome, 'scores' | 'outcome' | 'error'>) =>
+      toRunResult(run.record.run_id, item, model.alias, {
+        model_id: answer.model_id,
+        answer: answer.answer,
+        answer_status: answer.status,
+        tokens_in: answer.usage.input_tokens,
+        tokens_out: answer.usage.output_tokens,
+        latency_ms: answer.latency_ms,
+        scores: scoring.scores,
+        outcome: scoring.outcome,
+        error: scoring.error,
+      });
     if (run.record.scorer === 'none') {
-      return record(run, writer, { ...answered, scores: null, outcome: 'unscored', error: null, finished_at: now() });
+      return record(run, writer, answered({ scores: null, outcome: 'unscored', error: null }));
     }
     try {
       const scores = await scoreAnswer(deps, run.record.scorer, { inquiry: item.inquiry, answer: answer.answer, reference: item.reference }, { log, signal });
-      return record(run, writer, { ...answered, scores, outcome: 'scored', error: null, finished_at: now() });
+      return record(run, writer, answered({ scores, outcome: 'scored', error: null }));
     } catch (error) {
       if (signal.aborted) return;
-      return record(run, writer, { ...answered, scores: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) }, finished_at: now() });
+      return record(run, writer, answered({ scores: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) } }));
     }
   }
 
@@ -269,12 +312,17 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     const pairs = pendingPairs();
     const writer = await ResultsWriter.open(reportsDir, record.run_id);
     const worker = async () => {
-      for (let next = await pairs.next(); !next.done && !run.controller.signal.aborted; next = await pairs.next()) {
-        const { item, model } = next.value;
-        await withItemSignal(run.controller.signal, (signal) => processPair(run, item, model, writer, signal));
-        // An offline model and the heuristic never wait on the network: without this turn of the event
-        // loop a run would hold it until the end and starve every other request.
-        await setImmediate();
+      const signals = itemSignals(run.controller.signal);
+      try {
+        for (let next = await pairs.next(); !next.done && !run.controller.signal.aborted; next = await pairs.next()) {
+          const { item, model } = next.value;
+          await processPair(run, item, model, writer, signals.next());
+          // An offline model and the heuristic never wait on the network: without this turn of the event
+          // loop a run would hold it until the end and starve every other request.
+          await setImmediate();
+        }
+      } finally {
+        signals.close();
       }
     };
     try {
@@ -284,9 +332,11 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     }
     if (run.controller.signal.aborted && !run.cancelled) return;
 
-    record.status = run.cancelled ? 'cancelled' : 'completed';
-    record.finished_at = now();
+    const finishedAt = now();
     await writeExports(record);
+    // Only now does the run read as ended: every export of an ended run is then served from its files.
+    record.status = run.cancelled ? 'cancelled' : 'completed';
+    record.finished_at = finishedAt;
     if (record.status === 'completed') {
       // The path the case study's spreadsheets read: always the latest completed run.
       await copyFile(runFiles(reportsDir, record.run_id).csv, join(reportsDir, 'eval_results.csv'));
@@ -306,6 +356,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     // Each worker links its current item to the run's signal: one listener per worker, by design.
     setMaxListeners(record.concurrency + 10, run.controller.signal);
     active.set(record.run_id, run);
+    // The exports at the end need the chart renderer; loading it now overlaps with the run. A failure
+    // to load surfaces where the chart is drawn.
+    loadChartRenderer().catch(() => undefined);
     run.finished = execute(run)
       .catch(async (error: unknown) => {
         deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
@@ -390,11 +443,21 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async chartSvg(runId) {
       const record = await recordOf(runId);
-      return renderQualityChartSvg((await this.summary(runId)).all, { title: `Evaluation ${record.run_id}` });
+      if (FINISHED.includes(record.status)) {
+        // The chart drawn when the run ended, rather than a Vega render per download.
+        const saved = await readFile(runFiles(reportsDir, runId).chart, 'utf8').catch(() => undefined);
+        if (saved) return saved;
+      }
+      return chartOf(record, await this.summary(runId));
     },
 
     async resultsCsv(runId) {
-      await recordOf(runId);
+      const record = await recordOf(runId);
+      if (FINISHED.includes(record.status)) {
+        // The CSV written when the run ended: the same rows, without parsing every result again per download.
+        const saved = await open(runFiles(reportsDir, runId).csv).catch(() => undefined);
+        if (saved) return saved.createReadStream();
+      }
       return createResultsCsvStream(readResults(reportsDir, runId));
     },
 
