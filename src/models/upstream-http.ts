@@ -1,6 +1,6 @@
 import { DelegateBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { request, type Dispatcher } from 'undici';
+import { errors, request, type Dispatcher } from 'undici';
 import { API_VERSION } from '../version.js';
 import { headerPairs } from './upstream-fetch.js';
 
@@ -94,20 +94,23 @@ export function createUpstreamHttp(settings: UpstreamHttpSettings): UpstreamHttp
     }),
   });
 
-  /** One attempt, bounded by the timeout; a caller's abort cancels it at once. */
+  /**
+   * One attempt. The timeout is undici's own: the reply's headers must arrive within it, and the
+   * body must never stall for longer. No AbortController or timer of ours per call: on Node 20 each
+   * new AbortSignal leaves garbage that only a full GC frees. A caller's abort cancels at once.
+   */
   async function send(url: string, payload: string, signal: AbortSignal | undefined): Promise<unknown> {
     if (signal?.aborted) throw new APIUserAbortError();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, settings.timeoutMs);
-    const onAbort = () => controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const reply = await request(url, { method: 'POST', headers, body: payload, signal: controller.signal, dispatcher: settings.dispatcher });
-      // The timer covers the body too: an upstream that stalls mid-reply is as late as one that never answers.
+      const reply = await request(url, {
+        method: 'POST',
+        headers,
+        body: payload,
+        signal,
+        headersTimeout: settings.timeoutMs,
+        bodyTimeout: settings.timeoutMs,
+        dispatcher: settings.dispatcher,
+      });
       const text = await reply.body.text();
       if (reply.statusCode >= 200 && reply.statusCode < 300) {
         const parsed = parseJson(text);
@@ -119,11 +122,8 @@ export function createUpstreamHttp(settings: UpstreamHttpSettings): UpstreamHttp
     } catch (error) {
       if (error instanceof APIError) throw error;
       if (signal?.aborted) throw new APIUserAbortError();
-      if (timedOut) throw new APIConnectionTimeoutError();
+      if (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError) throw new APIConnectionTimeoutError();
       throw new APIConnectionError({ cause: error instanceof Error ? error : new Error(String(error)) });
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
     }
   }
 
