@@ -67,26 +67,39 @@ function qualityChartSpec(section: SummarySection, title: string): TopLevelSpec 
   };
 }
 
-let renderer: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
+/** Two scored models, so that warming up runs the same code as a real chart. */
+const WARM_UP_SECTION = {
+  models: ['a', 'b'].map((alias) => ({ alias, means: Object.fromEntries(MEASURES.map((measure) => [measure, 3])) })),
+} as unknown as SummarySection;
+
+type ChartRenderer = [typeof import('vega'), typeof import('vega-lite')];
+let renderer: Promise<ChartRenderer> | undefined;
 
 /**
  * Vega and Vega-Lite, loaded on first use rather than at boot: they hold about 20 MB that a service
- * which never ends a run would carry for nothing. Loading takes a few hundred milliseconds, so a run
- * asks for them when it starts (without waiting) and its exports do not pay for it at the end.
+ * which never ends a run would carry for nothing. Loading takes most of a second and the first chart
+ * drawn in a process takes about 130 ms (later ones 30-60 ms), so a run asks for the renderer when it
+ * starts, without waiting, and `warm` draws a throwaway chart then: its exports do not pay for either
+ * at the end.
  */
-export function loadChartRenderer(): Promise<[typeof import('vega'), typeof import('vega-lite')]> {
-  renderer ??= Promise.all([import('vega'), import('vega-lite')]);
+export function loadChartRenderer(options: { warm?: boolean } = {}): Promise<ChartRenderer> {
+  if (!renderer) {
+    renderer = Promise.all([import('vega'), import('vega-lite')]);
+    if (options.warm) void renderer.then((loaded) => drawSvg(loaded, qualityChartSpec(WARM_UP_SECTION, DEFAULT_TITLE))).catch(() => undefined);
+  }
   return renderer;
 }
 
-/** A grouped bar chart of the section's means: one group per measure, one bar per scored model. */
-export async function renderQualityChartSvg(section: SummarySection, options: { title?: string } = {}): Promise<string> {
-  const [{ View, parse }, { compile }] = await loadChartRenderer();
-  const { spec } = compile(qualityChartSpec(section, options.title ?? DEFAULT_TITLE));
-  const view = new View(parse(spec), { renderer: 'none' });
+async function drawSvg([{ View, parse }, { compile }]: ChartRenderer, spec: TopLevelSpec): Promise<string> {
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
     view.finalize();
   }
+}
+
+/** A grouped bar chart of the section's means: one group per measure, one bar per scored model. */
+export async function renderQualityChartSvg(section: SummarySection, options: { title?: string } = {}): Promise<string> {
+  return drawSvg(await loadChartRenderer(), qualityChartSpec(section, options.title ?? DEFAULT_TITLE));
 }

@@ -356,9 +356,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     // Each worker links its current item to the run's signal: one listener per worker, by design.
     setMaxListeners(record.concurrency + 10, run.controller.signal);
     active.set(record.run_id, run);
-    // The exports at the end need the chart renderer; loading it now overlaps with the run. A failure
-    // to load surfaces where the chart is drawn.
-    loadChartRenderer().catch(() => undefined);
+    // The exports at the end need the chart renderer; loading and warming it now overlaps with the run.
+    // A failure to load surfaces where the chart is drawn.
+    loadChartRenderer({ warm: true }).catch(() => undefined);
     run.finished = execute(run)
       .catch(async (error: unknown) => {
         deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
