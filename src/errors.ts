@@ -7,6 +7,7 @@ import {
   PermissionDeniedError,
   RateLimitError,
 } from 'openai';
+import { requestedRetryDelayMs } from './models/upstream-http.js';
 
 /** The body of every error reply: `{ error: ErrorBody }`. */
 export interface ErrorBody {
@@ -81,14 +82,10 @@ function upstreamMessage(error: APIError): string {
   return raw.replace(/\b(sk|key)-[A-Za-z0-9_*-]{4,}/g, '$1-***').slice(0, 500);
 }
 
+/** The upstream's requested wait, in whole seconds, for our own Retry-After. */
 function retryAfterSeconds(headers: Headers | undefined): string | undefined {
-  const retryAfterMs = Number(headers?.get('retry-after-ms'));
-  if (Number.isFinite(retryAfterMs) && retryAfterMs > 0) return String(Math.ceil(retryAfterMs / 1000));
-  const retryAfter = headers?.get('retry-after');
-  if (!retryAfter) return undefined;
-  if (/^\d+$/.test(retryAfter.trim())) return retryAfter.trim();
-  const date = Date.parse(retryAfter);
-  return Number.isNaN(date) ? undefined : String(Math.max(0, Math.ceil((date - Date.now()) / 1000)));
+  const delayMs = requestedRetryDelayMs(headers);
+  return delayMs === undefined ? undefined : String(Math.ceil(delayMs / 1000));
 }
 
 /**
