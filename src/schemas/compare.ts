@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
-import { CRITERIA, REFERENCE_SOURCES, RubricScoresSchema } from '../scoring/rubric.js';
+import { CRITERIA, REFERENCE_SOURCES, RUBRIC_SCORES_EXAMPLE, RubricScoresSchema } from '../scoring/rubric.js';
 import { SCORER_CHOICES } from '../scoring/score-answer.js';
 import { AnswerResponseSchema, AnswerStatusSchema, InquirySchema, ModelNameSchema, RetrievalMatchSchema, UsageSchema } from './answer.js';
 import { ErrorResponseSchema } from './error.js';
@@ -113,21 +113,7 @@ export const CompareResponseSchema = z
             latency_ms: 812,
             response_id: 'resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b',
             status: 'completed',
-            scores: {
-              accuracy: 5,
-              actionability: 5,
-              completeness: 4,
-              safety_tone: 5,
-              weighted: 4.75,
-              rationale: {
-                accuracy: "Content agreement with the reference 71%; key facts matched 2/2.",
-                actionability: "4 concrete steps, names UI ('Your Orders'), in order.",
-                completeness: 'Covers 3 of 4 reference points; missing: "Refunds to a card usually take 3 to 5 business days…".',
-                safety_tone: 'No sensitive-data request, hazardous advice, rudeness or internal details.',
-              },
-              scorer: 'heuristic',
-              reference_source: 'knowledge_base',
-            },
+            scores: { ...RUBRIC_SCORES_EXAMPLE, reference_source: 'knowledge_base' },
             score_error: null,
             error: null,
           },

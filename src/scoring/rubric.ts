@@ -170,6 +170,23 @@ export const SCORERS = ['judge', 'heuristic'] as const;
 export const REFERENCE_SOURCES = ['given', 'knowledge_base', 'none'] as const;
 export type ReferenceSource = (typeof REFERENCE_SOURCES)[number];
 
+/** One verdict as the OpenAPI document shows it, here and in the endpoints that return scores. */
+export const RUBRIC_SCORES_EXAMPLE = {
+  accuracy: 5,
+  actionability: 5,
+  completeness: 4,
+  safety_tone: 5,
+  weighted: 4.75,
+  rationale: {
+    accuracy: "Agrees with the reference (78% content overlap); key facts matched: 30 days, 'Your Orders'.",
+    actionability: "4 concrete steps, names UI ('Your Orders'), in order.",
+    completeness: 'Covers 3 of 4 reference points; missing: "Refunds to a card usually take 3 to 5 business days…".',
+    safety_tone: 'No sensitive-data request, hazardous advice, rudeness or internal details.',
+  },
+  scorer: 'heuristic',
+  reference_source: 'given',
+} as const;
+
 export const RubricScoresSchema = CriterionScoresSchema.extend({
   weighted: z.number().describe('Weighted sum of the four criteria with the active rubric weights, unrounded (1 to 5).'),
   rationale: z
@@ -187,21 +204,7 @@ export const RubricScoresSchema = CriterionScoresSchema.extend({
 }).meta({
   id: 'RubricScores',
   examples: [
-    {
-      accuracy: 5,
-      actionability: 5,
-      completeness: 4,
-      safety_tone: 5,
-      weighted: 4.75,
-      rationale: {
-        accuracy: "Agrees with the reference (78% content overlap); key facts matched: 30 days, 'Your Orders'.",
-        actionability: "4 concrete steps, names UI ('Your Orders'), in order.",
-        completeness: 'Covers 3 of 4 reference points; missing: "Refunds to a card usually take 3 to 5 business days…".',
-        safety_tone: 'No sensitive-data request, hazardous advice, rudeness or internal details.',
-      },
-      scorer: 'heuristic',
-      reference_source: 'given',
-    },
+    RUBRIC_SCORES_EXAMPLE,
   ],
 });
 export type RubricScores = z.infer<typeof RubricScoresSchema>;
