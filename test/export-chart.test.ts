@@ -1,5 +1,5 @@
 import t from 'tap';
-import { renderQualityChartSvg } from '../src/export/chart.js';
+import { renderQualityChartSvg, renderSvg } from '../src/export/chart.js';
 import type { ModelSummary, SummarySection } from '../src/export/summary.js';
 import { DEFAULT_RUBRIC_WEIGHTS, weightedScore } from '../src/scoring/rubric.js';
 
@@ -98,4 +98,19 @@ t.test('nothing scored still gives a valid SVG that says so', async (t) => {
   const empty = await renderQualityChartSvg({ items: 0, models: [], gain: null }, { title: 'Unseen items' });
   assertWellFormedSvg(t, empty);
   t.match(empty, 'Unseen items: no scored results');
+});
+
+t.test('charts are drawn on the renderer thread: several at once each get their own SVG, and a bad spec fails alone', async (t) => {
+  const titles = ['first', 'second', 'third'];
+  const [bad, ...svgs] = await Promise.allSettled([
+    renderSvg({ data: { values: [] }, mark: 'no-such-mark' } as never),
+    ...titles.map((title) => renderQualityChartSvg({ models: [FINE_TUNED, GENERALIST] } as SummarySection, { title })),
+  ]);
+  t.equal(bad?.status, 'rejected');
+  t.match((bad as PromiseRejectedResult).reason.message, /^the chart could not be drawn: \S/);
+  titles.forEach((title, index) => {
+    const drawn = svgs[index] as PromiseFulfilledResult<string>;
+    t.equal(drawn.status, 'fulfilled');
+    t.match(drawn.value, new RegExp(`>${title}<`));
+  });
 });

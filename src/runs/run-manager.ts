@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../errors.js';
-import { loadChartRenderer, renderQualityChartSvg } from '../export/chart.js';
+import { renderQualityChartSvg, warmChartRenderer } from '../export/chart.js';
 import { createResultsCsvStream, writeResultsCsv } from '../export/csv.js';
 import { createSummaryAccumulator, type RunSummary } from '../export/summary.js';
 import { renderSummaryMarkdown } from '../export/summary-markdown.js';
@@ -356,9 +356,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     // Each worker links its current item to the run's signal: one listener per worker, by design.
     setMaxListeners(record.concurrency + 10, run.controller.signal);
     active.set(record.run_id, run);
-    // The exports at the end need the chart renderer; loading and warming it now overlaps with the run.
-    // A failure to load surfaces where the chart is drawn.
-    loadChartRenderer({ warm: true }).catch(() => undefined);
+    // The exports at the end need the chart renderer; starting it now, on its own thread, overlaps with the run.
+    // A failure to start surfaces where the chart is drawn.
+    warmChartRenderer();
     run.finished = execute(run)
       .catch(async (error: unknown) => {
         deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
