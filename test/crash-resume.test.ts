@@ -55,7 +55,7 @@ t.test('SIGKILL mid-run, restart: the run resumes and completes without repeatin
   const second = startServerProcess(env);
   t.teardown(() => second.child.kill('SIGKILL'));
   await second.listening;
-  let run: { status: string; progress: { total: number; done: number; failed: number } };
+  let run: { status: string; progress: { total: number; done: number; failed: number }; summary?: { all: { items: number; models: Array<{ n: number; scored: number }> } } };
   const deadline = Date.now() + 30_000;
   do {
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -71,6 +71,10 @@ t.test('SIGKILL mid-run, restart: the run resumes and completes without repeatin
   const ids = readFileSync(resultsFile, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { item_id: string }).item_id);
   t.equal(ids.length, INQUIRIES);
   t.equal(new Set(ids).size, INQUIRIES, 'no duplicate rows');
+  // The summary counts what the killed process finished as well as what the resumed one did.
+  t.match(run.summary?.all, { items: INQUIRIES, models: [{ n: INQUIRIES, scored: INQUIRIES }] });
+  const csvRows = readFileSync(join(reportsDir, 'runs', run_id, 'results.csv'), 'utf8').trim().split('\n').length - 1;
+  t.equal(csvRows, INQUIRIES, 'the CSV has one row per item');
 
   second.child.kill('SIGTERM');
   t.equal(await second.exited, 0);

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../errors.js';
 import { renderQualityChartSvg, warmChartRenderer } from '../export/chart.js';
 import { createResultsCsvStream, writeResultsCsv } from '../export/csv.js';
-import { createSummaryAccumulator, type RunSummary } from '../export/summary.js';
+import { createSummaryAccumulator, type RunSummary, type SummaryAccumulator } from '../export/summary.js';
 import { renderSummaryMarkdown } from '../export/summary-markdown.js';
 import { answerInquiry, type AnswerDeps, type ModelAnswer } from '../models/answer.js';
 import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels, type Pricing } from '../models/registry.js';
@@ -96,6 +96,12 @@ function itemSignals(runSignal: AbortSignal): { next(): AbortSignal; close(): vo
   };
 }
 
+/** Where a run's results go: results.jsonl, and the summary tallied along the way. */
+interface ResultSink {
+  writer: ResultsWriter;
+  summary: SummaryAccumulator;
+}
+
 /** What a pair produced; the rest of its result line comes from the item. */
 type PairOutcome = Omit<RunResult, keyof RunItem | 'run_id' | 'model_alias' | 'finished_at'>;
 
@@ -170,11 +176,12 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return record;
   }
 
-  /** What is on disk: the progress, and which (item, model) pairs are finished. */
-  async function scanResults(record: RunRecord): Promise<{ progress: RunProgress; finished: Set<string> }> {
+  /** What is on disk: the progress, and which (item, model) pairs are finished; each result also goes to `tally` if given. */
+  async function scanResults(record: RunRecord, tally?: SummaryAccumulator): Promise<{ progress: RunProgress; finished: Set<string> }> {
     const progress = { total: record.items * record.models.length, done: 0, failed: 0 };
     const finished = new Set<string>();
     for await (const result of readResults(reportsDir, record.run_id)) {
+      tally?.add(result);
       finished.add(resultKey(result.item_id, result.model_alias));
       progress.done += 1;
       if (result.outcome === 'failed') progress.failed += 1;
@@ -219,28 +226,22 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
   const chartOf = (record: RunRecord, summary: RunSummary) => renderQualityChartSvg(summary.all, { title: `Evaluation ${record.run_id}` });
 
-  async function writeExports(record: RunRecord): Promise<void> {
+  /** The summary was tallied as the results were written: the chart is drawn on its thread while the CSV is written here. */
+  async function writeExports(record: RunRecord, summary: RunSummary): Promise<void> {
     const files = runFiles(reportsDir, record.run_id);
-    // One read of the results writes the CSV and tallies the summary.
-    const accumulator = summaryAccumulatorOf(record);
-    async function* tallied() {
-      for await (const result of readResults(reportsDir, record.run_id)) {
-        accumulator.add(result);
-        yield result;
-      }
-    }
-    await writeResultsCsv(tallied(), files.csv);
-    const summary = accumulator.finish();
-    await writeFileAtomic(files.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
-    await writeFileAtomic(files.summaryMd, markdownOf(record, summary));
-    await writeFileAtomic(files.chart, await chartOf(record, summary));
+    await Promise.all([
+      writeResultsCsv(readResults(reportsDir, record.run_id), files.csv),
+      writeFileAtomic(files.summaryJson, `${JSON.stringify(summary, null, 2)}\n`),
+      writeFileAtomic(files.summaryMd, markdownOf(record, summary)),
+      chartOf(record, summary).then((svg) => writeFileAtomic(files.chart, svg)),
+    ]);
   }
 
   async function processPair(
     run: ActiveRun,
     item: RunItem,
     model: { alias: string; model_id: string },
-    writer: ResultsWriter,
+    sink: ResultSink,
     signal: AbortSignal,
   ): Promise<void> {
     const log = deps.log.child({ run_id: run.record.run_id, item_id: item.item_id });
@@ -249,7 +250,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       answer = await answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal });
     } catch (error) {
       if (signal.aborted) return; // abandoned, not failed: it is answered again on resume
-      return record(run, writer, toRunResult(run.record.run_id, item, model.alias, {
+      return record(run, sink, toRunResult(run.record.run_id, item, model.alias, {
         model_id: model.model_id,
         answer: null,
         answer_status: null,
@@ -274,19 +275,20 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         error: scoring.error,
       });
     if (run.record.scorer === 'none') {
-      return record(run, writer, answered({ scores: null, outcome: 'unscored', error: null }));
+      return record(run, sink, answered({ scores: null, outcome: 'unscored', error: null }));
     }
     try {
       const scores = await scoreAnswer(deps, run.record.scorer, { inquiry: item.inquiry, answer: answer.answer, reference: item.reference }, { log, signal });
-      return record(run, writer, answered({ scores, outcome: 'scored', error: null }));
+      return record(run, sink, answered({ scores, outcome: 'scored', error: null }));
     } catch (error) {
       if (signal.aborted) return;
-      return record(run, writer, answered({ scores: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) } }));
+      return record(run, sink, answered({ scores: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) } }));
     }
   }
 
-  async function record(run: ActiveRun, writer: ResultsWriter, result: RunResult): Promise<void> {
-    await writer.append(result);
+  async function record(run: ActiveRun, sink: ResultSink, result: RunResult): Promise<void> {
+    await sink.writer.append(result);
+    sink.summary.add(result);
     run.progress.done += 1;
     if (result.outcome === 'failed') run.progress.failed += 1;
   }
@@ -294,7 +296,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   async function execute(run: ActiveRun): Promise<void> {
     const { record } = run;
     await repairResults(reportsDir, record.run_id);
-    const { progress, finished } = await scanResults(record);
+    // The summary starts from what an earlier process finished, and takes each result as it is written.
+    const summary = summaryAccumulatorOf(record);
+    const { progress, finished } = await scanResults(record, summary);
     run.progress = progress;
     record.status = 'running';
     record.started_at ??= now();
@@ -310,13 +314,13 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       }
     }
     const pairs = pendingPairs();
-    const writer = await ResultsWriter.open(reportsDir, record.run_id);
+    const sink: ResultSink = { writer: await ResultsWriter.open(reportsDir, record.run_id), summary };
     const worker = async () => {
       const signals = itemSignals(run.controller.signal);
       try {
         for (let next = await pairs.next(); !next.done && !run.controller.signal.aborted; next = await pairs.next()) {
           const { item, model } = next.value;
-          await processPair(run, item, model, writer, signals.next());
+          await processPair(run, item, model, sink, signals.next());
           // An offline model and the heuristic never wait on the network: without this turn of the event
           // loop a run would hold it until the end and starve every other request.
           await setImmediate();
@@ -328,12 +332,12 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     try {
       await Promise.all(Array.from({ length: record.concurrency }, worker));
     } finally {
-      await writer.close();
+      await sink.writer.close();
     }
     if (run.controller.signal.aborted && !run.cancelled) return;
 
     const finishedAt = now();
-    await writeExports(record);
+    await writeExports(record, summary.finish());
     // Only now does the run read as ended: every export of an ended run is then served from its files.
     record.status = run.cancelled ? 'cancelled' : 'completed';
     record.finished_at = finishedAt;
