@@ -21,12 +21,25 @@ export interface LoadResult {
   failures: Record<string, number>;
   /** Latencies of the 2xx replies, with sub-millisecond resolution. */
   latency: LatencySummary;
+  /** The same latencies, unsorted, so that rounds can be pooled. */
+  latencies: number[];
 }
 
 const countFailure = (failures: Record<string, number>, kind: string) => {
   failures[kind] = (failures[kind] ?? 0) + 1;
 };
 const totalFailures = (failures: Record<string, number>) => Object.values(failures).reduce((sum, value) => sum + value, 0);
+
+function loadResult(latencies: number[], failures: Record<string, number>, elapsedSeconds: number): LoadResult {
+  return {
+    throughput: latencies.length / elapsedSeconds,
+    ok: latencies.length,
+    failed: totalFailures(failures),
+    failures,
+    latency: summarizeLatencies(latencies),
+    latencies,
+  };
+}
 
 /** "0", or e.g. "503 × 1,204, error × 3". */
 export function describeFailures(result: LoadResult): string {
@@ -82,13 +95,7 @@ export async function runAutocannon(target: Target, options: AutocannonOptions):
   const errors = result.errors + result.timeouts;
   if (errors > 0) failures.error = errors;
   const elapsedSeconds = (performance.now() - started) / 1000;
-  return {
-    throughput: latencies.length / elapsedSeconds,
-    ok: latencies.length,
-    failed: totalFailures(failures),
-    failures,
-    latency: summarizeLatencies(latencies),
-  };
+  return loadResult(latencies, failures, elapsedSeconds);
 }
 
 export interface PacedOptions {
@@ -142,5 +149,5 @@ export async function runPaced(target: Target, options: PacedOptions): Promise<L
   const elapsedSeconds = (performance.now() - started) / 1000;
   if (inFlight.size > 0) failures.unanswered = inFlight.size;
   await pool.destroy();
-  return { throughput: latencies.length / elapsedSeconds, ok: latencies.length, failed: totalFailures(failures), failures, latency: summarizeLatencies(latencies) };
+  return loadResult(latencies, failures, elapsedSeconds);
 }
