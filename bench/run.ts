@@ -23,7 +23,7 @@ import { inquiryVariants, loadSupportData } from './support-data.js';
 
 const REPORT_PATH = fileURLToPath(new URL('../reports/bench.md', import.meta.url));
 const FAKE_UPSTREAM_ENTRY = new URL('./fake-upstream-process.ts', import.meta.url);
-// Well above the ~2.5 minutes the sections take, so only a hang trips it.
+// Well above the ~4 minutes the sections take, so only a hang trips it.
 const WATCHDOG_MS = 6 * 60_000;
 
 const watchdog = setTimeout(() => {
