@@ -18,6 +18,7 @@ const PACED_SECONDS = 5;
 const PACED_ROUNDS = 3;
 const UNTHROTTLED_SECONDS = 5;
 const WARMUP_SECONDS = 2;
+const PACED_WARMUP_SECONDS = 3;
 const ADDED_P99_BUDGET_MS = 2;
 
 export interface ProxyOverheadInput {
@@ -168,8 +169,13 @@ export async function measureProxyOverhead(input: ProxyOverheadInput): Promise<S
     return comparison;
   };
 
-  // JIT, keep-alive pools and the upstream connection pool all warm up before anything counts.
-  for (const target of Object.values(paths)) await runAutocannon(target, { connections: 10, durationSeconds: WARMUP_SECONDS });
+  // JIT, keep-alive pools and the upstream connection pool all warm up before anything counts. A burst
+  // from autocannon alone left the service's first paced round with hundreds of 20-35 ms replies in its
+  // first half second while code was still being optimised; a paced round first leaves next to none.
+  for (const target of Object.values(paths)) {
+    await runAutocannon(target, { connections: 10, durationSeconds: WARMUP_SECONDS });
+    await runPaced(target, { connections: 10, durationSeconds: PACED_WARMUP_SECONDS, rate: RATE });
+  }
 
   const light = await compare('paced, open loop', 10, LIGHT_RATE, (target) =>
     runPaced(target, { connections: 10, durationSeconds: PACED_SECONDS, rate: LIGHT_RATE }),
@@ -234,7 +240,7 @@ export async function measureProxyOverhead(input: ProxyOverheadInput): Promise<S
       'For scale: the best-known general gateway reports about 3 ms median and 13 ms p99 of added latency.',
       "The paced rows send one request every millisecond, the load the budget describes. autocannon's overallRate sends each connection's per-second quota back to back, then idles until the next second: its \"1,000/s\" rows measure short bursts at full speed with 10 or 50 requests in flight, i.e. queueing at saturation.",
       `The paced rows at ${perSecond(RATE)} pool ${PACED_ROUNDS} rounds of ${PACED_SECONDS} s per path, taken in turn (direct, reference proxy, service, then again): a stall of the machine during one round then lands in one path's samples less often, and the p99 of ${count(PACED_ROUNDS * PACED_SECONDS * RATE)} requests rests on about ${count(PACED_ROUNDS * PACED_SECONDS * RATE / 100)} slow ones rather than ${count(PACED_SECONDS * RATE / 100)}. Their event-loop delays are those of the worst round.`,
-      'Added latency = percentile through a proxy minus the direct percentile at the same load (latencies of 2xx replies, fractional ms). The service (compiled to JavaScript, as in production, with authentication, rate limiting and load shedding on), the reference proxy, the fake upstream and the load generator each run in their own process. CPU per request is CPU time of the process during the run divided by the requests it received.',
+      `Added latency = percentile through a proxy minus the direct percentile at the same load (latencies of 2xx replies, fractional ms). The service (compiled to JavaScript, as in production, with authentication, rate limiting and load shedding on), the reference proxy, the fake upstream and the load generator each run in their own process. CPU per request is CPU time of the process during the run divided by the requests it received. Before anything counts, each path is warmed with ${WARMUP_SECONDS} s of autocannon and ${PACED_WARMUP_SECONDS} s paced at ${perSecond(RATE)}.`,
     ],
   };
 }
