@@ -119,7 +119,7 @@ export async function measureRunMemory(input: RunMemoryInput): Promise<SectionRe
       { target: 'Every run completed, no item failed, every export downloaded', measured: allComplete ? 'yes' : 'no', pass: allComplete },
     ],
     notes: [
-      'Why this mix: the fine-tuned alias goes through the whole upstream path (SDK, undici pool, the fake answering real support answers) and the retrieval alias through the knowledge base; the heuristic scorer then scores both, half the items against a given reference and half against one looked up in the knowledge base. No network beyond 127.0.0.1.',
+      'Why this mix: the fine-tuned alias goes through the whole upstream path (retries, circuit breaker, undici pool, the fake answering real support answers) and the retrieval alias through the knowledge base; the heuristic scorer then scores both, half the items against a given reference and half against one looked up in the knowledge base. No network beyond 127.0.0.1.',
       "Peak RSS is the larger of the service's own samples of process.memoryUsage.rss() every 50 ms and the kernel's VmHWM, read in the service process after the downloads; the service process is fresh for each size and runs the service compiled to JavaScript, as in production. Heap after GC is measured after a forced full collection once the downloads are done: what the process still holds, as opposed to garbage it had not yet collected.",
       'Run time goes from the POST until a poll (every 100 ms) sees the run completed; the three downloads come after it, inside the peak but not the time.',
       ...(refused > 0
