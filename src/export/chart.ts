@@ -154,8 +154,10 @@ export function renderSvg(spec: TopLevelSpec): Promise<string> {
 /**
  * Starts the renderer and draws a throwaway chart, without waiting: a run calls this when it starts,
  * so that its exports at the end pay neither for loading Vega nor for its first, slowest chart.
+ * A renderer that is already running is warm, and is left alone.
  */
 export function warmChartRenderer(): void {
+  if (renderer) return;
   renderSvg(qualityChartSpec(WARM_UP_SECTION, DEFAULT_TITLE)).catch(() => undefined);
 }
 
