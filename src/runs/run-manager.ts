@@ -221,6 +221,12 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return accumulator.finish();
   }
 
+  /** An ended run's export as it was written when the run ended; undefined while the run is going or when the file cannot be read. */
+  async function savedExport<T>(record: RunRecord, file: 'summaryJson' | 'chart' | 'csv', read: (path: string) => Promise<T>): Promise<T | undefined> {
+    if (!FINISHED.includes(record.status)) return undefined;
+    return read(runFiles(reportsDir, record.run_id)[file]).catch(() => undefined);
+  }
+
   const markdownOf = (record: RunRecord, summary: RunSummary) =>
     renderSummaryMarkdown(summary, { run_id: record.run_id, created_at: record.created_at, scorer: record.scorer, source: record.source });
 
@@ -434,11 +440,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async summary(runId) {
       const record = await recordOf(runId);
-      if (FINISHED.includes(record.status)) {
-        const saved = await readFile(runFiles(reportsDir, runId).summaryJson, 'utf8').catch(() => undefined);
-        if (saved) return JSON.parse(saved) as RunSummary;
-      }
-      return summarize(record);
+      const saved = await savedExport(record, 'summaryJson', (path) => readFile(path, 'utf8'));
+      return saved ? (JSON.parse(saved) as RunSummary) : summarize(record);
     },
 
     async summaryMarkdown(runId) {
@@ -447,22 +450,15 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async chartSvg(runId) {
       const record = await recordOf(runId);
-      if (FINISHED.includes(record.status)) {
-        // The chart drawn when the run ended, rather than a Vega render per download.
-        const saved = await readFile(runFiles(reportsDir, runId).chart, 'utf8').catch(() => undefined);
-        if (saved) return saved;
-      }
-      return chartOf(record, await this.summary(runId));
+      // The chart drawn when the run ended, rather than a Vega render per download.
+      return (await savedExport(record, 'chart', (path) => readFile(path, 'utf8'))) || chartOf(record, await this.summary(runId));
     },
 
     async resultsCsv(runId) {
       const record = await recordOf(runId);
-      if (FINISHED.includes(record.status)) {
-        // The CSV written when the run ended: the same rows, without parsing every result again per download.
-        const saved = await open(runFiles(reportsDir, runId).csv).catch(() => undefined);
-        if (saved) return saved.createReadStream();
-      }
-      return createResultsCsvStream(readResults(reportsDir, runId));
+      // The CSV written when the run ended: the same rows, without parsing every result again per download.
+      const saved = await savedExport(record, 'csv', (path) => open(path));
+      return saved ? saved.createReadStream() : createResultsCsvStream(readResults(reportsDir, runId));
     },
 
     async resumeAll() {
