@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { checkDataFiles, formatDataCheckReport } from '../data/check-data.js';
+import { checkDataFiles, dataCheckExitCode, formatDataCheckReport } from '../data/check-data.js';
 
-const USAGE = 'usage: data-check [--epochs N] [--price-per-million USD] [--context-limit TOKENS] [--json] FILE...';
+const USAGE =
+  'usage: data-check [--strict] [--json] [--epochs N] [--price-per-million USD] [--context-limit TOKENS] FILE... ' +
+  '(FILE: a JSONL fine-tuning file, "train" in the name for training, "val" or "test" for validation; or a .json prompt set)';
 
 export interface DataCheckIo {
   stdout: (text: string) => void;
@@ -36,13 +38,14 @@ function parseCommandLine(argv: readonly string[]) {
         'price-per-million': { type: 'string' },
         'context-limit': { type: 'string' },
         json: { type: 'boolean', default: false },
+        strict: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
     // parseArgs explains some mistakes over several lines; a usage error stays one line.
     throw new UsageError((error as Error).message.replace(/\s+/g, ' ').trim());
   }
-  const { json, ...numbers } = parsed.values;
+  const { json, strict, ...numbers } = parsed.values;
   const checked = ArgsSchema.safeParse(numbers);
   if (!checked.success) {
     const issue = checked.error.issues[0];
@@ -53,6 +56,7 @@ function parseCommandLine(argv: readonly string[]) {
   return {
     files: parsed.positionals,
     json,
+    strict,
     options: {
       epochs: checked.data.epochs,
       pricePerMillionTokens: checked.data['price-per-million'],
@@ -75,14 +79,17 @@ const processIo: DataCheckIo = {
   readFile: (path) => readFile(path, 'utf8'),
 };
 
-/** Exit code 0 when every file is well-formed, 1 on format errors, 2 when the command itself is wrong. */
+/**
+ * Exit code 0 when every file is well-formed, 1 on format errors (and with --strict, on leakage from
+ * training or a file repeating itself), 2 when the command itself is wrong.
+ */
 export async function runDataCheck(argv: readonly string[], io: DataCheckIo = processIo): Promise<number> {
   try {
-    const { files, json, options } = parseCommandLine(argv);
+    const { files, json, strict, options } = parseCommandLine(argv);
     const contents = await Promise.all(files.map(async (name) => ({ name, content: await readDataFile(name, io) })));
     const report = checkDataFiles(contents, options);
-    io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatDataCheckReport(report));
-    return report.ok ? 0 : 1;
+    io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatDataCheckReport(report, { strict }));
+    return dataCheckExitCode(report, strict);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr(`data-check: ${error.message}\n`);

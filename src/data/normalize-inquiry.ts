@@ -20,5 +20,6 @@ const QUOTED = /^["“]([\s\S]*)["”]$/;
 export function extractInquiry(userContent: string): string {
   const unprefixed = userContent.trim().replace(INQUIRY_PREFIX, '').trim();
   const quoted = QUOTED.exec(unprefixed);
-  return (quoted ? (quoted[1] ?? '') : unprefixed).trim();
+  // The group always takes part in a match, so it is never undefined.
+  return (quoted ? (quoted[1] as string) : unprefixed).trim();
 }

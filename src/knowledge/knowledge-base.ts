@@ -3,6 +3,7 @@ import MiniSearch from 'minisearch';
 import { stemmer } from 'stemmer';
 import { eng as ENGLISH_STOPWORDS } from 'stopword';
 import { ConfigError } from '../config.js';
+import { buildInquiryIndex, type InquiryMatch } from '../data/near-duplicate.js';
 import { extractInquiry, normalizeInquiry } from '../data/normalize-inquiry.js';
 
 /** One training example: the customer's inquiry and the reference answer written for it. */
@@ -29,6 +30,8 @@ export interface KnowledgeBase {
   closest(inquiry: string): KnowledgeMatch | null;
   /** Whether this exact inquiry (normalised: case, punctuation, spacing) is a training example. */
   contains(inquiry: string): boolean;
+  /** The closest training inquiry by the project's near-duplicate measure, and whether it is exact, near or neither. */
+  trainingMatch(inquiry: string): InquiryMatch;
 }
 
 // Conversational filler that customers add to any question ("right now", "please help"): as rare
@@ -78,6 +81,7 @@ export function buildKnowledgeBase(source: string, examples: KnowledgeExample[])
   });
   index.addAll(examples.map((example, position) => ({ ...example, id: position })));
   const normalised = new Set(examples.map((example) => normalizeInquiry(example.inquiry)));
+  const trainingInquiries = buildInquiryIndex(examples);
 
   const idf = (term: string) => Math.log(1 + examples.length / ((documentFrequency.get(term) ?? 0) + 0.5));
 
@@ -117,6 +121,9 @@ export function buildKnowledgeBase(source: string, examples: KnowledgeExample[])
     },
     contains(inquiry) {
       return normalised.has(normalizeInquiry(inquiry));
+    },
+    trainingMatch(inquiry) {
+      return trainingInquiries.nearest(inquiry);
     },
   };
 }
