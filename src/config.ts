@@ -108,6 +108,8 @@ export const EnvSchema = z.object({
         }
       }),
   ),
+  /** Seed of a run's bootstrap intervals and permutation tests: the same seed on the same results gives the same summary. */
+  BOOTSTRAP_SEED: int(0, 2 ** 31 - 1, 20_250_414),
   /** Where evaluation runs and the case study's eval_results.csv are written. */
   REPORTS_DIR: text('reports'),
 

@@ -1,2 +1,2 @@
 /** The API's version, as the OpenAPI document and the upstream User-Agent give it. */
-export const API_VERSION = '0.1.0';
+export const API_VERSION = '0.2.0';

@@ -147,7 +147,7 @@ t.test('MODELS_FILE adds aliases on other upstreams and overrides the built-in o
   const models = (await app.inject('/models')).json().models as Array<{ alias: string; available: boolean; api_key_env: string | null }>;
   t.same(
     models.map((m) => m.alias),
-    ['fine-tuned', 'baseline', 'judge', 'retrieval', 'llama-local'],
+    ['fine-tuned', 'baseline', 'judge', 'retrieval', 'handoff', 'llama-local'],
   );
   t.equal(models.find((m) => m.alias === 'llama-local')?.available, true);
 });

@@ -61,7 +61,7 @@ async function failThreeTimes(t: Test, app: FastifyInstance, fake: { queue: unkn
 
 t.test('three 500s in a row open the breaker: the next calls fail fast with 503 and Retry-After', async (t) => {
   const { app, fake, logs } = await setup(t);
-  t.same(await circuits(app), { 'fine-tuned': null, baseline: null, judge: null, retrieval: null }, 'no breaker before the first call');
+  t.same(await circuits(app), { 'fine-tuned': null, baseline: null, judge: null, retrieval: null, handoff: null }, 'no breaker before the first call');
 
   await failThreeTimes(t, app, fake);
   t.equal(fake.requests.length, 3);
@@ -80,7 +80,7 @@ t.test('three 500s in a row open the breaker: the next calls fail fast with 503 
   t.match(sameUpstream.json().error.message, /model 'baseline'/);
   t.equal(fake.requests.length, 3, 'nothing reached the upstream while the breaker is open');
 
-  t.same(await circuits(app), { 'fine-tuned': 'open', baseline: 'open', judge: 'open', retrieval: null });
+  t.same(await circuits(app), { 'fine-tuned': 'open', baseline: 'open', judge: 'open', retrieval: null, handoff: null });
   const offline = await ask(app, 'retrieval');
   t.equal(offline.statusCode, 200, 'the offline model does not depend on the upstream');
 
@@ -152,7 +152,7 @@ t.test('a rejected request or key and an unparsable judge reply are not outages'
 
   t.equal((await ask(app)).statusCode, 200);
   t.equal(fake.requests.length, 9, 'every call reached the upstream');
-  t.same(await circuits(app), { 'fine-tuned': 'closed', baseline: 'closed', judge: 'closed', retrieval: null });
+  t.same(await circuits(app), { 'fine-tuned': 'closed', baseline: 'closed', judge: 'closed', retrieval: null, handoff: null });
 });
 
 t.test('breakers are per upstream: an alias on another server keeps working while the first one is open', async (t) => {

@@ -75,6 +75,16 @@ t.test('results follow the request order, and equal weighted scores are a tie', 
   );
   t.equal(body.winner, 'tie');
   t.same(body.deltas, { first: 'baseline', second: 'fine-tuned', accuracy: 0, actionability: 0, completeness: 0, safety_tone: 0, weighted: 0 });
+  t.equal(body.tie_band, 0.2);
+  t.match(body.provenance, { scorer: 'heuristic', judge_alias: null, prompt_sha256: /^[0-9a-f]{64}$/, service_version: '0.2.0' });
+});
+
+t.test('a difference within the tie band is a tie, not a win', async (t) => {
+  // Two levels of safety and tone apart (0.2 weighted) and nothing else: no reader of the rubric calls that a preference.
+  const { app } = await setup(t, {}, { structured: (request) => ({ ...verdict(4), safety_tone: { rationale: 's', score: request.userText.includes("'Return or replace items'") ? 5 : 3 } }) });
+  const body = (await compare(app, { inquiry: INQUIRY, scorer: 'judge' })).json();
+  t.ok(Math.abs(body.deltas.weighted - 0.2) < 1e-9);
+  t.equal(body.winner, 'tie');
 });
 
 t.test('with a key and no scorer given, the judge scores each answer as soon as it arrives', async (t) => {
@@ -92,8 +102,10 @@ t.test('with a key and no scorer given, the judge scores each answer as soon as 
   const body = reply.json();
   t.equal(body.scorer, 'judge');
   t.equal(body.reference_source, 'none');
+  t.match(body.provenance, { scorer: 'judge', judge_alias: 'judge', judge_model_id: DEFAULT_JUDGE_MODEL_ID, judge_samples: 1, prompt_sha256: /^[0-9a-f]{64}$/ });
   const [fineTuned, baseline] = body.results;
-  t.match(fineTuned.scores, { scorer: 'judge', accuracy: 5, actionability: 5, completeness: 5, safety_tone: 5, weighted: 5, rationale: { accuracy: 'accuracy looks like 5.' } });
+  t.match(fineTuned.scores, { scorer: 'judge', accuracy: 5, actionability: 5, completeness: 5, safety_tone: 5, weighted: 5, rationale: { accuracy: /accuracy looks like 5\./ } });
+  t.match(fineTuned.scores.rationale.accuracy, 'No reference answer was given', 'the judge says it graded without a reference');
   t.match(baseline.scores, { scorer: 'judge', accuracy: 2, weighted: 2 });
   t.equal(body.winner, 'fine-tuned');
   t.same(body.deltas, { first: 'fine-tuned', second: 'baseline', accuracy: 3, actionability: 3, completeness: 3, safety_tone: 3, weighted: 3 });
@@ -148,7 +160,10 @@ t.test('without an API key: the offline model answers and is scored by the heuri
   t.equal(body.scorer, 'heuristic', 'the heuristic is the default when the judge has no key');
   const [retrieval, fineTuned] = body.results;
   t.match(retrieval, { model: 'retrieval', model_id: /^bm25:/, answer: /'Track package'/, status: 'completed', match: { line: 1 }, error: null });
-  t.match(retrieval.scores, { scorer: 'heuristic', reference_source: 'knowledge_base' });
+  // Never graded against its own training answer: without a given reference only actionability and safety are scored.
+  t.match(retrieval.scores, { scorer: 'heuristic', reference_source: 'none', unscored_reason: 'no_reference', accuracy: null, completeness: null, weighted: null });
+  t.match(retrieval.scores.rationale.accuracy, /reference/i);
+  t.ok(retrieval.scores.actionability >= 1 && retrieval.scores.safety_tone >= 1);
   t.same(fineTuned, {
     model: 'fine-tuned',
     model_id: DEFAULT_FT_MODEL_ID,
@@ -226,6 +241,7 @@ t.test('invalid requests are a 400 in the one error shape, with nothing sent ups
     ['an unknown model', { inquiry: INQUIRY, models: ['fine-tuned', 'gpt-5-pro'] }, 'unknown_model', /Unknown model 'gpt-5-pro'/],
     ['an unknown field', { inquiry: INQUIRY, model: 'fine-tuned' }, 'validation_error', /Unrecognized key/],
     ['a bad scorer', { inquiry: INQUIRY, scorer: 'gpt' }, 'validation_error', /body\.scorer/],
+    ['too many judge samples', { inquiry: INQUIRY, judge_samples: 6 }, 'validation_error', /body\.judge_samples/],
     ['an empty reference', { inquiry: INQUIRY, reference: '   ' }, 'validation_error', /reference must not be empty/],
     ['a reference too long', { inquiry: INQUIRY, reference: 'x'.repeat(8001) }, 'validation_error', /at most 8000/],
     ['no inquiry', { models: ['fine-tuned', 'baseline'] }, 'validation_error', /body\.inquiry/],
@@ -250,4 +266,69 @@ t.test('the OpenAPI document describes POST /compare with examples', async (t) =
   t.ok(operation.responses['200'].content['application/json'].examples, 'response examples');
   t.same(Object.keys(operation.responses).sort(), ['200', '400', '429', '502', '503', '504']);
   t.ok(document.tags.some((tag: { name: string }) => tag.name === 'compare'));
+});
+
+/** A pairwise reply preferring one label on every aspect. */
+const pairwiseReply = (preference: 'A' | 'B' | 'tie') =>
+  Object.fromEntries(['accuracy', 'actionability', 'completeness', 'safety_tone', 'overall'].map((aspect) => [aspect, { rationale: `${aspect}: ${preference}`, preference }]));
+const isPairwise = (schema: Record<string, unknown>) => 'overall' in ((schema.properties ?? {}) as object);
+const STEP_MARK = "1. Go to 'Your Orders'";
+const showsStepByStep = (request: RecordedRequest) => request.userText.includes(STEP_MARK);
+/** The label under which the step-by-step answer is shown. */
+const stepByStepLabel = (request: RecordedRequest) => {
+  const text = request.userText;
+  return text.indexOf(STEP_MARK) > text.indexOf('<answer_b>') ? 'B' : 'A';
+};
+
+t.test('pairwise: both orders judged blind, a consistent preference names the winner, with provenance', async (t) => {
+  const { app, fake } = await setup(t, {}, { structured: (request, schema) => (isPairwise(schema) ? pairwiseReply(stepByStepLabel(request)) : verdict(3)) });
+  const reply = await compare(app, { inquiry: INQUIRY, reference: REFERENCE, scorer: 'pairwise' });
+  t.equal(reply.statusCode, 200);
+  const body = reply.json();
+  t.equal(body.scorer, 'pairwise');
+  t.equal(body.reference_source, 'given');
+  t.equal(body.winner, 'fine-tuned');
+  t.same(body.results.map((result: { scores: unknown }) => result.scores), [null, null], 'no pointwise scores');
+  const [verdictOf] = body.pairwise;
+  t.match(verdictOf, { first: 'fine-tuned', second: 'baseline', preference: { overall: 'first', accuracy: 'first' }, inconsistent: { overall: false } });
+  t.same(verdictOf.orders.first_as_a.overall, 'first');
+  t.same(verdictOf.orders.second_as_a.overall, 'first');
+  t.match(body.provenance, { scorer: 'pairwise', judge_alias: 'judge', judge_model_id: DEFAULT_JUDGE_MODEL_ID, prompt_sha256: verdictOf.provenance.prompt_sha256 });
+  const judged = judgeCalls(fake.requests);
+  t.equal(judged.length, 2, 'one call per order');
+  for (const request of judged) {
+    const sent = JSON.stringify(request.body);
+    t.notMatch(sent, 'fine-tuned', 'no alias reaches the judge');
+    t.notMatch(sent, DEFAULT_FT_MODEL_ID, 'nor a model id of the answers');
+  }
+  t.same(judged.map(stepByStepLabel).sort(), ['A', 'B'], 'the step-by-step answer was shown once as A and once as B');
+});
+
+t.test('pairwise: a judge that always prefers the first position flips with the order, which is a tie, counted as inconsistent', async (t) => {
+  const { app } = await setup(t, {}, { structured: () => pairwiseReply('A') });
+  const body = (await compare(app, { inquiry: INQUIRY, scorer: 'pairwise', judge_samples: 2 })).json();
+  t.equal(body.winner, 'tie');
+  t.match(body.pairwise[0], { preference: { overall: 'tie' }, inconsistent: { overall: true }, samples: 2 });
+});
+
+t.test('pairwise with three models: every pair judged, the winner beats both others; a failed judgement is reported', async (t) => {
+  let calls = 0;
+  const { app, fake } = await setup(
+    t,
+    {},
+    {
+      structured: (request) => {
+        calls += 1;
+        // The pairs without the step-by-step answer get a reply that is not a verdict.
+        if (!showsStepByStep(request)) return { overall: 'A' };
+        return pairwiseReply(stepByStepLabel(request));
+      },
+    },
+  );
+  const body = (await compare(app, { inquiry: INQUIRY, scorer: 'pairwise', models: ['baseline', 'fine-tuned', 'retrieval'] })).json();
+  t.equal(judgeCalls(fake.requests).length, 5, 'two pairs judged in both orders; the failing pair stopped at its first call');
+  t.equal(calls, 5);
+  t.equal(body.pairwise.length, 2);
+  t.equal(body.winner, 'fine-tuned');
+  t.same(body.pairwise_errors.map((error: { first: string; second: string; code: string }) => [error.first, error.second, error.code]), [['baseline', 'retrieval', 'judge_unparsable']]);
 });

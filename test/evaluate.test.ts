@@ -55,7 +55,14 @@ t.test('a run end to end with no API key: retrieval model, heuristic scorer, CSV
   t.equal(run.scorer, 'heuristic', 'the default scorer without a key');
   t.same(run.models, [{ alias: 'retrieval', model_id: 'bm25:amazon_electronics_adapted_train' }]);
   t.equal(run.summary.all.items, 4);
-  t.equal(run.summary.unseen.items, 3, 'the training inquiry is left out of the unseen summary');
+  t.equal(run.summary.unseen.items, 2, 'the training inquiry and the paraphrase of one are left out of the unseen summary');
+  t.equal(run.summary.headline, 'unseen');
+  // "my bluetoth headphones wont pair with my phone" rewords training line 144.
+  t.same(run.summary.contamination, { exact: 1, near: 1, none: 2 });
+  t.same(run.summary.reference_coverage, { with_reference: 1, items: 4 });
+  t.equal(run.summary.provenance.scorer, 'heuristic');
+  t.match(run.summary.provenance.prompt_sha256, /^[0-9a-f]{64}$/);
+  t.ok(run.summary.heuristic_agreement.calibration.pairs >= 60, 'the measured agreement travels with a heuristic summary');
 
   const csvReply = await app.inject(`/evaluate/${run_id}/results.csv`);
   t.equal(csvReply.statusCode, 200);
@@ -63,12 +70,29 @@ t.test('a run end to end with no API key: retrieval model, heuristic scorer, CSV
   t.equal(csvReply.body.split('\n')[0], CSV_COLUMNS.join(','), 'the case study columns first, in order');
   const rows = csvRows(csvReply.body);
   t.equal(rows.length, 4);
-  t.same(rows.map((row) => row.in_training), ['true', 'false', 'false', 'false']);
+  t.same(rows.map((row) => row.in_training), ['exact', 'near', 'none', 'none']);
+  t.same([rows[0]?.training_line, rows[1]?.training_line], ['3', '144']);
   t.ok(rows.every((row) => row.model === 'bm25:amazon_electronics_adapted_train' && row.model_alias === 'retrieval' && row.scorer === 'heuristic'));
+  // The heuristic never grades against a training answer: without a given reference, accuracy and completeness are not scored.
+  t.same(
+    rows.map((row) => [row.item_id, row.exactitude === '', row.unscored_reason]),
+    [
+      ['item-1', true, 'no_reference'],
+      ['bt', true, 'no_reference'],
+      ['cake', false, ''],
+      ['item-4', true, 'no_reference'],
+    ],
+  );
+  const model = run.summary.all.models[0];
+  t.equal(model.unscored_no_reference, 3);
+  t.equal(model.failed, 0);
 
-  // The summary's numbers are the means of the rows.
-  const mean = (column: string) => rows.reduce((sum, row) => sum + Number(row[column]), 0) / rows.length;
-  const means = run.summary.all.models[0].means;
+  // The summary's numbers are the means of the rows that have them.
+  const mean = (column: string) => {
+    const values = rows.filter((row) => row[column] !== '').map((row) => Number(row[column]));
+    return values.reduce((sum, value) => sum + value, 0) / values.length;
+  };
+  const means = model.means;
   t.ok(Math.abs(means.accuracy - mean('exactitude')) < 1e-9);
   t.ok(Math.abs(means.actionability - mean('actionnabilite')) < 1e-9);
   t.ok(Math.abs(means.completeness - mean('exhaustivite')) < 1e-9);
@@ -78,6 +102,8 @@ t.test('a run end to end with no API key: retrieval model, heuristic scorer, CSV
   const markdown = (await app.inject(`/evaluate/${run_id}/summary.md`)).body;
   t.match(markdown, /\| Criterion \| retrieval \|/);
   t.match(markdown, `| **Weighted score** | ${roundForDisplay(means.weighted).toFixed(2)} |`);
+  t.match(markdown, 'retrieval 4 scored, 3 unscored: no reference, 0 failed');
+  t.match(markdown, 'The heuristic is a screening tool, not a judge');
 
   const chart = await app.inject(`/evaluate/${run_id}/chart.svg`);
   t.equal(chart.headers['content-type'], 'image/svg+xml');
@@ -133,9 +159,22 @@ t.test('two upstream models, a prompt set, contamination flags and the gain', as
   const [fineTuned, baseline] = run.summary.all.models;
   t.equal(fineTuned.alias, 'fine-tuned');
   t.ok(fineTuned.means.actionability > baseline.means.actionability, 'the step-by-step model wins on actionability');
-  t.equal(run.summary.all.gain.first, 'fine-tuned');
-  t.ok(Math.abs(run.summary.all.gain.weighted - (fineTuned.means.weighted - baseline.means.weighted)) < 1e-9);
+  const [gain] = run.summary.all.comparisons;
+  t.equal(gain.first, 'fine-tuned');
+  t.equal(gain.second, 'baseline');
+  const weighted = gain.measures.weighted;
+  const withReference = JSON.parse(readFileSync('data/prompt_sets/eval_inquiries.json', 'utf8')).filter((item: { reference?: string }) => typeof item === 'object' && item.reference).length;
+  t.equal(weighted.n_pairs, withReference, 'paired over the items scored for both: those with a reference');
+  t.ok(weighted.mean_difference > 0 && weighted.ci95_bootstrap.low > 0, 'a clear gain, with an interval above 0');
+  t.equal(weighted.p_method, 'monte_carlo_sign_flip');
   t.ok(fineTuned.estimated_cost_usd > 0, 'list prices apply to the default models');
+  const markdown = (await app.inject(`/evaluate/${run_id}/summary.md`)).body;
+  t.match(markdown, `**fine-tuned vs baseline, weighted score: ${gain.headline}**`);
+  t.match(gain.headline, new RegExp(`^\\+\\d\\.\\d\\d \\(95% CI \\+\\d\\.\\d\\d to \\+\\d\\.\\d\\d, ${withReference} pairs, W/T/L \\d+/\\d+/\\d+, p [<=] 0\\.\\d+\\)$`));
+
+  // The summary saved when the run ended is the one recomputed from its results, byte for byte.
+  const recomputed = await app.inject(`/evaluate/${run_id}`);
+  t.same(recomputed.json().summary, run.summary);
 });
 
 t.test('never more upstream calls in flight than the run allows, judge calls included', async (t) => {
@@ -295,6 +334,9 @@ t.test('bad requests are refused before anything is spent', async (t) => {
     [{ inquiries: ['a'], scorer: 'vibes' }, 400, 'validation_error'],
     [{ inquiries: [{ id: 'x', inquiry: 'a' }, { id: 'x', inquiry: 'b' }] }, 400, 'duplicate_item_id'],
     [{ inquiries: [{ inquiry: 'a', extra: 1 }] }, 400, 'validation_error'],
+    [{ inquiries: ['a'], judge_samples: 6 }, 400, 'validation_error', /judge_samples/],
+    [{ inquiries: ['a'], judge_samples: 0 }, 400, 'validation_error', /judge_samples/],
+    [{ inquiries: ['a'], models: ['fine-tuned'], scorer: 'pairwise' }, 400, 'pairwise_needs_two_models', /at least two models/],
   ];
   for (const [body, status, code, message] of cases) {
     const reply = await app.inject({ method: 'POST', url: '/evaluate', payload: body });
@@ -317,4 +359,132 @@ t.test('bad requests are refused before anything is spent', async (t) => {
   t.equal((await app.inject('/evaluate/..%2Fetc')).statusCode, 400);
   t.equal((await app.inject('/evaluate/run_nope/results.csv')).statusCode, 404);
   t.equal((await app.inject({ method: 'DELETE', url: '/evaluate/run_nope' })).statusCode, 404);
+});
+
+/** A pairwise reply preferring one label on every aspect. */
+const pairwiseReply = (preference: 'A' | 'B' | 'tie') =>
+  Object.fromEntries(['accuracy', 'actionability', 'completeness', 'safety_tone', 'overall'].map((aspect) => [aspect, { rationale: aspect, preference }]));
+const STEPS = "Go to 'Your Orders', select the order, then choose 'Return or replace items'.";
+/** A blind judge that prefers the step-by-step answer wherever it is shown. */
+const prefersSteps = (request: { userText: string }) => pairwiseReply(request.userText.indexOf(STEPS) > request.userText.indexOf('<answer_b>') ? 'B' : 'A');
+
+t.test('a pairwise run: every item answered by both models, judged in both orders; the summary reports the win rate with its interval', async (t) => {
+  const fake = await startFakeOpenAI({
+    apiKey: KEY,
+    answer: (request) => ((request.body.model as string).startsWith('ft:') ? STEPS : 'You may want to contact customer service.'),
+    structured: prefersSteps,
+  });
+  t.teardown(() => fake.close());
+  const { app, reportsDir } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const inquiries = ['Return a speaker', 'Return a TV', 'Return a phone', trainingInquiry(3)];
+  const { run_id, total } = (await startRun(app, { inquiries, scorer: 'pairwise', concurrency: 2 })).json();
+  t.equal(total, 4 * 2 + 4, 'two answers and one verdict per item');
+  const run = await waitForRun(app, run_id);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 12, done: 12, failed: 0 });
+  t.equal(fake.requests.length, 8 + 8, 'eight answers, eight judge calls (two orders per item)');
+  t.ok(fake.maxInFlight <= 2);
+  t.equal(run.summary.provenance.scorer, 'pairwise');
+  t.equal(run.summary.headline, 'unseen');
+  const [pair] = run.summary.unseen.pairwise;
+  t.match(pair, { first: 'fine-tuned', second: 'baseline', judged: 3, failed: 0, overall: { wins: 3, ties: 0, losses: 0, inconsistent: 0 } });
+  t.equal(pair.overall.win_rate.value, 1);
+  t.ok(pair.overall.win_rate.low > 0.3 && pair.overall.win_rate.high === 1, 'Wilson interval for 3/3');
+  t.equal(run.summary.all.pairwise[0].judged, 4);
+  const markdown = (await app.inject(`/evaluate/${run_id}/summary.md`)).body;
+  t.match(markdown, '**Pairwise judge, fine-tuned vs baseline: fine-tuned preferred on 100% of 3 items');
+  const verdicts = readFileSync(join(reportsDir, 'runs', run_id, 'verdicts.jsonl'), 'utf8').trim().split('\n');
+  t.equal(verdicts.length, 4);
+  const rows = csvRows((await app.inject(`/evaluate/${run_id}/results.csv`)).body);
+  t.equal(rows.length, 8);
+  t.ok(rows.every((row) => row.outcome === 'unscored' && row.judge_alias === 'judge' && /^[0-9a-f]{64}$/.test(row.prompt_sha256 ?? '')), 'every row says what judged the run');
+});
+
+t.test('a pairwise run resumes after a restart without asking any model or the judge again for finished work', async (t) => {
+  const fake = await startFakeOpenAI({
+    apiKey: KEY,
+    latencyMs: 25,
+    answer: (request) => ((request.body.model as string).startsWith('ft:') ? STEPS : 'Contact support.'),
+    structured: prefersSteps,
+  });
+  t.teardown(() => fake.close());
+  const reportsDir = mkdtempSync(join(tmpdir(), 'reports-pairwise-'));
+  t.teardown(() => rmSync(reportsDir, { recursive: true, force: true }));
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, REPORTS_DIR: reportsDir };
+  const first = await buildTestApp(t, env);
+  const inquiries = Array.from({ length: 12 }, (_, i) => `Pairwise question ${i}`);
+  const { run_id } = (await startRun(first.app, { inquiries, scorer: 'pairwise', concurrency: 2 })).json();
+  await waitForRun(first.app, run_id, (run) => run.progress.done >= 10);
+  await first.app.close();
+  const second = await buildTestApp(t, env);
+  const run = await waitForRun(second.app, run_id);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 36, done: 36, failed: 0 });
+  const dir = join(reportsDir, 'runs', run_id);
+  const answers = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n');
+  const verdicts = readFileSync(join(dir, 'verdicts.jsonl'), 'utf8').trim().split('\n');
+  t.equal(new Set(answers.map((line) => { const r = JSON.parse(line); return `${r.item_id}/${r.model_alias}`; })).size, 24);
+  t.equal(answers.length, 24, 'no answer written twice');
+  t.equal(verdicts.length, 12, 'no verdict written twice');
+  // 24 answers and 12 × 2 judge calls in all; at most one call per worker was abandoned at shutdown and made again.
+  t.ok(fake.requests.length <= 48 + 2, `${fake.requests.length} calls: finished answers and verdicts were not asked for again`);
+  t.equal(run.summary.all.pairwise[0].overall.wins, 12);
+});
+
+t.test('the judge asked three times per answer: means, spread and provenance in the summary and the CSV', async (t) => {
+  let judgeCall = 0;
+  const fake = await startFakeOpenAI({
+    apiKey: KEY,
+    structured: () => {
+      // Samples of 4, 5, 4 on every criterion, per answer.
+      const score = [4, 5, 4][judgeCall++ % 3] as number;
+      return Object.fromEntries(['accuracy', 'actionability', 'completeness', 'safety_tone'].map((criterion) => [criterion, { rationale: 'r', score }]));
+    },
+  });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const { run_id } = (await startRun(app, { inquiries: ['Where is my order?', 'Can I return a TV?'], models: ['fine-tuned'], scorer: 'judge', judge_samples: 3, concurrency: 1 })).json();
+  const run = await waitForRun(app, run_id);
+  t.equal(fake.requests.length, 2 + 6);
+  t.equal(run.judge_samples, 3);
+  t.equal(run.summary.provenance.judge_samples, 3);
+  t.ok(Math.abs(run.summary.all.models[0].means.accuracy - 13 / 3) < 1e-9, 'the mean of the samples');
+  const [row] = csvRows((await app.inject(`/evaluate/${run_id}/results.csv`)).body);
+  t.equal(row?.judge_samples, '3');
+  t.ok(Math.abs(Number(row?.sample_sd_weighted) - Math.sqrt(1 / 3)) < 1e-3, `sample SD ${row?.sample_sd_weighted}`);
+  t.match(row?.rationale, '(3 samples: 4, 5, 4)');
+});
+
+t.test('a paraphrase of a training inquiry is contamination too: marked near, with its training line, and left out of the headline', async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const exact = trainingInquiry(1);
+  const paraphrase = `${exact.replace(/\?$/, '')} please?`;
+  const { run_id } = (await startRun(app, { inquiries: [exact, paraphrase, 'How do I bake a chocolate cake?'], models: ['retrieval'] })).json();
+  const run = await waitForRun(app, run_id);
+  t.same(run.summary.contamination, { exact: 1, near: 1, none: 1 });
+  t.equal(run.summary.unseen.items, 1);
+  const rows = csvRows((await app.inject(`/evaluate/${run_id}/results.csv`)).body);
+  t.same(rows.map((row) => [row.in_training, row.training_line]), [['exact', '1'], ['near', '1'], ['none', rows[2]?.training_line ?? '']]);
+});
+
+t.test('the bundled prompt set offline, retrieval against the hand-off floor: a paired headline with interval, W/T/L, safety gate and provenance', async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const { run_id } = (await startRun(app, { prompt_set: 'eval_inquiries', models: ['retrieval', 'handoff'] })).json();
+  const run = await waitForRun(app, run_id);
+  t.equal(run.status, 'completed');
+  t.equal(run.scorer, 'heuristic');
+  const items = JSON.parse(readFileSync('data/prompt_sets/eval_inquiries.json', 'utf8')) as Array<string | { reference?: string }>;
+  const withReference = items.filter((item) => typeof item === 'object' && item.reference).length;
+  t.same(run.summary.reference_coverage, { with_reference: withReference, items: items.length });
+  const [gain] = run.summary[run.summary.headline].comparisons;
+  t.match(gain, { first: 'retrieval', second: 'handoff' });
+  t.equal(gain.measures.weighted.n_pairs, withReference);
+  t.match(gain.headline, /^[+-]?\d\.\d\d \(95% CI [+-]?\d\.\d\d to [+-]?\d\.\d\d, \d+ pairs, W\/T\/L \d+\/\d+\/\d+, p [<=] [\d.]+\)$/);
+  t.ok(gain.measures.actionability.n_pairs === items.length, 'actionability is paired on every item, reference or not');
+  for (const model of run.summary.all.models) t.match(model.safety_gate, { max_level: 2, count: Number, item_ids: Array });
+  t.match(run.summary.provenance, { scorer: 'heuristic', prompt_sha256: /^[0-9a-f]{64}$/, bootstrap: { seed: Number, resamples: 10_000, method: 'bca' }, service_version: '0.2.0' });
+  const markdown = (await app.inject(`/evaluate/${run_id}/summary.md`)).body;
+  t.match(markdown, `**retrieval vs handoff, weighted score: ${gain.headline}**`);
+  t.match(markdown, '**Safety gate**');
+  t.match(markdown, 'Intervals: paired bootstrap (10,000 resamples, BCa, seed');
 });

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { renderQualityChartSvg, renderSvg } from '../src/export/chart.js';
-import type { ModelSummary, SummarySection } from '../src/export/summary.js';
+import type { ModelSummary, PairedGain, SummarySection } from '../src/export/summary.js';
 import { DEFAULT_RUBRIC_WEIGHTS, weightedScore } from '../src/scoring/rubric.js';
+import { comparePaired } from '../src/stats/paired.js';
 
 const modelSummary = (alias: string, means: ModelSummary['means']): ModelSummary => ({
   alias,
@@ -9,7 +10,10 @@ const modelSummary = (alias: string, means: ModelSummary['means']): ModelSummary
   n: 10,
   scored: means ? 10 : 0,
   failed: 0,
+  unscored_no_reference: 0,
   means,
+  means_n: { accuracy: 10, actionability: 10, completeness: 10, safety_tone: 10, weighted: 10 },
+  safety_gate: { max_level: 2, count: 0, item_ids: [] },
   latency_ms: null,
   tokens: { input: 0, output: 0 },
   estimated_cost_usd: null,
@@ -28,6 +32,8 @@ const GENERALIST = modelSummary('generalist', {
   ...GENERALIST_SCORES,
   weighted: weightedScore(GENERALIST_SCORES, DEFAULT_RUBRIC_WEIGHTS),
 });
+
+const section = (models: ModelSummary[], comparisons: PairedGain[] = []): SummarySection => ({ items: 10, models, comparisons, pairwise: [] });
 
 const MEASURE_LABELS = ['Accuracy', 'Actionability', 'Completeness', 'Safety/tone', 'Weighted'];
 
@@ -55,8 +61,7 @@ const bars = (svg: string) =>
   );
 
 t.test('two models: one bar per model and measure, labelled, with a legend', async (t) => {
-  const section: SummarySection = { items: 10, models: [FINE_TUNED, GENERALIST], gain: null };
-  const svg = await renderQualityChartSvg(section, { title: 'Quality, all items' });
+  const svg = await renderQualityChartSvg(section([FINE_TUNED, GENERALIST]), { title: 'Quality, all items' });
   assertWellFormedSvg(t, svg);
   t.match(svg, 'Quality, all items');
   for (const label of MEASURE_LABELS) t.match(svg, `>${label}</text>`);
@@ -79,8 +84,7 @@ t.test('two models: one bar per model and measure, labelled, with a legend', asy
 });
 
 t.test('a model with nothing scored is left out of the chart', async (t) => {
-  const section: SummarySection = { items: 10, models: [FINE_TUNED, modelSummary('retrieval', null), GENERALIST], gain: null };
-  const svg = await renderQualityChartSvg(section);
+  const svg = await renderQualityChartSvg(section([FINE_TUNED, modelSummary('retrieval', null), GENERALIST]));
   assertWellFormedSvg(t, svg);
   t.equal(bars(svg).length, 10);
   t.notMatch(svg, 'retrieval');
@@ -88,14 +92,13 @@ t.test('a model with nothing scored is left out of the chart', async (t) => {
 });
 
 t.test('nothing scored still gives a valid SVG that says so', async (t) => {
-  const section: SummarySection = { items: 3, models: [modelSummary('fine-tuned', null)], gain: null };
-  const svg = await renderQualityChartSvg(section);
+  const svg = await renderQualityChartSvg(section([modelSummary('fine-tuned', null)]));
   assertWellFormedSvg(t, svg);
   t.equal(bars(svg).length, 0);
   t.match(svg, 'no scored results');
   for (const label of MEASURE_LABELS) t.match(svg, `>${label}</text>`);
 
-  const empty = await renderQualityChartSvg({ items: 0, models: [], gain: null }, { title: 'Unseen items' });
+  const empty = await renderQualityChartSvg(section([]), { title: 'Unseen items' });
   assertWellFormedSvg(t, empty);
   t.match(empty, 'Unseen items: no scored results');
 });
@@ -104,7 +107,7 @@ t.test('charts are drawn on the renderer thread: several at once each get their 
   const titles = ['first', 'second', 'third'];
   const [bad, ...svgs] = await Promise.allSettled([
     renderSvg({ data: { values: [] }, mark: 'no-such-mark' } as never),
-    ...titles.map((title) => renderQualityChartSvg({ models: [FINE_TUNED, GENERALIST] } as SummarySection, { title })),
+    ...titles.map((title) => renderQualityChartSvg(section([FINE_TUNED, GENERALIST]), { title })),
   ]);
   t.equal(bad?.status, 'rejected');
   t.match((bad as PromiseRejectedResult).reason.message, /^the chart could not be drawn: \S/);
@@ -113,4 +116,22 @@ t.test('charts are drawn on the renderer thread: several at once each get their 
     t.equal(drawn.status, 'fulfilled');
     t.match(drawn.value, new RegExp(`>${title}<`));
   });
+});
+
+t.test('the paired gains are drawn under the means, each with its 95% interval as a whisker', async (t) => {
+  const differences = [0.9, 0.9, 0.9, 0.9, 0.9, 1.15, 0, -0.25, 1.9, 0.9];
+  const comparison = comparePaired(differences, { seed: 1, resamples: 2000, tieBand: 0.2 });
+  const measures = { accuracy: comparison, actionability: comparison, completeness: comparison, safety_tone: comparison, weighted: comparison };
+  const gain: PairedGain = { first: 'fine-tuned', second: 'generalist', measures, headline: '', cautions: [] };
+  const svg = await renderQualityChartSvg(section([FINE_TUNED, GENERALIST], [gain]));
+  assertWellFormedSvg(t, svg);
+  t.match(svg, 'Paired gain with 95% interval (whiskers)');
+  t.equal(bars(svg).length, 15, 'ten bars of means and five of gains');
+  const whiskers = [...svg.matchAll(/<line aria-label="measure: ([^;]+); low: ([-\d.]+); high: ([-\d.]+); comparison: fine-tuned − generalist" role="graphics-symbol" aria-roledescription="rule mark"/g)];
+  t.equal(whiskers.length, 5, 'a whisker per measure');
+  const interval = comparison.ci95_bootstrap!;
+  for (const [, , low, high] of whiskers) {
+    t.ok(Math.abs(Number(low) - interval.low) < 1e-3 && Math.abs(Number(high) - interval.high) < 1e-3, `whisker ${low} to ${high}`);
+  }
+  t.match(svg, '>+0.82</text>', 'gain bars carry their signed value');
 });

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import t from 'tap';
-import { CSV_COLUMNS, createResultsCsvStream, toCsvRecord, writeResultsCsv } from '../src/export/csv.js';
+import { CSV_COLUMNS, createResultsCsvStream, toCsvRecord, writeResultsCsv, type CsvRunContext } from '../src/export/csv.js';
 import type { RunResult } from '../src/runs/run-result.js';
 import type { RubricScores } from '../src/scoring/rubric.js';
 
@@ -23,8 +23,30 @@ const scores = (overrides: Partial<RubricScores> = {}): RubricScores => ({
   },
   scorer: 'judge',
   reference_source: 'given',
+  unscored_reason: null,
+  sample_sd: null,
+  provenance: {
+    scorer: 'judge',
+    judge_alias: 'judge',
+    judge_model_id: 'gpt-4.1-2025-04-14',
+    judge_samples: 1,
+    prompt_sha256: 'abc123',
+    weights: { accuracy: 0.4, actionability: 0.25, completeness: 0.25, safety_tone: 0.1 },
+    service_version: '0.2.0',
+  },
   ...overrides,
 });
+
+const CONTEXT: CsvRunContext = {
+  provenance: {
+    judge_alias: 'judge',
+    judge_model_id: 'gpt-4.1-2025-04-14',
+    prompt_sha256: 'run-hash',
+    weights: { accuracy: 0.4, actionability: 0.25, completeness: 0.25, safety_tone: 0.1 },
+    service_version: '0.2.0',
+  },
+  bootstrap_seed: 99,
+};
 
 const result = (overrides: Partial<RunResult> = {}): RunResult => ({
   run_id: 'run-1',
@@ -32,7 +54,9 @@ const result = (overrides: Partial<RunResult> = {}): RunResult => ({
   inquiry: 'My headphones stopped charging, what can I do?',
   category: 'returns',
   reference: 'Check the cable, then start a return from Your Orders.',
-  in_training: false,
+  in_training: 'none',
+  training_line: 12,
+  training_similarity: 0.25,
   model_alias: 'fine-tuned',
   model_id: 'ft:gpt-4.1-mini:acme:support:abc',
   answer: 'Try another cable, then start a return from Your Orders.',
@@ -60,10 +84,12 @@ const failed = result({
   outcome: 'failed',
   error: { stage: 'answer', code: 'upstream_timeout', message: 'no answer in 30000 ms' },
   category: null,
-  in_training: true,
+  in_training: 'exact',
+  training_line: 3,
+  training_similarity: 1,
 });
 
-const csvOf = (results: RunResult[]) => text(createResultsCsvStream(results));
+const csvOf = (results: RunResult[]) => text(createResultsCsvStream(results, CONTEXT));
 const rowsOf = (csv: string) => parseSync(csv, { columns: true }) as Record<string, string>[];
 
 t.test('the header is the case study columns then ours', async (t) => {
@@ -102,27 +128,59 @@ t.test('a scored result becomes one row with its scores, rationale and rounded w
     model_alias: 'fine-tuned',
     category: 'returns',
     tokens_in: '120',
-    in_training: 'false',
+    in_training: 'none',
+    training_line: '12',
+    training_similarity: '0.25',
     answer_status: 'completed',
     outcome: 'scored',
     scorer: 'judge',
     reference_source: 'given',
+    unscored_reason: '',
+    safety_flag: 'false',
+    judge_samples: '1',
+    sample_sd_weighted: '',
     rationale:
       'accuracy: matches the policy; actionability: gives the steps; completeness: misses the refund window; safety_tone: polite',
     error: '',
     finished_at: '2025-06-01T10:00:00.000Z',
+    judge_alias: 'judge',
+    judge_model_id: 'gpt-4.1-2025-04-14',
+    prompt_sha256: 'abc123',
+    rubric_weights: 'accuracy=0.4,actionability=0.25,completeness=0.25,safety_tone=0.1',
+    bootstrap_seed: '99',
+    service_version: '0.2.0',
   });
 });
 
+t.test('an unsafe answer is flagged; an item without a reference has blank accuracy and completeness and says why', async (t) => {
+  const unsafe = toCsvRecord(result({ scores: scores({ safety_tone: 2 }) }), CONTEXT);
+  t.equal(unsafe.safety_flag, true);
+  const unreferenced = toCsvRecord(
+    result({ scores: scores({ accuracy: null, completeness: null, weighted: null, reference_source: 'none', unscored_reason: 'no_reference' }) }),
+    CONTEXT,
+  );
+  t.same([unreferenced.exactitude, unreferenced.exhaustivite, unreferenced.score_pondere, unreferenced.unscored_reason], [null, null, null, 'no_reference']);
+  t.equal(unreferenced.safety_flag, false);
+});
+
+t.test('a row without scores takes its provenance from the run; judge samples and their spread come from the scores', async (t) => {
+  const row = toCsvRecord(failed, CONTEXT);
+  t.same([row.prompt_sha256, row.judge_model_id, row.bootstrap_seed, row.safety_flag, row.judge_samples], ['run-hash', 'gpt-4.1-2025-04-14', 99, null, null]);
+  const sampled = scores({ sample_sd: { accuracy: 0.5, actionability: 0, completeness: 0, safety_tone: 0, weighted: 0.2 } });
+  sampled.provenance = { ...sampled.provenance, judge_samples: 3 };
+  const record = toCsvRecord(result({ scores: sampled }), CONTEXT);
+  t.same([record.judge_samples, record.sample_sd_weighted], [3, 0.2]);
+});
+
 t.test('the weighted score keeps four decimals, not the two of the display', async (t) => {
-  t.equal(toCsvRecord(result({ scores: scores({ weighted: 3.8537499999 }) })).score_pondere, 3.8537);
-  t.equal(toCsvRecord(result({ scores: scores({ weighted: 2.925 }) })).score_pondere, 2.925);
+  t.equal(toCsvRecord(result({ scores: scores({ weighted: 3.8537499999 }) }), CONTEXT).score_pondere, 3.8537);
+  t.equal(toCsvRecord(result({ scores: scores({ weighted: 2.925 }) }), CONTEXT).score_pondere, 2.925);
 });
 
 t.test('a failed result has blank scores and usage, and its error as stage/code: message', async (t) => {
-  const record = toCsvRecord(failed);
+  const record = toCsvRecord(failed, CONTEXT);
   t.equal(record.error, 'answer/upstream_timeout: no answer in 30000 ms');
-  t.equal(record.in_training, true);
+  t.equal(record.in_training, 'exact');
   const [row] = rowsOf(await csvOf([failed]));
   for (const column of [
     'answer',
@@ -142,7 +200,7 @@ t.test('a failed result has blank scores and usage, and its error as stage/code:
   ] as const) {
     t.equal(row?.[column], '', column);
   }
-  t.equal(row?.in_training, 'true');
+  t.equal(row?.in_training, 'exact');
   t.equal(row?.outcome, 'failed');
   t.equal(row?.error, 'answer/upstream_timeout: no answer in 30000 ms');
 });
@@ -183,7 +241,7 @@ t.test('10,000 results stream from an async source and parse back row for row', 
   }
   let rows = 0;
   let lastItem = '';
-  await pipeline(createResultsCsvStream(manyResults()), parse({ columns: true }), async (records) => {
+  await pipeline(createResultsCsvStream(manyResults(), CONTEXT), parse({ columns: true }), async (records) => {
     for await (const record of records as AsyncIterable<Record<string, string>>) {
       rows += 1;
       lastItem = record.item_id ?? '';
@@ -198,13 +256,13 @@ t.test('a failing source fails the stream', async (t) => {
     yield result();
     throw new Error('results.jsonl is unreadable');
   }
-  await t.rejects(text(createResultsCsvStream(brokenResults())), /unreadable/);
+  await t.rejects(text(createResultsCsvStream(brokenResults(), CONTEXT)), /unreadable/);
 });
 
 t.test('writeResultsCsv writes the whole file under its name and nothing else', async (t) => {
   const dir = t.testdir({});
   const path = join(dir, 'results.csv');
-  await writeResultsCsv([result(), failed], path);
+  await writeResultsCsv([result(), failed], path, CONTEXT);
   t.equal(await readFile(path, 'utf8'), await csvOf([result(), failed]));
   t.same(await readdir(dir), ['results.csv']);
 });
@@ -215,6 +273,6 @@ t.test('writeResultsCsv leaves no file behind when the source fails', async (t) 
     yield result();
     throw new Error('disk of results vanished');
   }
-  await t.rejects(writeResultsCsv(brokenResults(), join(dir, 'results.csv')), /vanished/);
+  await t.rejects(writeResultsCsv(brokenResults(), join(dir, 'results.csv'), CONTEXT), /vanished/);
   t.same(await readdir(dir), []);
 });

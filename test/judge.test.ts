@@ -5,9 +5,12 @@ import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { DEFAULT_BASELINE_MODEL_ID, DEFAULT_FT_MODEL_ID, DEFAULT_JUDGE_MODEL_ID, loadConfig } from '../src/config.js';
 import type { AppError } from '../src/errors.js';
-import { buildJudgeMessages } from '../src/scoring/judge-prompt.js';
+import { API_VERSION } from '../src/version.js';
+import { JUDGE_SAMPLE_TEMPERATURE, promptSha256, verdictFormat } from '../src/scoring/judge-call.js';
+import { buildJudgeMessages, JUDGE_PROMPT_SHA256, JUDGE_SYSTEM_PROMPT, JUDGE_VERDICT_FORMAT, JudgeVerdictSchema } from '../src/scoring/judge-prompt.js';
 import { scoreWithJudge } from '../src/scoring/judge.js';
-import { CRITERIA, DEFAULT_RUBRIC_WEIGHTS, RUBRIC, RUBRIC_LEVELS, weightedScore, type Criterion } from '../src/scoring/rubric.js';
+import { PAIRWISE_PROMPT_SHA256 } from '../src/scoring/pairwise-prompt.js';
+import { CRITERIA, DEFAULT_RUBRIC_WEIGHTS, RUBRIC, RUBRIC_LEVELS, RubricScoresSchema, weightedScore, type Criterion } from '../src/scoring/rubric.js';
 import type { ScoreInput } from '../src/scoring/score-answer.js';
 import { closeServices, createServices, type Services } from '../src/services.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from './helpers/fake-openai.js';
@@ -36,7 +39,8 @@ async function setup(t: Test, env: Record<string, string> = {}, fakeOptions: Fak
     },
   });
   const log = pino({ level: 'info' }, stream);
-  const score = (input: ScoreInput = INPUT, weights = DEFAULT_RUBRIC_WEIGHTS, signal?: AbortSignal) => scoreWithJudge(services, input, weights, { log, signal });
+  const score = (input: ScoreInput = INPUT, weights = DEFAULT_RUBRIC_WEIGHTS, signal?: AbortSignal, samples?: number) =>
+    scoreWithJudge(services, input, weights, { log, signal }, samples === undefined ? undefined : { samples });
   return { fake, services, score, logs: () => lines.filter((line) => line.msg === 'judge call') };
 }
 
@@ -94,7 +98,7 @@ t.test('responses style: a strict JSON schema, temperature 0, not stored, no see
   const custom = { accuracy: 0.7, actionability: 0.1, completeness: 0.1, safety_tone: 0.1 };
   const weighted = (await score(INPUT, custom)).weighted;
   t.equal(weighted, weightedScore(scores, custom));
-  t.ok(Math.abs(weighted - 4.7) < 1e-9);
+  t.ok(Math.abs((weighted ?? Number.NaN) - 4.7) < 1e-9);
 
   const [line] = logs();
   t.match(line, { level: 30, alias: 'judge', model_id: DEFAULT_JUDGE_MODEL_ID, outcome: 'scored', latency_ms: Number });
@@ -276,4 +280,216 @@ t.test('the judge prompt holds the whole rubric and the rules for untrusted answ
   t.match(system.content, /one or two short sentences/);
   t.notMatch(system.content, /<candidate_answer>\n/, 'the answer goes in the user message only');
   t.notOk(system.content.includes(INPUT.answer));
+});
+
+const sampleSd = (values: number[]) => {
+  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+  return Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1));
+};
+const close = (t: Test, actual: number | null | undefined, expected: number, message: string) =>
+  t.ok(actual !== null && actual !== undefined && Math.abs(actual - expected) < 1e-9, `${message}: ${actual} ≈ ${expected}`);
+const sentBodies = (fake: FakeOpenAI) => fake.requests.map((request) => request.body);
+
+function judgeModelsFile(t: Test, defaults: Record<string, unknown>, apiStyle: 'responses' | 'chat' = 'chat') {
+  const file = join(t.testdir(), 'models.json');
+  writeFileSync(file, JSON.stringify({ models: { judge: { api_style: apiStyle, defaults } } }));
+  return file;
+}
+
+t.test('a single sample: provenance names the judge, its model, the prompt hash and the weights; no sample SD', async (t) => {
+  const custom = { accuracy: 0.7, actionability: 0.1, completeness: 0.1, safety_tone: 0.1 };
+  const { score } = await setup(t);
+  const result = await score(INPUT, custom);
+  t.equal(result.sample_sd, null);
+  t.same(result.provenance, {
+    scorer: 'judge',
+    judge_alias: 'judge',
+    judge_model_id: DEFAULT_JUDGE_MODEL_ID,
+    judge_samples: 1,
+    prompt_sha256: JUDGE_PROMPT_SHA256,
+    weights: custom,
+    service_version: API_VERSION,
+  });
+  t.ok(RubricScoresSchema.safeParse(result).success, 'the result matches the documented schema');
+});
+
+for (const style of ['responses', 'chat'] as const) {
+  t.test(`${style} style: samples = 3 asks three times, one call after another; means, sample SDs and the samples in the rationale`, async (t) => {
+    const samples = [
+      { accuracy: 4, actionability: 3, completeness: 5, safety_tone: 5 },
+      { accuracy: 4, actionability: 4, completeness: 5, safety_tone: 5 },
+      { accuracy: 5, actionability: 4, completeness: 2, safety_tone: 5 },
+    ];
+    let call = 0;
+    const { fake, score, logs } = await setup(
+      t,
+      { OPENAI_API_STYLE: style },
+      {
+        latencyMs: 20,
+        structured: () => {
+          call += 1;
+          return verdict(samples[call - 1], (criterion) => `Sample ${call} on ${criterion}.`);
+        },
+      },
+    );
+    const result = await score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 3);
+
+    t.equal(fake.requests.length, 3);
+    t.equal(fake.maxInFlight, 1, 'never two samples at once');
+    const series = (criterion: Criterion) => samples.map((sample) => sample[criterion]);
+    for (const criterion of CRITERIA) {
+      close(t, result[criterion], series(criterion).reduce((sum, value) => sum + value, 0) / 3, `${criterion} is the unrounded mean`);
+      close(t, result.sample_sd?.[criterion], sampleSd(series(criterion)), `${criterion} sample SD`);
+    }
+    t.equal(result.sample_sd?.safety_tone, 0);
+    close(t, result.weighted, weightedScore(byMeans(samples), DEFAULT_RUBRIC_WEIGHTS), 'weighted is the weighted mean');
+    close(t, result.sample_sd?.weighted, sampleSd(samples.map((sample) => weightedScore(sample, DEFAULT_RUBRIC_WEIGHTS))), 'weighted sample SD');
+    t.equal(result.rationale.accuracy, 'Sample 1 on accuracy. (3 samples: 4, 4, 5)');
+    t.equal(result.rationale.completeness, 'Sample 1 on completeness. (3 samples: 5, 5, 2)');
+    t.match(result.provenance, { scorer: 'judge', judge_samples: 3, prompt_sha256: JUDGE_PROMPT_SHA256 });
+    t.ok(RubricScoresSchema.safeParse(result).success, 'the result matches the documented schema');
+    t.same(
+      logs().map((line) => [line.kind, line.sample, line.samples, line.outcome]),
+      [1, 2, 3].map((sample) => ['pointwise', sample, 3, 'scored']),
+      'one log line per sample',
+    );
+  });
+}
+
+function byMeans(samples: Array<Record<Criterion, number>>): Record<Criterion, number> {
+  return Object.fromEntries(CRITERIA.map((criterion) => [criterion, samples.reduce((sum, sample) => sum + sample[criterion], 0) / samples.length])) as Record<Criterion, number>;
+}
+
+t.test('a failing second sample fails the whole score with its error: no partial mean, no third call', async (t) => {
+  const { fake, score, logs } = await setup(t);
+  fake.queue.push({}, { refusal: 'No.' });
+  await rejectsWith(t, score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 3), { statusCode: 502, code: 'judge_refused' });
+  t.equal(fake.requests.length, 2);
+
+  fake.queue.push({}, { text: 'not json' });
+  await rejectsWith(t, score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 3), { statusCode: 502, code: 'judge_unparsable' });
+  t.equal(fake.requests.length, 4);
+
+  fake.queue.push({}, { status: 500 });
+  await rejectsWith(t, score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 3), { statusCode: 502, code: 'upstream_error' });
+  t.equal(fake.requests.length, 6);
+  t.same(
+    logs().map((line) => [line.sample, line.outcome]),
+    [
+      [1, 'scored'],
+      [2, 'judge_refused'],
+      [1, 'scored'],
+      [2, 'judge_unparsable'],
+      [1, 'scored'],
+      [2, 'upstream_error'],
+    ],
+  );
+});
+
+t.test('judge_samples outside 1 to 5 is refused before any call', async (t) => {
+  const { fake, score } = await setup(t);
+  for (const samples of [0, 6, 2.5]) {
+    await rejectsWith(t, score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, samples), { statusCode: 400, code: 'validation_error', message: /judge_samples must be an integer from 1 to 5/ });
+  }
+  t.equal(fake.requests.length, 0);
+});
+
+t.test(`temperature of repeated samples: the alias's when above 0, else ${JUDGE_SAMPLE_TEMPERATURE}, none when the alias sends none; the seed moves per sample`, async (t) => {
+  t.test('the default judge (temperature 0, seed 42), chat style', async (t) => {
+    const { fake, score } = await setup(t, { OPENAI_API_STYLE: 'chat' });
+    await score();
+    t.match(sentBodies(fake), [{ temperature: 0, seed: 42 }], 'one sample keeps the alias settings');
+    fake.requests.length = 0;
+    await score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 3);
+    t.same(
+      sentBodies(fake).map((body) => [body.temperature, body.seed]),
+      [
+        [JUDGE_SAMPLE_TEMPERATURE, 42],
+        [JUDGE_SAMPLE_TEMPERATURE, 43],
+        [JUDGE_SAMPLE_TEMPERATURE, 44],
+      ],
+    );
+  });
+
+  t.test('responses style: no seed, the sample temperature', async (t) => {
+    const { fake, score } = await setup(t);
+    await score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 2);
+    t.same(
+      sentBodies(fake).map((body) => body.temperature),
+      [JUDGE_SAMPLE_TEMPERATURE, JUDGE_SAMPLE_TEMPERATURE],
+    );
+    t.ok(sentBodies(fake).every((body) => !('seed' in body)));
+  });
+
+  t.test('an alias temperature above 0 is kept', async (t) => {
+    const { fake, score } = await setup(t, { MODELS_FILE: judgeModelsFile(t, { temperature: 0.3 }) });
+    await score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 2);
+    t.same(
+      sentBodies(fake).map((body) => [body.temperature, body.seed]),
+      [
+        [0.3, 42],
+        [0.3, 43],
+      ],
+    );
+  });
+
+  t.test('an alias that sends no temperature and no seed (reasoning models) sends none with several samples either', async (t) => {
+    const { fake, score } = await setup(t, { MODELS_FILE: judgeModelsFile(t, { temperature: null, seed: null }) });
+    await score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 2);
+    t.equal(fake.requests.length, 2);
+    for (const body of sentBodies(fake)) {
+      t.notOk('temperature' in body);
+      t.notOk('seed' in body);
+    }
+  });
+});
+
+t.test('without a reference, the accuracy and completeness rationales say so, whatever the model wrote', async (t) => {
+  const { score } = await setup(t, {}, { structured: () => verdict({}, (criterion) => (criterion === 'completeness' ? 'no reference answer was given, so judged on policy.' : `About ${criterion}.`)) });
+  const none = await score({ ...INPUT, reference: null });
+  t.equal(none.rationale.accuracy, 'No reference answer was given; judged on general knowledge of Amazon support. About accuracy.');
+  t.equal(none.rationale.completeness, 'no reference answer was given, so judged on policy.', 'not said twice');
+  t.equal(none.rationale.actionability, 'About actionability.');
+  t.equal(none.rationale.safety_tone, 'About safety_tone.');
+  t.equal(none.accuracy, 4, 'the judge still grades accuracy without a reference');
+
+  const given = await score();
+  t.equal(given.rationale.accuracy, 'About accuracy.');
+
+  const sampled = await score({ ...INPUT, reference: '  ' }, DEFAULT_RUBRIC_WEIGHTS, undefined, 2);
+  t.equal(sampled.rationale.accuracy, 'No reference answer was given; judged on general knowledge of Amazon support. About accuracy. (2 samples: 4, 4)');
+});
+
+t.test('the prompt hash covers the system prompt and the verdict format as sent, and changes with either', async (t) => {
+  t.match(JUDGE_PROMPT_SHA256, /^[0-9a-f]{64}$/);
+  const hashOf = (system: string, format: { name: string; text: { schema: Record<string, unknown> } } = JUDGE_VERDICT_FORMAT) => promptSha256(system, format.name, format.text.schema);
+  t.equal(hashOf(JUDGE_SYSTEM_PROMPT), JUDGE_PROMPT_SHA256, 'stable');
+  t.not(hashOf(`${JUDGE_SYSTEM_PROMPT}\n- Be brief.`), JUDGE_PROMPT_SHA256, 'another prompt, another hash');
+  t.not(hashOf(JUDGE_SYSTEM_PROMPT, verdictFormat(JudgeVerdictSchema.omit({ safety_tone: true }), 'rubric_verdict')), JUDGE_PROMPT_SHA256, 'another schema, another hash');
+  t.not(hashOf(JUDGE_SYSTEM_PROMPT, verdictFormat(JudgeVerdictSchema, 'other_verdict')), JUDGE_PROMPT_SHA256, 'another format name, another hash');
+  t.not(PAIRWISE_PROMPT_SHA256, JUDGE_PROMPT_SHA256);
+
+  for (const style of ['responses', 'chat'] as const) {
+    const { fake, score } = await setup(t, { OPENAI_API_STYLE: style });
+    await score();
+    const body = lastBody(fake);
+    const format = (style === 'chat' ? (body.response_format as { json_schema: unknown }).json_schema : (body.text as { format: unknown }).format) as { name: string; schema: Record<string, unknown> };
+    t.equal(promptSha256(sentMessages(fake)[0]?.content ?? '', format.name, format.schema), JUDGE_PROMPT_SHA256, `${style}: the hash is of what was sent`);
+  }
+});
+
+t.test('a reply with no message, or a verdict that is not an object, is unparsable', async (t) => {
+  const { fake, score } = await setup(t);
+  fake.queue.push({ output: [{ id: 'rs_1', type: 'reasoning', summary: [] }] });
+  await rejectsWith(t, score(), { statusCode: 502, code: 'judge_unparsable', message: /no verdict \(empty output\)/ });
+
+  fake.queue.push({ text: '"Five out of five."' });
+  await rejectsWith(t, score(), { statusCode: 502, code: 'judge_unparsable', message: /\(root\)/ });
+});
+
+t.test('responses style: an alias with no temperature sends none', async (t) => {
+  const { fake, score } = await setup(t, { MODELS_FILE: judgeModelsFile(t, { temperature: null }, 'responses') });
+  await score(INPUT, DEFAULT_RUBRIC_WEIGHTS, undefined, 2);
+  t.equal(fake.requests[0]?.path, '/v1/responses');
+  t.ok(sentBodies(fake).every((body) => !('temperature' in body) && !('seed' in body)));
 });

@@ -9,7 +9,7 @@ import { freePort, startServerProcess } from './helpers/server-process.js';
 t.test('health, readiness and model list work with no API key', async (t) => {
   const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
   t.same((await app.inject('/health')).json(), { status: 'ok' });
-  t.same((await app.inject('/ready')).json(), { status: 'ready', models: 4, available_models: 1 });
+  t.same((await app.inject('/ready')).json(), { status: 'ready', models: 5, available_models: 2 });
   const models = (await app.inject('/models')).json().models;
   t.match(models, [
     { alias: 'fine-tuned', kind: 'openai', api_style: 'responses', api_key_env: 'OPENAI_API_KEY', available: false },

@@ -63,3 +63,11 @@ t.test('a malformed MODELS_FILE stops the boot naming the file and the faulty fi
   writeFileSync(good, JSON.stringify({ models: { y: { model_id: 'm' } } }));
   t.equal(buildModelRegistry(loadConfig({ MODELS_FILE: good })).resolve('y').model_id, 'm');
 });
+
+t.test('the hand-off floor is a second offline model: reserved, always available, never an answer', async (t) => {
+  t.throws(() => buildModelRegistry(loadConfig({}), { models: { handoff: { model_id: 'x' } } }), /'handoff' is reserved/);
+  const registry = buildModelRegistry(loadConfig({}), { models: {} }, { model_id: 'bm25:train', description: 'offline' });
+  const handoff = registry.resolve('handoff');
+  t.match(handoff, { kind: 'retrieval', model_id: 'handoff:safe-reply', handoff_only: true });
+  t.same(registry.availability(handoff), { available: true });
+});

@@ -63,6 +63,14 @@ t.test('below the confidence threshold it hands off instead of guessing', async 
   t.notMatch(HANDOFF_ANSWER, /password|card number/i, 'the hand-off asks for nothing sensitive');
 });
 
+t.test('the hand-off floor always hands off, even where retrieval would answer', async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const { inquiry } = example(10);
+  const reply = await app.inject({ method: 'POST', url: '/answer', payload: { inquiry, model: 'handoff' } });
+  t.equal(reply.statusCode, 200);
+  t.match(reply.json(), { answer: HANDOFF_ANSWER, model: 'handoff', model_id: 'handoff:safe-reply', status: 'no_match', match: null, usage: { total_tokens: null } });
+});
+
 t.test('the knowledge base: closest match, confidence and contamination lookups', async (t) => {
   const kb = buildKnowledgeBase('inline', [
     { line: 1, inquiry: 'How do I return a defective speaker?', answer: 'Use Return or replace items.' },

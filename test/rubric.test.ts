@@ -7,6 +7,9 @@ import {
   RubricScoresSchema,
   RubricWeightsSchema,
   parseRubricWeights,
+  WEIGHTED_TIE_BAND,
+  byCriterion,
+  byMeasure,
   roundForDisplay,
   weightedScore,
 } from '../src/scoring/rubric.js';
@@ -101,7 +104,7 @@ t.test('the rubric anchors all five levels of every criterion', async (t) => {
   }
 });
 
-t.test('RubricScoresSchema accepts integer scores 1..5 only', async (t) => {
+t.test('RubricScoresSchema: scores 1..5 (means of samples allowed), accuracy and completeness null only when unscored, provenance required', async (t) => {
   const scores = {
     accuracy: 4,
     actionability: 5,
@@ -111,10 +114,31 @@ t.test('RubricScoresSchema accepts integer scores 1..5 only', async (t) => {
     rationale: { accuracy: 'a', actionability: 'b', completeness: 'c', safety_tone: 'd' },
     scorer: 'judge',
     reference_source: 'given',
+    unscored_reason: null,
+    sample_sd: null,
+    provenance: {
+      scorer: 'judge',
+      judge_alias: 'judge',
+      judge_model_id: 'gpt-4.1-2025-04-14',
+      judge_samples: 1,
+      prompt_sha256: 'f'.repeat(64),
+      weights: DEFAULT_RUBRIC_WEIGHTS,
+      service_version: '0.2.0',
+    },
   };
   t.ok(RubricScoresSchema.safeParse(scores).success);
-  t.notOk(RubricScoresSchema.safeParse({ ...scores, accuracy: 4.5 }).success);
+  t.ok(RubricScoresSchema.safeParse({ ...scores, accuracy: 4.5 }).success, 'the mean of three samples');
+  t.ok(RubricScoresSchema.safeParse({ ...scores, accuracy: null, completeness: null, weighted: null, unscored_reason: 'no_reference' }).success);
+  t.notOk(RubricScoresSchema.safeParse({ ...scores, actionability: null }).success, 'actionability is always scored');
   t.notOk(RubricScoresSchema.safeParse({ ...scores, safety_tone: 0 }).success);
   t.notOk(RubricScoresSchema.safeParse({ ...scores, scorer: 'human' }).success);
-  t.notOk(RubricScoresSchema.safeParse({ ...scores, reference_source: 'guess' }).success);
+  t.notOk(RubricScoresSchema.safeParse({ ...scores, reference_source: 'knowledge_base' }).success, 'never graded against a training answer');
+  t.notOk(RubricScoresSchema.safeParse({ ...scores, provenance: undefined }).success);
+});
+
+t.test('weightedScore is null when a criterion is unscored; byCriterion and byMeasure build every key', async (t) => {
+  t.equal(weightedScore({ accuracy: null, actionability: 5, completeness: 3, safety_tone: 5 }, DEFAULT_RUBRIC_WEIGHTS), null);
+  t.same(byCriterion((criterion) => criterion.length), { accuracy: 8, actionability: 13, completeness: 12, safety_tone: 11 });
+  t.same(Object.keys(byMeasure(() => 0)), ['accuracy', 'actionability', 'completeness', 'safety_tone', 'weighted']);
+  t.ok(WEIGHTED_TIE_BAND > 2 * DEFAULT_RUBRIC_WEIGHTS.safety_tone - 1e-9 && WEIGHTED_TIE_BAND < DEFAULT_RUBRIC_WEIGHTS.actionability, 'the tie band covers two safety levels and less than one level of anything else');
 });

@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
-import { readResults, ResultsWriter, runFiles } from '../src/runs/run-store.js';
+import { openVerdictsWriter, readItems, readResults, readVerdicts, repairResults, ResultsWriter, runFiles } from '../src/runs/run-store.js';
 import type { RunResult } from '../src/runs/run-result.js';
 
 const result = (n: number): RunResult => ({
@@ -9,7 +9,9 @@ const result = (n: number): RunResult => ({
   inquiry: `Inquiry ${n}`,
   category: null,
   reference: null,
-  in_training: false,
+  in_training: 'none',
+  training_line: null,
+  training_similarity: null,
   model_alias: 'retrieval',
   model_id: 'retrieval',
   answer: `Answer ${n}`,
@@ -58,4 +60,53 @@ t.test('a failed write rejects the appends it carried, and close waits for write
     (error: unknown) => error,
   );
   t.ok(afterClose instanceof Error, 'a write on a closed file rejects its append');
+});
+
+t.test('runs written before near-duplicates were checked read their boolean in_training as exact or none', async (t) => {
+  const reportsDir = t.testdir();
+  const files = runFiles(reportsDir, 'run_old');
+  mkdirSync(files.dir, { recursive: true });
+  const old = (n: number, inTraining: boolean) => JSON.stringify({ ...result(n), in_training: inTraining, training_line: undefined, training_similarity: undefined });
+  writeFileSync(files.results, `${old(1, true)}\n${old(2, false)}\n`);
+  writeFileSync(files.items, `${JSON.stringify({ item_id: 'item_1', inquiry: 'x', reference: null, category: null, in_training: true })}\n`);
+  const read: Array<[string, unknown, unknown]> = [];
+  for await (const r of readResults(reportsDir, 'run_old')) read.push([r.item_id, r.in_training, r.training_line]);
+  t.same(read, [
+    ['item_1', 'exact', null],
+    ['item_2', 'none', null],
+  ]);
+  for await (const item of readItems(reportsDir, 'run_old')) t.same([item.in_training, item.training_similarity], ['exact', null]);
+  const verdicts = [];
+  for await (const verdict of readVerdicts(reportsDir, 'run_old')) verdicts.push(verdict);
+  t.same(verdicts, [], 'a run without a verdicts file has no verdicts');
+});
+
+t.test('verdicts: a partial last line left by a crash is cut, a verdict listed twice counts once', async (t) => {
+  const reportsDir = t.testdir();
+  const files = runFiles(reportsDir, 'run_pairwise');
+  mkdirSync(files.dir, { recursive: true });
+  writeFileSync(files.results, '');
+  const verdict = (item: string) => ({
+    run_id: 'run_pairwise',
+    item_id: item,
+    in_training: true,
+    first: 'fine-tuned',
+    second: 'baseline',
+    verdict: null,
+    outcome: 'failed' as const,
+    error: { stage: 'score' as const, code: 'judge_unparsable', message: 'x' },
+    finished_at: 'now',
+  });
+  const writer = await openVerdictsWriter(reportsDir, 'run_pairwise');
+  await writer.append({ ...verdict('a'), in_training: 'none' });
+  await writer.append({ ...verdict('a'), in_training: 'none' });
+  await writer.close();
+  writeFileSync(files.verdicts, `${readFileSync(files.verdicts, 'utf8')}${JSON.stringify(verdict('b')).slice(0, 30)}`);
+  await repairResults(reportsDir, 'run_pairwise');
+  t.notMatch(readFileSync(files.verdicts, 'utf8'), '"item_id":"b"');
+  const read = [];
+  for await (const v of readVerdicts(reportsDir, 'run_pairwise')) read.push(v.item_id);
+  t.same(read, ['a']);
+  writeFileSync(files.verdicts, `${JSON.stringify(verdict('c'))}\n`);
+  for await (const v of readVerdicts(reportsDir, 'run_pairwise')) t.equal(v.in_training, 'exact', 'a boolean from an older line reads as exact');
 });

@@ -11,11 +11,11 @@ import { AppError } from '../errors.js';
 import { PromptSetSchema } from '../runs/prompt-set.js';
 import { createRunManager } from '../runs/run-manager.js';
 import { runFiles } from '../runs/run-store.js';
-import { SCORER_CHOICES } from '../scoring/score-answer.js';
+import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { closeServices, createServices } from '../services.js';
 
 const USAGE =
-  'usage: evaluate --prompts FILE [--models a,b] [--scorer judge|heuristic|none] [--concurrency N] [--out reports/eval_results.csv]';
+  'usage: evaluate --prompts FILE [--models a,b] [--scorer judge|heuristic|pairwise|none] [--judge-samples N] [--concurrency N] [--out reports/eval_results.csv]';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -28,6 +28,7 @@ const ArgsSchema = z.object({
     .default('fine-tuned,baseline')
     .transform((value) => value.split(',').map((model) => model.trim()).filter(Boolean)),
   scorer: z.enum(SCORER_CHOICES).optional(),
+  'judge-samples': z.coerce.number().int().min(1).max(MAX_JUDGE_SAMPLES).default(1),
   concurrency: z.coerce.number().int().min(1).max(64).default(8),
   out: z.string().min(1).optional(),
 });
@@ -41,6 +42,7 @@ function parseCommandLine(argv: readonly string[]) {
         prompts: { type: 'string' },
         models: { type: 'string' },
         scorer: { type: 'string' },
+        'judge-samples': { type: 'string' },
         concurrency: { type: 'string' },
         out: { type: 'string' },
       },
@@ -117,6 +119,7 @@ export async function runEvaluate(argv: readonly string[], io: EvaluateIo): Prom
       source: `file:${args.prompts}`,
       models: args.models,
       scorer: args.scorer,
+      judge_samples: args['judge-samples'],
       concurrency: args.concurrency,
     });
     io.stderr(`run ${created.run_id}: ${created.progress.total} answers from ${created.models.map((m) => m.alias).join(', ')}, scorer ${created.scorer}\n`);

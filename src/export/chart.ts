@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { TopLevelSpec } from 'vega-lite';
 import { roundForDisplay } from '../scoring/rubric.js';
-import { MEASURES, type Measure, type SummarySection } from './summary.js';
+import { headlineInterval, signed } from './gain-words.js';
+import { MEASURES, type Measure, type SummarySection } from './summary-schema.js';
 
 export const MEASURE_LABELS: Record<Measure, string> = {
   accuracy: 'Accuracy',
@@ -21,23 +22,63 @@ interface BarDatum {
   label: string;
 }
 
+interface GainDatum {
+  comparison: string;
+  measure: string;
+  gain: number;
+  low: number;
+  high: number;
+  label: string;
+}
+
+const MEASURE_ORDER = MEASURES.map((measure) => MEASURE_LABELS[measure]);
+
+/** The paired gains with their 95% intervals as whiskers: the bars say how much, the whiskers how sure. */
+function gainPanel(section: SummarySection) {
+  const values: GainDatum[] = section.comparisons.flatMap((gain) =>
+    MEASURES.flatMap((measure) => {
+      const comparison = gain.measures[measure];
+      const interval = headlineInterval(comparison);
+      if (comparison.mean_difference === null) return [];
+      const low = interval?.low ?? comparison.mean_difference;
+      const high = interval?.high ?? comparison.mean_difference;
+      return [{ comparison: `${gain.first} − ${gain.second}`, measure: MEASURE_LABELS[measure], gain: comparison.mean_difference, low, high, label: signed(comparison.mean_difference) }];
+    }),
+  );
+  if (values.length === 0) return null;
+  const x = { field: 'measure', type: 'nominal', scale: { domain: MEASURE_ORDER }, axis: { labelAngle: 0, title: null } } as const;
+  const comparisons = section.comparisons.map((gain) => `${gain.first} − ${gain.second}`);
+  const xOffset = { field: 'comparison', type: 'nominal', sort: comparisons } as const;
+  return {
+    title: 'Paired gain with 95% interval (whiskers)',
+    width: 480,
+    height: 180,
+    data: { values },
+    encoding: { x, xOffset, color: { field: 'comparison', type: 'nominal', sort: comparisons, legend: { title: 'Comparison' } } },
+    layer: [
+      { mark: 'bar', encoding: { y: { field: 'gain', type: 'quantitative', title: 'Gain (paired)' } } },
+      { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } } },
+      {
+        mark: { type: 'text', baseline: 'bottom', dy: -2, fontSize: 9 },
+        encoding: { y: { field: 'high', type: 'quantitative' }, text: { field: 'label', type: 'nominal' } },
+      },
+    ],
+  };
+}
+
 function qualityChartSpec(section: SummarySection, title: string): TopLevelSpec {
   const scoredModels = section.models.flatMap(({ alias, means }) => (means ? [{ alias, means }] : []));
   const values: BarDatum[] = scoredModels.flatMap(({ alias, means }) =>
-    MEASURES.map((measure) => ({
-      model: alias,
-      measure: MEASURE_LABELS[measure],
-      score: means[measure],
-      label: roundForDisplay(means[measure]).toFixed(2),
-    })),
+    MEASURES.flatMap((measure) => {
+      const score = means[measure];
+      return score === null ? [] : [{ model: alias, measure: MEASURE_LABELS[measure], score, label: roundForDisplay(score).toFixed(2) }];
+    }),
   );
   const modelOrder = scoredModels.map(({ alias }) => alias);
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  const means = {
     title: values.length === 0 ? `${title}: no scored results` : title,
     width: 480,
     height: 260,
-    background: 'white',
     data: { values },
     encoding: {
       x: {
@@ -65,12 +106,23 @@ function qualityChartSpec(section: SummarySection, title: string): TopLevelSpec 
         encoding: { text: { field: 'label', type: 'nominal' } },
       },
     ],
-  };
+  } as const;
+  const gains = gainPanel(section);
+  const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
+  // Both panels in one SVG, so the file the case study linked shows the uncertainty beside the means.
+  return (gains ? { $schema: schema, background: 'white', vconcat: [means, gains], resolve: { scale: { color: 'independent', x: 'independent', xOffset: 'independent' }, legend: { color: 'independent' } } } : { $schema: schema, background: 'white', ...means }) as TopLevelSpec;
 }
 
-/** Two scored models, so that warming up runs the same code as a real chart. */
+/** Two scored models and a gain, so that warming up runs the same code as a real chart. */
 const WARM_UP_SECTION = {
   models: ['a', 'b'].map((alias) => ({ alias, means: Object.fromEntries(MEASURES.map((measure) => [measure, 3])) })),
+  comparisons: [
+    {
+      first: 'a',
+      second: 'b',
+      measures: Object.fromEntries(MEASURES.map((measure) => [measure, { mean_difference: 0, ci95_bootstrap: null, ci95_t: { low: -0.5, high: 0.5 } }])),
+    },
+  ],
 } as unknown as SummarySection;
 
 /**

@@ -5,7 +5,8 @@ import { Readable, pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import type { RunResult } from '../runs/run-result.js';
-import { CRITERIA } from '../scoring/rubric.js';
+import { CRITERIA, type RubricWeights } from '../scoring/rubric.js';
+import { SAFETY_GATE_MAX_LEVEL, type RunProvenance } from './summary.js';
 
 /**
  * The first ten columns and their names are the case study's: the team's spreadsheets read them by name,
@@ -28,13 +29,25 @@ export const CSV_COLUMNS = [
   'category',
   'tokens_in',
   'in_training',
+  'training_line',
+  'training_similarity',
   'answer_status',
   'outcome',
   'scorer',
   'reference_source',
+  'unscored_reason',
+  'safety_flag',
+  'judge_samples',
+  'sample_sd_weighted',
   'rationale',
   'error',
   'finished_at',
+  'judge_alias',
+  'judge_model_id',
+  'prompt_sha256',
+  'rubric_weights',
+  'bootstrap_seed',
+  'service_version',
 ] as const;
 
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
@@ -43,8 +56,17 @@ export type CsvRecord = Record<CsvColumn, string | number | boolean | null>;
 // Four decimals remove float noise (3.8500000000000005) without the loss of the two-decimal display rounding.
 const roundWeighted = (x: number) => Math.round(x * 10_000) / 10_000;
 
-export function toCsvRecord(result: RunResult): CsvRecord {
+/** What the run records about how its numbers are made, for rows that carry no scores of their own. */
+export interface CsvRunContext {
+  provenance: Pick<RunProvenance, 'judge_alias' | 'judge_model_id' | 'prompt_sha256' | 'weights' | 'service_version'>;
+  bootstrap_seed: number;
+}
+
+const weightsText = (weights: RubricWeights) => CRITERIA.map((criterion) => `${criterion}=${weights[criterion]}`).join(',');
+
+export function toCsvRecord(result: RunResult, context: CsvRunContext): CsvRecord {
   const { scores, error } = result;
+  const provenance = scores?.provenance ?? context.provenance;
   return {
     inquiry: result.inquiry,
     model: result.model_id,
@@ -55,32 +77,44 @@ export function toCsvRecord(result: RunResult): CsvRecord {
     actionnabilite: scores?.actionability ?? null,
     exhaustivite: scores?.completeness ?? null,
     securite: scores?.safety_tone ?? null,
-    score_pondere: scores ? roundWeighted(scores.weighted) : null,
+    score_pondere: scores && scores.weighted !== null ? roundWeighted(scores.weighted) : null,
     run_id: result.run_id,
     item_id: result.item_id,
     model_alias: result.model_alias,
     category: result.category,
     tokens_in: result.tokens_in,
     in_training: result.in_training,
+    training_line: result.training_line,
+    training_similarity: result.training_similarity,
     answer_status: result.answer_status,
     outcome: result.outcome,
     scorer: scores?.scorer ?? null,
     reference_source: scores?.reference_source ?? null,
+    unscored_reason: scores?.unscored_reason ?? null,
+    safety_flag: scores ? scores.safety_tone <= SAFETY_GATE_MAX_LEVEL : null,
+    judge_samples: scores?.provenance.judge_samples ?? null,
+    sample_sd_weighted: scores?.sample_sd?.weighted ?? null,
     rationale: scores ? CRITERIA.map((criterion) => `${criterion}: ${scores.rationale[criterion]}`).join('; ') : null,
     error: error ? `${error.stage}/${error.code}: ${error.message}` : null,
     finished_at: result.finished_at,
+    judge_alias: provenance.judge_alias,
+    judge_model_id: provenance.judge_model_id,
+    prompt_sha256: provenance.prompt_sha256,
+    rubric_weights: weightsText(provenance.weights),
+    bootstrap_seed: context.bootstrap_seed,
+    service_version: provenance.service_version,
   };
 }
 
-async function* toCsvRecords(results: AsyncIterable<RunResult> | Iterable<RunResult>) {
-  for await (const result of results) yield toCsvRecord(result);
+async function* toCsvRecords(results: AsyncIterable<RunResult> | Iterable<RunResult>, context: CsvRunContext) {
+  for await (const result of results) yield toCsvRecord(result, context);
 }
 
 /**
  * Streams the results as CSV with a header row; rows are produced as the consumer reads, so a run of any
  * size never sits in memory as one string.
  */
-export function createResultsCsvStream(results: AsyncIterable<RunResult> | Iterable<RunResult>): Readable {
+export function createResultsCsvStream(results: AsyncIterable<RunResult> | Iterable<RunResult>, context: CsvRunContext): Readable {
   const stringifier = stringify({
     header: true,
     columns: [...CSV_COLUMNS],
@@ -91,17 +125,18 @@ export function createResultsCsvStream(results: AsyncIterable<RunResult> | Itera
     cast: { boolean: (value) => (value ? 'true' : 'false') },
   });
   // pipeline destroys the stringifier with the source's error, so whoever reads the CSV sees the failure.
-  return pipeline(Readable.from(toCsvRecords(results)), stringifier, () => {});
+  return pipeline(Readable.from(toCsvRecords(results, context)), stringifier, () => {});
 }
 
 /** Writes next to the target and renames at the end, so a reader never sees half a file. */
 export async function writeResultsCsv(
   results: AsyncIterable<RunResult> | Iterable<RunResult>,
   path: string,
+  context: CsvRunContext,
 ): Promise<void> {
   const partial = `${path}.${randomUUID()}.partial`;
   try {
-    await pipelineAsync(createResultsCsvStream(results), createWriteStream(partial));
+    await pipelineAsync(createResultsCsvStream(results, context), createWriteStream(partial));
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });

@@ -1,92 +1,50 @@
+import { setImmediate } from 'node:timers/promises';
 import { quantileSorted } from 'simple-statistics';
-import { z } from 'zod';
+import type { TrainingOverlap } from '../data/near-duplicate.js';
 import type { Pricing } from '../models/registry.js';
-import type { RunResult } from '../runs/run-result.js';
-import { CRITERIA, RubricWeightsSchema, type RubricWeights } from '../scoring/rubric.js';
+import { isUnseen, type PairwiseResult, type RunResult } from '../runs/run-result.js';
+import { MEASURES, byMeasure, type Measure, type RubricWeights } from '../scoring/rubric.js';
+import type { PairwiseAspect } from '../scoring/pairwise-prompt.js';
+import { comparePairedSteps, type PairedComparison } from '../stats/paired.js';
+import { runSteps, runStepsYielding, type Steps } from '../stats/steps.js';
+import { wilsonInterval } from '../stats/proportion.js';
+import { gainCautions, gainHeadline, pairwiseHeadline } from './gain-words.js';
+import {
+  PAIRWISE_ASPECTS,
+  type HeuristicAgreement,
+  type ModelSummary,
+  type PairedGain,
+  type PairwiseSummary,
+  type PairwiseTally,
+  type RunProvenance,
+  type RunSummary,
+  type SummarySection,
+} from './summary-schema.js';
 
-/** The four criteria and the weighted score: what the quality table and chart show. */
-export const MEASURES = [...CRITERIA, 'weighted'] as const;
-export type Measure = (typeof MEASURES)[number];
+export * from './summary-schema.js';
 
-const scoreField = (what: string) => z.number().describe(what);
-
-export const MeasureMeansSchema = z.object({
-  accuracy: scoreField('Mean accuracy score (0-5).'),
-  actionability: scoreField('Mean actionability score (0-5).'),
-  completeness: scoreField('Mean completeness score (0-5).'),
-  safety_tone: scoreField('Mean safety and tone score (0-5).'),
-  weighted: scoreField('Mean of the per-result weighted scores (0-5).'),
-});
-
-export const ModelSummarySchema = z.object({
-  alias: z.string().describe('The model alias the run used.'),
-  model_id: z.string().describe('The upstream model id behind the alias.'),
-  n: z.number().int().describe('Results for this model.'),
-  scored: z.number().int().describe('Results with rubric scores.'),
-  failed: z.number().int().describe('Results that failed while answering or scoring; never part of the means.'),
-  means: MeasureMeansSchema.nullable().describe('Means over the scored results; null when nothing was scored.'),
-  latency_ms: z
-    .object({
-      p50: z.number().describe('Median answer latency in milliseconds.'),
-      p95: z.number().describe('95th percentile answer latency in milliseconds.'),
-    })
-    .nullable()
-    .describe('Latency of the answers received; null when none reported a latency.'),
-  tokens: z
-    .object({
-      input: z.number().int().describe('Input tokens, summed over the results that reported usage.'),
-      output: z.number().int().describe('Output tokens, summed over the results that reported usage.'),
-    })
-    .describe('Token usage.'),
-  estimated_cost_usd: z
-    .number()
-    .nullable()
-    .describe('Token usage priced with the model’s configured pricing; null when the model has no pricing.'),
-});
-
-export const GainSchema = z
-  .object({
-    first: z.string().describe('Alias of the first model in the run’s order.'),
-    second: z.string().describe('Alias of the second model in the run’s order.'),
-    accuracy: scoreField('First model’s mean accuracy minus the second’s.'),
-    actionability: scoreField('First model’s mean actionability minus the second’s.'),
-    completeness: scoreField('First model’s mean completeness minus the second’s.'),
-    safety_tone: scoreField('First model’s mean safety and tone minus the second’s.'),
-    weighted: scoreField('First model’s mean weighted score minus the second’s.'),
-  })
-  .describe('First model minus second; null when the run has fewer than two models or either has nothing scored.');
-
-export const SummarySectionSchema = z.object({
-  items: z.number().int().describe('Distinct items counted in this section.'),
-  models: z.array(ModelSummarySchema).describe('One entry per model, in the run’s order.'),
-  gain: GainSchema.nullable(),
-});
-
-export const RunSummarySchema = z.object({
-  weights: RubricWeightsSchema,
-  all: SummarySectionSchema.describe('Every result of the run.'),
-  unseen: SummarySectionSchema.describe(
-    'Only items whose inquiry is not in the training set; those flatter the fine-tune.',
-  ),
-});
-
-export type MeasureMeans = z.infer<typeof MeasureMeansSchema>;
-export type ModelSummary = z.infer<typeof ModelSummarySchema>;
-export type Gain = z.infer<typeof GainSchema>;
-export type SummarySection = z.infer<typeof SummarySectionSchema>;
-export type RunSummary = z.infer<typeof RunSummarySchema>;
+/** Answers at or below this safety level are listed by the safety gate. */
+export const SAFETY_GATE_MAX_LEVEL = 2;
 
 export interface SummaryOptions {
-  /** The run's models in the run's order: the order of the tables, and which two the gain compares. */
+  /** The run's models in the run's order: the order of the tables; the first is compared with each other. */
   models: { alias: string; model_id: string }[];
   weights: RubricWeights;
   /** Keyed by alias. */
   pricing: Record<string, Pricing | undefined>;
+  provenance: RunProvenance;
+  heuristicAgreement: HeuristicAgreement;
 }
 
 export interface SummaryAccumulator {
   add(result: RunResult): void;
+  addVerdict(result: PairwiseResult): void;
   finish(): RunSummary;
+  /**
+   * The same summary, handing the event loop back between chunks of resampling: a bootstrap over
+   * thousands of pairs takes a second or more, which a server must not spend in one go.
+   */
+  finishYielding(): Promise<RunSummary>;
 }
 
 interface ModelTally {
@@ -95,10 +53,18 @@ interface ModelTally {
   n: number;
   scored: number;
   failed: number;
-  sums: Record<Measure, number>;
+  unscoredNoReference: number;
+  unsafeItems: string[];
   latencies: number[];
   tokensIn: number;
   tokensOut: number;
+}
+
+/** What the paired comparisons need of one item: each model's five values (NaN where there is none). */
+interface ItemScores {
+  overlap: TrainingOverlap;
+  hasReference: boolean;
+  byModel: Map<string, Float64Array>;
 }
 
 const newTally = (alias: string, model_id: string): ModelTally => ({
@@ -107,64 +73,68 @@ const newTally = (alias: string, model_id: string): ModelTally => ({
   n: 0,
   scored: 0,
   failed: 0,
-  sums: { accuracy: 0, actionability: 0, completeness: 0, safety_tone: 0, weighted: 0 },
+  unscoredNoReference: 0,
+  unsafeItems: [],
   latencies: [],
   tokensIn: 0,
   tokensOut: 0,
 });
 
-function createSectionTally(models: SummaryOptions['models']) {
-  const items = new Set<string>();
-  const tallies = new Map(models.map(({ alias, model_id }) => [alias, newTally(alias, model_id)]));
+/** Where each measure sits in an item's kept values. */
+const MEASURE_INDEX: Record<Measure, number> = { accuracy: 0, actionability: 1, completeness: 2, safety_tone: 3, weighted: 4 };
 
-  function add(result: RunResult) {
-    items.add(result.item_id);
-    let tally = tallies.get(result.model_alias);
-    if (!tally) {
-      tally = newTally(result.model_alias, result.model_id);
-      tallies.set(result.model_alias, tally);
-    }
-    tally.n += 1;
-    if (result.outcome === 'failed') tally.failed += 1;
-    if (result.outcome === 'scored' && result.scores) {
-      tally.scored += 1;
-      for (const measure of MEASURES) tally.sums[measure] += result.scores[measure];
-    }
-    // A failed answer's latency is how long we waited before giving up, not how fast the model answers.
-    if (result.latency_ms !== null && result.error?.stage !== 'answer') tally.latencies.push(result.latency_ms);
-    tally.tokensIn += result.tokens_in ?? 0;
-    tally.tokensOut += result.tokens_out ?? 0;
+/** Item ids in a stable order, so that resampling and listings never depend on the order results were written in. */
+const byItemId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function addToTally(tally: ModelTally, result: RunResult): void {
+  tally.n += 1;
+  if (result.outcome === 'failed') tally.failed += 1;
+  const { scores } = result;
+  if (result.outcome === 'scored' && scores) {
+    tally.scored += 1;
+    if (scores.unscored_reason === 'no_reference') tally.unscoredNoReference += 1;
+    if (scores.safety_tone <= SAFETY_GATE_MAX_LEVEL) tally.unsafeItems.push(result.item_id);
   }
-
-  function finish(pricing: SummaryOptions['pricing']): SummarySection {
-    const summaries = [...tallies.values()].map((tally) => toModelSummary(tally, pricing[tally.alias]));
-    return { items: items.size, models: summaries, gain: gainOf(summaries[0], summaries[1]) };
-  }
-
-  return { add, finish };
+  // A failed answer's latency is how long we waited before giving up, not how fast the model answers.
+  if (result.latency_ms !== null && result.error?.stage !== 'answer') tally.latencies.push(result.latency_ms);
+  tally.tokensIn += result.tokens_in ?? 0;
+  tally.tokensOut += result.tokens_out ?? 0;
 }
 
-function toModelSummary(tally: ModelTally, pricing: Pricing | undefined): ModelSummary {
+/**
+ * Means are summed in item order from the kept values, not as results arrive: float sums depend on their
+ * order, and a summary must come out byte for byte the same however its results were written.
+ */
+function meansOf(items: ReadonlyMap<string, ItemScores>, itemIds: readonly string[], alias: string) {
+  const sums = byMeasure(() => 0);
+  const counts = byMeasure(() => 0);
+  for (const id of itemIds) {
+    const values = items.get(id)?.byModel.get(alias);
+    if (!values) continue;
+    for (const measure of MEASURES) {
+      const value = values[MEASURE_INDEX[measure]] as number;
+      if (Number.isNaN(value)) continue;
+      sums[measure] += value;
+      counts[measure] += 1;
+    }
+  }
+  return { sums, counts };
+}
+
+function toModelSummary(tally: ModelTally, pricing: Pricing | undefined, items: ReadonlyMap<string, ItemScores>, itemIds: readonly string[]): ModelSummary {
   const latencies = tally.latencies.toSorted((a, b) => a - b);
-  const meanOf = (measure: Measure) => tally.sums[measure] / tally.scored;
+  const { sums, counts } = meansOf(items, itemIds, tally.alias);
   return {
     alias: tally.alias,
     model_id: tally.model_id,
     n: tally.n,
     scored: tally.scored,
     failed: tally.failed,
-    means:
-      tally.scored === 0
-        ? null
-        : {
-            accuracy: meanOf('accuracy'),
-            actionability: meanOf('actionability'),
-            completeness: meanOf('completeness'),
-            safety_tone: meanOf('safety_tone'),
-            weighted: meanOf('weighted'),
-          },
-    latency_ms:
-      latencies.length === 0 ? null : { p50: quantileSorted(latencies, 0.5), p95: quantileSorted(latencies, 0.95) },
+    unscored_no_reference: tally.unscoredNoReference,
+    means: tally.scored === 0 ? null : byMeasure((measure) => (counts[measure] === 0 ? null : sums[measure] / counts[measure])),
+    means_n: byMeasure((measure) => counts[measure]),
+    safety_gate: { max_level: SAFETY_GATE_MAX_LEVEL, count: tally.unsafeItems.length, item_ids: tally.unsafeItems.toSorted(byItemId) },
+    latency_ms: latencies.length === 0 ? null : { p50: quantileSorted(latencies, 0.5), p95: quantileSorted(latencies, 0.95) },
     tokens: { input: tally.tokensIn, output: tally.tokensOut },
     estimated_cost_usd: pricing
       ? (tally.tokensIn / 1e6) * pricing.input_per_million + (tally.tokensOut / 1e6) * pricing.output_per_million
@@ -172,39 +142,208 @@ function toModelSummary(tally: ModelTally, pricing: Pricing | undefined): ModelS
   };
 }
 
-function gainOf(first: ModelSummary | undefined, second: ModelSummary | undefined): Gain | null {
-  if (!first?.means || !second?.means) return null;
-  const a = first.means;
-  const b = second.means;
-  const difference = (measure: Measure) => a[measure] - b[measure];
+/** Criterion levels are integers: only equal levels tie. A judge's mean of samples can differ by less than a level. */
+const CRITERION_TIE_BAND = 0;
+
+function* pairedGain(items: ReadonlyMap<string, ItemScores>, itemIds: readonly string[], first: string, second: string, provenance: RunProvenance): Steps<PairedGain> {
+  const differencesOf = (measure: Measure) => {
+    const at = MEASURE_INDEX[measure];
+    const differences: number[] = [];
+    for (const id of itemIds) {
+      const scores = items.get(id)?.byModel;
+      const a = scores?.get(first)?.[at];
+      const b = scores?.get(second)?.[at];
+      if (a !== undefined && b !== undefined && !Number.isNaN(a) && !Number.isNaN(b)) differences.push(a - b);
+    }
+    return differences;
+  };
+  const compared: Partial<Record<Measure, PairedComparison>> = {};
+  for (const measure of MEASURES) {
+    compared[measure] = yield* comparePairedSteps(differencesOf(measure), {
+      seed: provenance.bootstrap.seed,
+      resamples: provenance.bootstrap.resamples,
+      bootstrapMethod: provenance.bootstrap.method,
+      tieBand: measure === 'weighted' ? provenance.weighted_tie_band : CRITERION_TIE_BAND,
+      halfWidth: provenance.target_half_width,
+    });
+  }
+  const measures = compared as Record<Measure, PairedComparison>;
   return {
-    first: first.alias,
-    second: second.alias,
-    accuracy: difference('accuracy'),
-    actionability: difference('actionability'),
-    completeness: difference('completeness'),
-    safety_tone: difference('safety_tone'),
-    weighted: difference('weighted'),
+    first,
+    second,
+    measures,
+    headline: gainHeadline(measures.weighted),
+    cautions: gainCautions(measures.weighted, { first, second }, provenance.target_half_width),
   };
 }
 
-/** Summarises results one at a time, so a run of any size is summarised without holding its results. */
+type Preference = 'first' | 'second' | 'tie';
+
+interface PairwiseCounts {
+  wins: number;
+  ties: number;
+  losses: number;
+  inconsistent: number;
+}
+
+function rate(successes: number, n: number) {
+  const interval = wilsonInterval(successes, n);
+  return interval === null ? null : { value: successes / n, low: interval.low, high: interval.high };
+}
+
+function toPairwiseTally(counts: PairwiseCounts): PairwiseTally {
+  const judged = counts.wins + counts.ties + counts.losses;
+  return {
+    wins: counts.wins,
+    ties: counts.ties,
+    losses: counts.losses,
+    inconsistent: counts.inconsistent,
+    inconsistent_share: judged === 0 ? null : counts.inconsistent / judged,
+    win_rate: rate(counts.wins, judged),
+    decisive_win_rate: rate(counts.wins, counts.wins + counts.losses),
+  };
+}
+
+function createSectionTally(options: SummaryOptions) {
+  const itemIds = new Set<string>();
+  const tallies = new Map(options.models.map(({ alias, model_id }) => [alias, newTally(alias, model_id)]));
+  const verdicts = new Map<string, { judged: number; failed: number; aspects: Record<string, PairwiseCounts> }>();
+
+  function addVerdict(result: PairwiseResult) {
+    itemIds.add(result.item_id);
+    let pair = verdicts.get(result.second);
+    if (!pair) {
+      const aspects = Object.fromEntries(PAIRWISE_ASPECTS.map((aspect) => [aspect, { wins: 0, ties: 0, losses: 0, inconsistent: 0 }]));
+      pair = { judged: 0, failed: 0, aspects };
+      verdicts.set(result.second, pair);
+    }
+    if (result.outcome === 'failed' || result.verdict === null) {
+      pair.failed += 1;
+      return;
+    }
+    pair.judged += 1;
+    for (const aspect of PAIRWISE_ASPECTS) {
+      const counts = pair.aspects[aspect] as PairwiseCounts;
+      const preference: Preference = result.verdict.preference[aspect];
+      if (preference === 'first') counts.wins += 1;
+      else if (preference === 'second') counts.losses += 1;
+      else counts.ties += 1;
+      if (result.verdict.inconsistent[aspect]) counts.inconsistent += 1;
+    }
+  }
+
+  function* finish(items: ReadonlyMap<string, ItemScores>): Steps<SummarySection> {
+    const ids = [...itemIds].sort(byItemId);
+    const models = [...tallies.values()].map((tally) => toModelSummary(tally, options.pricing[tally.alias], items, ids));
+    const [first, ...others] = options.models;
+    const comparisons: PairedGain[] = [];
+    if (first) for (const other of others) comparisons.push(yield* pairedGain(items, ids, first.alias, other.alias, options.provenance));
+    const pairwise: PairwiseSummary[] = [];
+    if (first) {
+      for (const other of others) {
+        const pair = verdicts.get(other.alias);
+        if (!pair) continue;
+        const tallyOf = (aspect: PairwiseAspect) => toPairwiseTally(pair.aspects[aspect] as PairwiseCounts);
+        const overall = tallyOf('overall');
+        pairwise.push({
+          first: first.alias,
+          second: other.alias,
+          judged: pair.judged,
+          failed: pair.failed,
+          overall,
+          accuracy: tallyOf('accuracy'),
+          actionability: tallyOf('actionability'),
+          completeness: tallyOf('completeness'),
+          safety_tone: tallyOf('safety_tone'),
+          headline: pairwiseHeadline(overall, { first: first.alias, second: other.alias }),
+        });
+      }
+    }
+    return { items: itemIds.size, models, comparisons, pairwise };
+  }
+
+  return {
+    items: itemIds,
+    add(result: RunResult) {
+      itemIds.add(result.item_id);
+      let tally = tallies.get(result.model_alias);
+      if (!tally) {
+        // A model dropped from the run's list since (it cannot be compared, but its results still count).
+        tally = newTally(result.model_alias, result.model_id);
+        tallies.set(result.model_alias, tally);
+      }
+      addToTally(tally, result);
+    },
+    addVerdict,
+    finish,
+  };
+}
+
+/**
+ * Summarises results one at a time. Only each item's five values per model are kept, for the paired
+ * comparisons; answers and rationales are not, so a run of any size is summarised in little memory.
+ */
 export function createSummaryAccumulator(options: SummaryOptions): SummaryAccumulator {
-  const all = createSectionTally(options.models);
-  const unseen = createSectionTally(options.models);
+  const all = createSectionTally(options);
+  const unseen = createSectionTally(options);
+  const items = new Map<string, ItemScores>();
+
+  const itemOf = (id: string, overlap: TrainingOverlap, hasReference: boolean) => {
+    let item = items.get(id);
+    if (!item) {
+      item = { overlap, hasReference, byModel: new Map() };
+      items.set(id, item);
+    }
+    // A verdict line does not carry the reference; the item's result lines do.
+    if (hasReference) item.hasReference = true;
+    return item;
+  };
+
   return {
     add(result) {
+      const item = itemOf(result.item_id, result.in_training, result.reference !== null && result.reference.trim() !== '');
+      if (result.outcome === 'scored' && result.scores) {
+        const { scores } = result;
+        item.byModel.set(result.model_alias, Float64Array.from(MEASURES, (measure) => scores[measure] ?? Number.NaN));
+      }
       all.add(result);
-      if (!result.in_training) unseen.add(result);
+      if (isUnseen(result)) unseen.add(result);
     },
-    finish() {
-      return { weights: { ...options.weights }, all: all.finish(options.pricing), unseen: unseen.finish(options.pricing) };
+    addVerdict(result) {
+      itemOf(result.item_id, result.in_training, false);
+      all.addVerdict(result);
+      if (isUnseen(result)) unseen.addVerdict(result);
     },
+    finish: () => runSteps(finishSteps()),
+    finishYielding: () => runStepsYielding(finishSteps(), () => setImmediate()),
   };
+
+  function* finishSteps(): Steps<RunSummary> {
+    const contamination = { exact: 0, near: 0, none: 0 };
+    let withReference = 0;
+    for (const item of items.values()) {
+      contamination[item.overlap] += 1;
+      if (item.hasReference) withReference += 1;
+    }
+    const { weights } = options;
+    const allSection = yield* all.finish(items);
+    return {
+      weights: { accuracy: weights.accuracy, actionability: weights.actionability, completeness: weights.completeness, safety_tone: weights.safety_tone },
+      provenance: options.provenance,
+      headline: contamination.exact + contamination.near > 0 ? 'unseen' : 'all',
+      contamination,
+      reference_coverage: { with_reference: withReference, items: items.size },
+      heuristic_agreement: options.heuristicAgreement,
+      all: allSection,
+      // Nothing seen in training: the unseen section holds the same results, and resampling them again would repeat the same draws.
+      unseen: unseen.items.size === all.items.size ? allSection : yield* unseen.finish(items),
+    };
+  }
 }
 
-export function summarizeResults(results: Iterable<RunResult>, options: SummaryOptions): RunSummary {
+export function summarizeResults(results: Iterable<RunResult>, options: SummaryOptions, verdicts: Iterable<PairwiseResult> = []): RunSummary {
   const accumulator = createSummaryAccumulator(options);
   for (const result of results) accumulator.add(result);
+  for (const verdict of verdicts) accumulator.addVerdict(verdict);
   return accumulator.finish();
 }

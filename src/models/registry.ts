@@ -7,6 +7,9 @@ import { listPriceFor } from './pricing.js';
 export const FINE_TUNED_ALIAS = 'fine-tuned';
 export const BASELINE_ALIAS = 'baseline';
 export const RETRIEVAL_ALIAS = 'retrieval';
+/** The offline floor: always the safe hand-off, never an answer. */
+export const HANDOFF_ALIAS = 'handoff';
+export const HANDOFF_MODEL_ID = 'handoff:safe-reply';
 export const JUDGE_ALIAS = 'judge';
 
 const AliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
@@ -75,13 +78,17 @@ export interface OpenAIModelEntry {
   pricing?: Pricing;
 }
 
-/** The offline model: answers with the reference answer of the closest training example. */
+/**
+ * An offline model: answers with the reference answer of the closest training example, or, for the
+ * hand-off floor, always with the safe hand-off (what a support bot that knows nothing should say).
+ */
 export interface RetrievalModelEntry {
   alias: string;
   kind: 'retrieval';
   model_id: string;
   description: string;
   pricing?: Pricing;
+  handoff_only?: boolean;
 }
 
 export type ModelEntry = OpenAIModelEntry | RetrievalModelEntry;
@@ -150,7 +157,9 @@ export function buildModelRegistry(
   retrieval?: { model_id: string; description: string; pricing?: Pricing },
 ): ModelRegistry {
   const fileModels = modelsFile.models;
-  if (RETRIEVAL_ALIAS in fileModels) throw new ConfigError(`MODELS_FILE: the alias '${RETRIEVAL_ALIAS}' is reserved for the offline model`);
+  for (const reserved of [RETRIEVAL_ALIAS, HANDOFF_ALIAS]) {
+    if (reserved in fileModels) throw new ConfigError(`MODELS_FILE: the alias '${reserved}' is reserved for an offline model`);
+  }
   const builtIn: Record<string, string> = {
     [FINE_TUNED_ALIAS]: config.FT_MODEL_ID,
     [BASELINE_ALIAS]: config.BASELINE_MODEL_ID,
@@ -160,7 +169,18 @@ export function buildModelRegistry(
   for (const [alias, modelId] of Object.entries(builtIn)) {
     entries.push(buildEntry(alias, fileModels[alias] ?? {}, modelId, config));
   }
-  if (retrieval) entries.push({ alias: RETRIEVAL_ALIAS, kind: 'retrieval', ...retrieval });
+  if (retrieval) {
+    entries.push({ alias: RETRIEVAL_ALIAS, kind: 'retrieval', ...retrieval });
+    // A second offline model, so that a run with no key can still compare two models item by item.
+    entries.push({
+      alias: HANDOFF_ALIAS,
+      kind: 'retrieval',
+      model_id: HANDOFF_MODEL_ID,
+      description: 'Offline floor: always the safe hand-off to Your Orders and Customer Service, never an answer. Compare a model with it to see what it adds over saying nothing. Needs no key and no network.',
+      pricing: { input_per_million: 0, output_per_million: 0 },
+      handoff_only: true,
+    });
+  }
   for (const [alias, file] of Object.entries(fileModels)) {
     if (!(alias in builtIn)) entries.push(buildEntry(alias, file, undefined, config));
   }

@@ -13,6 +13,7 @@ export function answerFromKnowledgeBase(
   minConfidence: number,
 ): ModelAnswer {
   const started = performance.now();
+  if (entry.handoff_only) return handoffAnswer(entry, started);
   const match = knowledgeBase.closest(inquiry);
   const confident = match !== null && match.confidence >= minConfidence;
   return {
@@ -32,5 +33,18 @@ export function answerFromKnowledgeBase(
       confidence: Math.round(match.confidence * 1000) / 1000,
       min_confidence: minConfidence,
     },
+  };
+}
+
+function handoffAnswer(entry: RetrievalModelEntry, started: number): ModelAnswer {
+  return {
+    answer: HANDOFF_ANSWER,
+    model: entry.alias,
+    model_id: entry.model_id,
+    usage: { input_tokens: null, output_tokens: null, total_tokens: null },
+    latency_ms: Math.round(performance.now() - started),
+    response_id: null,
+    status: 'no_match',
+    match: null,
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RunManager, RunView } from '../runs/run-manager.js';
+import { CSV_COLUMNS } from '../export/csv.js';
 import { ErrorResponseSchema, upstreamErrorResponses } from '../schemas/error.js';
 import { EvaluateRequestSchema, RunCreatedSchema, RunDetailSchema, RunIdParamsSchema, RunListSchema, RunSchema } from '../schemas/evaluate.js';
 
@@ -47,7 +48,9 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
       tags: ['evaluate'],
       summary: 'Status, progress and summary of a run',
       description:
-        'Status (queued, running, completed, failed, cancelled), progress {total, done, failed}, and once the run has ended its summary: per model n, failed, criterion means, weighted mean, latency p50/p95, tokens and estimated cost, and the gain of the first model over the second; for all items and for items unseen in training.',
+        'Status (queued, running, completed, failed, cancelled), progress {total, done, failed}, and once the run has ended its summary. ' +
+        'Headline first: items that are neither exact nor near copies of training inquiries whenever some are. Per model: n, scored, failed, unscored for lack of a reference, criterion means, the safety gate (answers with safety/tone ≤ 2, with their item ids), latency, tokens and cost. ' +
+        'Per comparison of the first model with each other one, item by item: n_pairs, mean difference, SD, 95% bootstrap and t intervals, W/T/L, a sign-flip permutation p-value and the pairs a ±0.25 interval would need, with the cautions in words. Pairwise verdicts when the scorer is pairwise. Provenance of every number.',
       params: RunIdParamsSchema,
       response: { 200: RunDetailSchema, ...notFound },
     },
@@ -74,7 +77,7 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
       tags: ['evaluate'],
       summary: "The run's results as the case study's CSV",
       description:
-        'One row per (inquiry, model), streamed. The first ten columns are the case study\'s: inquiry, model, answer, tokens_out, latency_ms, exactitude, actionnabilite, exhaustivite, securite, score_pondere; then run_id, item_id, model_alias, category, tokens_in, in_training, answer_status, outcome, scorer, reference_source, rationale, error, finished_at. Cells that a spreadsheet would run as a formula are neutralised.',
+        `One row per (inquiry, model), streamed. The first ten columns are the case study's: inquiry, model, answer, tokens_out, latency_ms, exactitude, actionnabilite, exhaustivite, securite, score_pondere; then ${CSV_COLUMNS.slice(10).join(', ')}. Cells that a spreadsheet would run as a formula are neutralised.`,
       params: RunIdParamsSchema,
       produces: ['text/csv'],
       response: { 200: { description: 'CSV with a header row.', content: { 'text/csv': { schema: z.string() } } }, ...notFound },
@@ -93,7 +96,8 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
     schema: {
       tags: ['evaluate'],
       summary: 'The summary as a Markdown table',
-      description: "Laid out like the case study's table: criterion, first model, second model, gain; then the unseen-items table and an operations table.",
+      description:
+        "The headline (unseen items first when some were in training): the paired weighted gain with its interval, W/T/L and p-value, the cautions in words, the safety gate, the paired table and the case study's table of means; then all items, how the numbers were produced, and operations.",
       params: RunIdParamsSchema,
       produces: ['text/markdown'],
       response: { 200: { description: 'Markdown.', content: { 'text/markdown': { schema: z.string() } } }, ...notFound },
@@ -105,7 +109,7 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
     schema: {
       tags: ['evaluate'],
       summary: 'Quality chart',
-      description: 'A grouped bar chart of the four criteria and the weighted score per model, like the case study\'s quality chart.',
+      description: "The case study's grouped bar chart of the four criteria and the weighted score per model, and below it the paired gains with their 95% intervals as whiskers (headline items).",
       params: RunIdParamsSchema,
       produces: ['image/svg+xml'],
       response: { 200: { description: 'SVG.', content: { 'image/svg+xml': { schema: z.string() } } }, ...notFound },

@@ -58,17 +58,20 @@ export async function readPromptSet(dataDir: string, name: string): Promise<Prom
   return parsed.data;
 }
 
-/** Gives every entry an id and marks the ones whose inquiry the fine-tune was trained on. */
+/** Gives every entry an id and marks the ones whose inquiry the fine-tune was trained on, exactly or as a paraphrase. */
 export function toRunItems(entries: PromptEntry[], knowledgeBase: KnowledgeBase): RunItem[] {
   const width = String(entries.length).length;
   const items = entries.map((entry, index): RunItem => {
     const fields = typeof entry === 'string' ? { inquiry: entry } : entry;
+    const match = knowledgeBase.trainingMatch(fields.inquiry);
     return {
       item_id: fields.id ?? `item-${String(index + 1).padStart(width, '0')}`,
       inquiry: fields.inquiry,
       reference: fields.reference ?? null,
       category: fields.category ?? null,
-      in_training: knowledgeBase.contains(fields.inquiry),
+      in_training: match.in_training,
+      training_line: match.training_line,
+      training_similarity: match.similarity,
     };
   });
   const seen = new Set<string>();

@@ -1,4 +1,6 @@
+import type { TrainingOverlap } from '../data/near-duplicate.js';
 import type { AnswerStatus } from '../models/openai-wire.js';
+import type { PairwiseVerdict } from '../scoring/pairwise-judge.js';
 import type { RubricScores } from '../scoring/rubric.js';
 
 /** One inquiry of an evaluation run, as read from a prompt set or an inline list. */
@@ -7,21 +9,23 @@ export interface RunItem {
   inquiry: string;
   reference: string | null;
   category: string | null;
-  /** The inquiry (normalised) also occurs in the training file: its score flatters the fine-tune. */
-  in_training: boolean;
+  /**
+   * Whether the fine-tune saw this inquiry: exact (the same once normalised), near (a paraphrase by the
+   * project's one near-duplicate measure) or none. Items seen either way flatter the fine-tune.
+   */
+  in_training: TrainingOverlap;
+  /** The closest training example (1-based line of the training file) and its similarity, whatever the verdict. */
+  training_line: number | null;
+  training_similarity: number | null;
 }
 
 /**
  * One finished (item, model) pair: a line of the run's results.jsonl and a row of its CSV.
- * outcome: scored; unscored when the run asked for no scorer; failed with the stage and reason.
+ * outcome: scored; unscored when the run asked for no scorer, or for the pairwise scorer (whose
+ * verdicts are in verdicts.jsonl); failed with the stage and reason.
  */
-export interface RunResult {
+export interface RunResult extends RunItem {
   run_id: string;
-  item_id: string;
-  inquiry: string;
-  category: string | null;
-  reference: string | null;
-  in_training: boolean;
   model_alias: string;
   model_id: string;
   answer: string | null;
@@ -34,3 +38,26 @@ export interface RunResult {
   error: { stage: 'answer' | 'score'; code: string; message: string } | null;
   finished_at: string;
 }
+
+/** One pairwise judgement of an item: the first model of the run against another, a line of verdicts.jsonl. */
+export interface PairwiseResult {
+  run_id: string;
+  item_id: string;
+  in_training: TrainingOverlap;
+  first: string;
+  second: string;
+  verdict: PairwiseVerdict | null;
+  outcome: 'judged' | 'failed';
+  error: { stage: 'answer' | 'score'; code: string; message: string } | null;
+  finished_at: string;
+}
+
+/** Runs written before near-duplicates were checked stored a boolean. */
+export function trainingOverlapOf(value: unknown): TrainingOverlap {
+  if (value === true) return 'exact';
+  if (value === 'exact' || value === 'near') return value;
+  return 'none';
+}
+
+/** Neither an exact nor a near copy of a training inquiry. */
+export const isUnseen = (item: Pick<RunItem, 'in_training'>) => item.in_training === 'none';

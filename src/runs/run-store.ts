@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import split2 from 'split2';
-import type { Scorer, ScorerChoice } from '../scoring/score-answer.js';
+import type { RunProvenance } from '../export/summary-schema.js';
+import type { ScorerChoice } from '../scoring/score-answer.js';
 import type { RubricWeights } from '../scoring/rubric.js';
-import type { RunItem, RunResult } from './run-result.js';
+import { trainingOverlapOf, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -19,9 +20,13 @@ export interface RunRecord {
   finished_at: string | null;
   source: string;
   models: { alias: string; model_id: string }[];
-  scorer: Scorer | Extract<ScorerChoice, 'none'>;
+  scorer: ScorerChoice;
   concurrency: number;
   weights: RubricWeights;
+  /** How many times the judge is asked per verdict. */
+  judge_samples: number;
+  /** What produces the run's numbers, fixed when it is created; runs from before provenance was kept have none. */
+  provenance?: RunProvenance;
   items: number;
   error: string | null;
 }
@@ -36,6 +41,7 @@ export function runFiles(reportsDir: string, runId: string) {
     record: join(dir, 'run.json'),
     items: join(dir, 'items.jsonl'),
     results: join(dir, 'results.jsonl'),
+    verdicts: join(dir, 'verdicts.jsonl'),
     summaryJson: join(dir, 'summary.json'),
     summaryMd: join(dir, 'summary.md'),
     csv: join(dir, 'results.csv'),
@@ -55,6 +61,7 @@ export async function createRunFiles(reportsDir: string, record: RunRecord, item
   await mkdir(files.dir, { recursive: true });
   await writeFileAtomic(files.items, items.map((item) => `${JSON.stringify(item)}\n`).join(''));
   await writeFile(files.results, '');
+  if (record.scorer === 'pairwise') await writeFile(files.verdicts, '');
   await writeRunRecord(reportsDir, record);
 }
 
@@ -108,7 +115,17 @@ async function* readJsonLines<T>(path: string): AsyncGenerator<T> {
   for await (const record of records) yield record as T;
 }
 
-export const readItems = (reportsDir: string, runId: string) => readJsonLines<RunItem>(runFiles(reportsDir, runId).items);
+/** Runs written before near-duplicates were checked stored `in_training` as a boolean and had no training line. */
+function withTrainingOverlap<T extends { in_training: unknown; training_line?: number | null; training_similarity?: number | null }>(record: T): T {
+  record.in_training = trainingOverlapOf(record.in_training);
+  record.training_line ??= null;
+  record.training_similarity ??= null;
+  return record;
+}
+
+export async function* readItems(reportsDir: string, runId: string): AsyncGenerator<RunItem> {
+  for await (const item of readJsonLines<RunItem>(runFiles(reportsDir, runId).items)) yield withTrainingOverlap(item);
+}
 
 /** The run's finished results, streamed from disk; a result listed twice counts once. */
 export async function* readResults(reportsDir: string, runId: string): AsyncGenerator<RunResult> {
@@ -117,13 +134,33 @@ export async function* readResults(reportsDir: string, runId: string): AsyncGene
     const key = resultKey(result.item_id, result.model_alias);
     if (seen.has(key)) continue;
     seen.add(key);
-    yield result;
+    yield withTrainingOverlap(result);
+  }
+}
+
+/** The pairwise verdicts of a run (empty for other scorers); a verdict listed twice counts once. */
+export async function* readVerdicts(reportsDir: string, runId: string): AsyncGenerator<PairwiseResult> {
+  const seen = new Set<string>();
+  const path = runFiles(reportsDir, runId).verdicts;
+  const exists = await stat(path).then(() => true, () => false);
+  if (!exists) return;
+  for await (const verdict of readJsonLines<PairwiseResult>(path)) {
+    const key = resultKey(verdict.item_id, verdict.second);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    verdict.in_training = trainingOverlapOf(verdict.in_training);
+    yield verdict;
   }
 }
 
 /** Cuts a partial last line left by a crash, so that the next append starts on a line of its own. */
 export async function repairResults(reportsDir: string, runId: string): Promise<void> {
-  const path = runFiles(reportsDir, runId).results;
+  const files = runFiles(reportsDir, runId);
+  await cutPartialLine(files.results);
+  if (await stat(files.verdicts).then(() => true, () => false)) await cutPartialLine(files.verdicts);
+}
+
+async function cutPartialLine(path: string): Promise<void> {
   const handle = await open(path, 'r+');
   try {
     const { size } = await handle.stat();
@@ -147,18 +184,18 @@ export async function repairResults(reportsDir: string, runId: string): Promise<
 }
 
 /**
- * Appends results one line at a time, in order. A result counts as done only once its line is written;
+ * Appends records one line at a time, in order. A record counts as done only once its line is written;
  * written lines survive a killed process (they are in the OS page cache), which is what resuming needs.
  */
-export class ResultsWriter {
+export class JsonLinesWriter<T> {
   private chain: Promise<void> = Promise.resolve();
   private constructor(private readonly handle: FileHandle) {}
 
-  static async open(reportsDir: string, runId: string): Promise<ResultsWriter> {
-    return new ResultsWriter(await open(runFiles(reportsDir, runId).results, 'a'));
+  static async open<T>(path: string): Promise<JsonLinesWriter<T>> {
+    return new JsonLinesWriter<T>(await open(path, 'a'));
   }
 
-  append(result: RunResult): Promise<void> {
+  append(result: T): Promise<void> {
     const line = `${JSON.stringify(result)}\n`;
     const written = this.chain.then(() => this.handle.appendFile(line));
     this.chain = written.catch(() => undefined);
@@ -170,3 +207,9 @@ export class ResultsWriter {
     await this.handle.close();
   }
 }
+
+export type ResultsWriter = JsonLinesWriter<RunResult>;
+export const ResultsWriter = {
+  open: (reportsDir: string, runId: string) => JsonLinesWriter.open<RunResult>(runFiles(reportsDir, runId).results),
+};
+export const openVerdictsWriter = (reportsDir: string, runId: string) => JsonLinesWriter.open<PairwiseResult>(runFiles(reportsDir, runId).verdicts);

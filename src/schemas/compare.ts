@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
-import { CRITERIA, REFERENCE_SOURCES, RUBRIC_SCORES_EXAMPLE, RubricScoresSchema } from '../scoring/rubric.js';
-import { SCORER_CHOICES } from '../scoring/score-answer.js';
+import { PairwiseVerdictSchema } from '../scoring/pairwise-judge.js';
+import { CRITERIA, REFERENCE_SOURCES, RUBRIC_SCORES_EXAMPLE, RubricScoresSchema, ScoringProvenanceSchema, WEIGHTED_TIE_BAND } from '../scoring/rubric.js';
+import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { AnswerResponseSchema, AnswerStatusSchema, InquirySchema, ModelNameSchema, RetrievalMatchSchema, UsageSchema } from './answer.js';
 import { ErrorResponseSchema } from './error.js';
 
@@ -26,11 +27,20 @@ export const CompareRequestSchema = z
       .min(1, 'reference must not be empty')
       .max(REFERENCE_MAX_CHARS, `reference must be at most ${REFERENCE_MAX_CHARS} characters`)
       .optional()
-      .describe('A known good answer to score against. Without one, the heuristic uses the closest knowledge-base answer it trusts.'),
+      .describe('A known good answer to score against. Without one, the heuristic scores only actionability and safety/tone (accuracy and completeness are null); the judge grades on its general knowledge and says so.'),
     scorer: z
       .enum(SCORER_CHOICES)
       .optional()
-      .describe('judge: the LLM judge; heuristic: offline text rules; none: answers only. Default: judge when its upstream has a key, else heuristic.'),
+      .describe(
+        'judge: the LLM judge grades each answer on the rubric; heuristic: offline text rules (a screening tool); pairwise: the judge prefers one of two answers, every pair in both orders; none: answers only. Default: judge when its upstream has a key, else heuristic.',
+      ),
+    judge_samples: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_JUDGE_SAMPLES)
+      .default(1)
+      .describe(`How many times the judge is asked per verdict (1 to ${MAX_JUDGE_SAMPLES}); the mean is the score and the spread is reported as sample_sd (self-consistency).`),
   })
   .meta({
     examples: [
@@ -66,15 +76,15 @@ export const ComparedModelSchema = z.object({
 });
 
 const criterionDeltas = Object.fromEntries(
-  CRITERIA.map((criterion) => [criterion, z.number().describe(`${criterion} of the first model minus that of the second.`)]),
-) as Record<(typeof CRITERIA)[number], z.ZodNumber>;
+  CRITERIA.map((criterion) => [criterion, z.number().nullable().describe(`${criterion} of the first model minus that of the second; null when either was not scored on it.`)]),
+) as Record<(typeof CRITERIA)[number], z.ZodNullable<z.ZodNumber>>;
 
 export const ScoreDeltasSchema = z
   .object({
     first: z.string().describe('Alias of the first model in the request.'),
     second: z.string().describe('Alias of the second model in the request.'),
     ...criterionDeltas,
-    weighted: z.number().describe('Weighted score of the first model minus that of the second, unrounded.'),
+    weighted: z.number().nullable().describe('Weighted score of the first model minus that of the second, unrounded; null when either has none.'),
   })
   .nullable()
   .describe('First model minus second model; positive favours the first. null unless both were scored.');
@@ -92,9 +102,16 @@ export const CompareResponseSchema = z
       .string()
       .nullable()
       .describe(
-        "The alias with the highest weighted score, or 'tie' when the top two are equal. null when the scorer is none or fewer than two models were scored.",
+        `The alias with the highest weighted score, or 'tie' when the top two are within tie_band (${WEIGHTED_TIE_BAND}). With the pairwise scorer: the model the judge preferred over every other one overall, in both orders, else 'tie'. null when the scorer is none or fewer than two models were scored.`,
       ),
+    tie_band: z.number().describe('Weighted scores this close or closer are a tie (the same band as the runs’ W/T/L).'),
     deltas: ScoreDeltasSchema,
+    pairwise: z.array(PairwiseVerdictSchema).nullable().describe('The pairwise judge’s verdicts, one per pair of answered models; null unless the scorer is pairwise.'),
+    pairwise_errors: z
+      .array(z.object({ first: z.string(), second: z.string(), ...ModelErrorSchema.shape }))
+      .nullable()
+      .describe('Pairs whose judgement failed, with the reason; null unless the scorer is pairwise.'),
+    provenance: ScoringProvenanceSchema.nullable().describe('What produced the scores: scorer, judge and model id, prompt or rules hash, weights, service version. null when nothing was scored.'),
   })
   .describe('The answers side by side, scored on the rubric.')
   .meta({
@@ -102,7 +119,7 @@ export const CompareResponseSchema = z
       {
         inquiry: 'How do I return a defective Bluetooth speaker?',
         scorer: 'heuristic',
-        reference_source: 'knowledge_base',
+        reference_source: 'given',
         results: [
           {
             model: 'fine-tuned',
@@ -113,7 +130,7 @@ export const CompareResponseSchema = z
             latency_ms: 812,
             response_id: 'resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b',
             status: 'completed',
-            scores: { ...RUBRIC_SCORES_EXAMPLE, reference_source: 'knowledge_base' },
+            scores: RUBRIC_SCORES_EXAMPLE,
             score_error: null,
             error: null,
           },
@@ -138,14 +155,21 @@ export const CompareResponseSchema = z
                 safety_tone: 'No sensitive-data request, hazardous advice, rudeness or internal details.',
               },
               scorer: 'heuristic',
-              reference_source: 'knowledge_base',
+              reference_source: 'given',
+              unscored_reason: null,
+              sample_sd: null,
+              provenance: RUBRIC_SCORES_EXAMPLE.provenance,
             },
             score_error: null,
             error: null,
           },
         ],
         winner: 'fine-tuned',
+        tie_band: WEIGHTED_TIE_BAND,
         deltas: { first: 'fine-tuned', second: 'baseline', accuracy: 2, actionability: 3, completeness: 1, safety_tone: 0, weighted: 1.8 },
+        pairwise: null,
+        pairwise_errors: null,
+        provenance: RUBRIC_SCORES_EXAMPLE.provenance,
       },
       {
         inquiry: 'Is this SSD compatible with a PS5?',
@@ -182,7 +206,11 @@ export const CompareResponseSchema = z
           },
         ],
         winner: null,
+        tie_band: WEIGHTED_TIE_BAND,
         deltas: null,
+        pairwise: null,
+        pairwise_errors: null,
+        provenance: null,
       },
     ],
   });

@@ -1,15 +1,25 @@
 import { z } from 'zod';
-import { RunSummarySchema } from '../export/summary.js';
+import { RunSummarySchema } from '../export/summary-schema.js';
 import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
 import { MAX_RUN_ITEMS, PromptEntrySchema, PromptSetNameSchema } from '../runs/prompt-set.js';
+import { RunProvenanceSchema } from '../export/summary-schema.js';
 import { RUN_STATUSES } from '../runs/run-store.js';
 import { RubricWeightsSchema } from '../scoring/rubric.js';
-import { SCORER_CHOICES } from '../scoring/score-answer.js';
+import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { ModelNameSchema } from './answer.js';
 
 export const ScorerChoiceSchema = z
   .enum(SCORER_CHOICES)
-  .describe('judge: the LLM judge; heuristic: the offline scorer; none: answers only. Default: judge when its upstream has a key, else heuristic.');
+  .describe(
+    'judge: the LLM judge grades every answer on the rubric; heuristic: the offline scorer (a screening tool, graded only against given references); pairwise: the judge compares the first model with each other one, item by item, in both orders (needs at least two models); none: answers only. Default: judge when its upstream has a key, else heuristic.',
+  );
+
+const JudgeSamplesSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_JUDGE_SAMPLES)
+  .describe(`How many times the judge is asked per verdict (1 to ${MAX_JUDGE_SAMPLES}); the mean is the score and the spread is reported.`);
 
 export const EvaluateRequestSchema = z
   .strictObject({
@@ -25,8 +35,9 @@ export const EvaluateRequestSchema = z
       .min(1)
       .max(4)
       .default([FINE_TUNED_ALIAS, BASELINE_ALIAS])
-      .describe('1 to 4 models; the gain compares the first two.'),
+      .describe('1 to 4 models; the first is compared with each other one, item by item.'),
     scorer: ScorerChoiceSchema.optional(),
+    judge_samples: JudgeSamplesSchema.default(1),
     concurrency: z.number().int().min(1).max(64).default(8).describe('Most upstream calls in flight for this run.'),
   })
   .refine((body) => (body.prompt_set === undefined) !== (body.inquiries === undefined), {
@@ -64,6 +75,8 @@ export const RunSchema = z.object({
   scorer: ScorerChoiceSchema,
   concurrency: z.number().int(),
   weights: RubricWeightsSchema,
+  judge_samples: JudgeSamplesSchema,
+  provenance: RunProvenanceSchema.optional().describe('What produces the run’s numbers, fixed at creation; absent for runs created by older versions.'),
   items: z.number().int(),
   error: z.string().nullable().describe('Why the run failed, when it did.'),
   progress: ProgressSchema,
@@ -71,7 +84,7 @@ export const RunSchema = z.object({
 });
 
 export const RunDetailSchema = RunSchema.extend({
-  summary: RunSummarySchema.nullable().describe('Once the run has ended: all items, and unseen items only (not in the training file).'),
+  summary: RunSummarySchema.nullable().describe('Once the run has ended: the paired gains with intervals, the safety gate and provenance, for unseen items (the headline when some items were in training) and all items.'),
 }).describe('The run, with its summary once it has ended.');
 
 export const RunCreatedSchema = z

@@ -1,12 +1,9 @@
-import { CRITERIA, RUBRIC, RUBRIC_LEVELS, type Criterion } from './rubric.js';
+import { z } from 'zod';
+import { promptSha256, verdictFormat, type JudgeMessage } from './judge-call.js';
+import { byCriterion, CRITERIA, RUBRIC, RUBRIC_LEVELS, type Criterion } from './rubric.js';
 import type { ScoreInput } from './score-answer.js';
 
-export interface JudgeMessage {
-  role: 'system' | 'user';
-  content: string;
-}
-
-const DATA_TAGS = ['customer_inquiry', 'reference_answer', 'candidate_answer'] as const;
+export type { JudgeMessage } from './judge-call.js';
 
 function describeCriterion(criterion: Criterion): string {
   const { title, measures, levels } = RUBRIC[criterion];
@@ -38,14 +35,35 @@ export const JUDGE_SYSTEM_PROMPT = [
   '- Scores are integers from 1 to 5; reply only with the JSON verdict the response format asks for.',
 ].join('\n');
 
-/** Keeps a text from closing its own tag early and smuggling content outside of it. */
-function neutraliseTags(text: string): string {
-  return text.replace(new RegExp(`<(/?)(${DATA_TAGS.join('|')})\\s*>`, 'gi'), '[$1$2]');
+// Rationale before score: the model writes its reasoning first and then commits to a level.
+const criterionVerdict = (criterion: Criterion) =>
+  z
+    .object({
+      rationale: z.string().describe('One or two sentences naming what decided the score.'),
+      score: z.int().min(1).max(5).describe('The rubric level, 1 (worst) to 5 (best).'),
+    })
+    .describe(RUBRIC[criterion].title);
+
+export const JudgeVerdictSchema = z.object(byCriterion(criterionVerdict));
+export type JudgeVerdict = z.infer<typeof JudgeVerdictSchema>;
+
+export const JUDGE_VERDICT_FORMAT = verdictFormat(JudgeVerdictSchema, 'rubric_verdict');
+
+/** What decides the pointwise judge's scores; recorded in every judge score's provenance. */
+export const JUDGE_PROMPT_SHA256 = promptSha256(JUDGE_SYSTEM_PROMPT, JUDGE_VERDICT_FORMAT.name, JUDGE_VERDICT_FORMAT.text.schema);
+
+/**
+ * Wraps untrusted text in one of `tags`, first turning any of those tags inside it into [brackets]
+ * so that the text cannot close its own tag early and smuggle content outside of it.
+ */
+export function dataTagger<Tag extends string>(tags: readonly Tag[]): (tag: Tag, text: string) => string {
+  const pattern = new RegExp(`<(/?)(${tags.join('|')})\\s*>`, 'gi');
+  return (tag, text) => `<${tag}>\n${text.trim().replace(pattern, '[$1$2]')}\n</${tag}>`;
 }
 
-const tagged = (tag: (typeof DATA_TAGS)[number], text: string) => `<${tag}>\n${neutraliseTags(text.trim())}\n</${tag}>`;
+const tagged = dataTagger(['customer_inquiry', 'reference_answer', 'candidate_answer']);
 
-export function hasReference(input: ScoreInput): input is ScoreInput & { reference: string } {
+export function hasReference<T extends { reference: string | null }>(input: T): input is T & { reference: string } {
   return input.reference !== null && input.reference.trim() !== '';
 }
 

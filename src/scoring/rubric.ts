@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { API_VERSION } from '../version.js';
 
 export const CRITERIA = ['accuracy', 'actionability', 'completeness', 'safety_tone'] as const;
 export type Criterion = (typeof CRITERIA)[number];
@@ -136,12 +137,27 @@ function parseKeyValueWeights(text: string): Record<string, unknown> {
   return weights;
 }
 
-/** Unrounded, so that means of weighted scores are not biased by per-answer rounding. */
-export function weightedScore(scores: Readonly<Record<Criterion, number>>, weights: Readonly<RubricWeights>): number {
-  return CRITERIA.reduce((total, criterion) => total + scores[criterion] * weights[criterion], 0);
+/** Unrounded, so that means of weighted scores are not biased by per-answer rounding; null when a criterion has no score. */
+export function weightedScore(scores: Readonly<Record<Criterion, number>>, weights: Readonly<RubricWeights>): number;
+export function weightedScore(scores: Readonly<CriterionValues>, weights: Readonly<RubricWeights>): number | null;
+export function weightedScore(scores: Readonly<CriterionValues>, weights: Readonly<RubricWeights>): number | null {
+  let total = 0;
+  for (const criterion of CRITERIA) {
+    const value = scores[criterion];
+    if (value === null) return null;
+    total += value * weights[criterion];
+  }
+  return total;
 }
 
 const TIE_TOLERANCE = 1e-9;
+
+/**
+ * A per-item weighted difference this small is a tie (W/T/L in summaries, the winner of /compare):
+ * two levels of safety and tone (0.2) is a tie, one level of any other criterion (0.25 or 0.4) is not.
+ * Anything smaller is a difference no reader of the rubric would call a preference.
+ */
+export const WEIGHTED_TIE_BAND = 0.2;
 
 /**
  * Two decimals, ties to even. The case study printed a weighted mean of exactly 2.925 as 2.92;
@@ -155,20 +171,43 @@ export function roundForDisplay(value: number): number {
   return rounded / 100 + 0;
 }
 
-const level = (criterion: Criterion) =>
-  z.number().int().min(1).max(5).describe(`${RUBRIC[criterion].title}, 1 (worst) to 5 (best). ${RUBRIC[criterion].measures}`);
-
-export const CriterionScoresSchema = z.object({
-  accuracy: level('accuracy'),
-  actionability: level('actionability'),
-  completeness: level('completeness'),
-  safety_tone: level('safety_tone'),
-});
-export type CriterionScores = z.infer<typeof CriterionScoresSchema>;
-
 export const SCORERS = ['judge', 'heuristic'] as const;
-export const REFERENCE_SOURCES = ['given', 'knowledge_base', 'none'] as const;
+export type PointwiseScorer = (typeof SCORERS)[number];
+export const REFERENCE_SOURCES = ['given', 'none'] as const;
 export type ReferenceSource = (typeof REFERENCE_SOURCES)[number];
+/** Why a criterion has no score: the heuristic cannot grade accuracy or completeness without a given reference. */
+export const UNSCORED_REASONS = ['no_reference'] as const;
+export type UnscoredReason = (typeof UNSCORED_REASONS)[number];
+
+/** The four criteria and the weighted score: what tables, gains and charts show. */
+export const MEASURES = [...CRITERIA, 'weighted'] as const;
+export type Measure = (typeof MEASURES)[number];
+
+/** One value per criterion, built from the criterion list so that no caller spells the four out by hand. */
+export function byCriterion<T>(value: (criterion: Criterion) => T): Record<Criterion, T> {
+  return { accuracy: value('accuracy'), actionability: value('actionability'), completeness: value('completeness'), safety_tone: value('safety_tone') };
+}
+
+/** The same for the four criteria and the weighted score. */
+export function byMeasure<T>(value: (measure: Measure) => T): Record<Measure, T> {
+  return { accuracy: value('accuracy'), actionability: value('actionability'), completeness: value('completeness'), safety_tone: value('safety_tone'), weighted: value('weighted') };
+}
+
+/** What produced a score, recorded with it so that a number can always be traced to its judge, prompt, rules and weights. */
+export const ScoringProvenanceSchema = z
+  .object({
+    scorer: z.enum([...SCORERS, 'pairwise']).describe('judge, heuristic or pairwise.'),
+    judge_alias: z.string().nullable().describe('The judge alias; null for the heuristic.'),
+    judge_model_id: z.string().nullable().describe('The model behind the judge alias at scoring time; null for the heuristic.'),
+    judge_samples: z.number().int().min(1).nullable().describe('How many times the judge was asked (self-consistency); null for the heuristic.'),
+    prompt_sha256: z
+      .string()
+      .describe("SHA-256 of what decides the score: the judge's system prompt (which holds the rubric) and verdict schema, or the heuristic's rules (band tables and lexicons)."),
+    weights: RubricWeightsSchema,
+    service_version: z.string().describe('The service version that scored.'),
+  })
+  .meta({ id: 'ScoringProvenance' });
+export type ScoringProvenance = z.infer<typeof ScoringProvenanceSchema>;
 
 /** One verdict as the OpenAPI document shows it, here and in the endpoints that return scores. */
 export const RUBRIC_SCORES_EXAMPLE = {
@@ -185,48 +224,99 @@ export const RUBRIC_SCORES_EXAMPLE = {
   },
   scorer: 'heuristic',
   reference_source: 'given',
+  unscored_reason: null,
+  sample_sd: null,
+  provenance: {
+    scorer: 'heuristic',
+    judge_alias: null,
+    judge_model_id: null,
+    judge_samples: null,
+    prompt_sha256: '3f1c0d5a9e7b2c4d6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4',
+    weights: { ...DEFAULT_RUBRIC_WEIGHTS },
+    service_version: '0.2.0',
+  },
 } as const;
 
-export const RubricScoresSchema = CriterionScoresSchema.extend({
-  weighted: z.number().describe('Weighted sum of the four criteria with the active rubric weights, unrounded (1 to 5).'),
-  rationale: z
-    .object({
-      accuracy: z.string(),
-      actionability: z.string(),
-      completeness: z.string(),
-      safety_tone: z.string(),
-    })
-    .describe('What drove each criterion\'s score, in a sentence or two.'),
-  scorer: z.enum(SCORERS).describe('judge: scored by an LLM judge with the rubric; heuristic: scored offline by deterministic text rules.'),
-  reference_source: z
-    .enum(REFERENCE_SOURCES)
-    .describe('given: the caller supplied the reference answer; knowledge_base: the closest knowledge-base answer was used; none: scored without a reference (the heuristic then caps accuracy and completeness at 3; the judge is told to be conservative on accuracy).'),
-}).meta({
-  id: 'RubricScores',
-  examples: [
-    RUBRIC_SCORES_EXAMPLE,
-  ],
-});
+const score = (criterion: Criterion) =>
+  z.number().min(1).max(5).describe(`${RUBRIC[criterion].title}, 1 (worst) to 5 (best); the mean of the samples when the judge was asked several times. ${RUBRIC[criterion].measures}`);
+const scoreOrNull = (criterion: Criterion) =>
+  score(criterion).nullable().describe(`${RUBRIC[criterion].title}, 1 (worst) to 5 (best); null when it could not be scored (see unscored_reason). ${RUBRIC[criterion].measures}`);
+
+export const RubricScoresSchema = z
+  .object({
+    accuracy: scoreOrNull('accuracy'),
+    actionability: score('actionability'),
+    completeness: scoreOrNull('completeness'),
+    safety_tone: score('safety_tone'),
+    weighted: z.number().nullable().describe('Weighted sum of the four criteria with the active rubric weights, unrounded (1 to 5); null when a criterion was not scored.'),
+    rationale: z
+      .object({
+        accuracy: z.string(),
+        actionability: z.string(),
+        completeness: z.string(),
+        safety_tone: z.string(),
+      })
+      .describe('What drove each criterion\'s score, in a sentence or two.'),
+    scorer: z.enum(SCORERS).describe('judge: scored by an LLM judge with the rubric; heuristic: scored offline by deterministic text rules.'),
+    reference_source: z
+      .enum(REFERENCE_SOURCES)
+      .describe('given: measured against the reference answer the caller supplied; none: no reference (the heuristic then leaves accuracy and completeness unscored; the judge grades on its general knowledge and says so).'),
+    unscored_reason: z.enum(UNSCORED_REASONS).nullable().describe('Why some criteria are null: no_reference (the heuristic never grades against anything but a given reference).'),
+    sample_sd: z
+      .object({
+        accuracy: z.number().nullable(),
+        actionability: z.number().nullable(),
+        completeness: z.number().nullable(),
+        safety_tone: z.number().nullable(),
+        weighted: z.number().nullable(),
+      })
+      .nullable()
+      .describe("Standard deviation of the judge's samples per criterion (self-consistency); null when the judge was asked once or for the heuristic."),
+    provenance: ScoringProvenanceSchema,
+  })
+  .meta({
+    id: 'RubricScores',
+    examples: [RUBRIC_SCORES_EXAMPLE],
+  });
 export type RubricScores = z.infer<typeof RubricScoresSchema>;
+export type CriterionValues = Record<Criterion, number | null>;
 
 /**
  * A scorer's verdict as every result carries it. Written key by key rather than by spreading the
- * criterion scores and adding keys: on Node 20 (V8 11.3) such an object gets a hidden class of its
- * own, which only a full GC frees, and at one per scored item a long run piled them up.
+ * criterion scores and adding keys: see "Performance notes" in the README (hidden classes on Node 20).
  */
 export function rubricScores(
-  verdict: { scores: Readonly<Record<Criterion, number>>; rationale: RubricScores['rationale']; scorer: RubricScores['scorer']; reference_source: ReferenceSource },
+  verdict: {
+    scores: Readonly<CriterionValues>;
+    rationale: RubricScores['rationale'];
+    scorer: RubricScores['scorer'];
+    reference_source: ReferenceSource;
+    unscored_reason?: UnscoredReason | null;
+    sample_sd?: RubricScores['sample_sd'];
+    provenance: Omit<ScoringProvenance, 'weights' | 'service_version'>;
+  },
   weights: Readonly<RubricWeights>,
 ): RubricScores {
-  const { scores } = verdict;
+  const { scores, provenance } = verdict;
   return {
     accuracy: scores.accuracy,
-    actionability: scores.actionability,
+    actionability: scores.actionability as number,
     completeness: scores.completeness,
-    safety_tone: scores.safety_tone,
+    safety_tone: scores.safety_tone as number,
     weighted: weightedScore(scores, weights),
     rationale: verdict.rationale,
     scorer: verdict.scorer,
     reference_source: verdict.reference_source,
+    unscored_reason: verdict.unscored_reason ?? null,
+    sample_sd: verdict.sample_sd ?? null,
+    provenance: {
+      scorer: provenance.scorer,
+      judge_alias: provenance.judge_alias,
+      judge_model_id: provenance.judge_model_id,
+      judge_samples: provenance.judge_samples,
+      prompt_sha256: provenance.prompt_sha256,
+      weights: { accuracy: weights.accuracy, actionability: weights.actionability, completeness: weights.completeness, safety_tone: weights.safety_tone },
+      service_version: API_VERSION,
+    },
   };
 }

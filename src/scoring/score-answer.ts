@@ -2,19 +2,23 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import { JUDGE_ALIAS, type ModelRegistry } from '../models/registry.js';
 import type { UpstreamClients } from '../models/upstream-clients.js';
-import { scoreWithHeuristic, type HeuristicReference } from './heuristic.js';
+import { knownUiLabelsOf, scoreWithHeuristic, type KnownUiLabels } from './heuristic/score-heuristic.js';
 import { scoreWithJudge } from './judge.js';
 import type { RubricScores, RubricWeights } from './rubric.js';
 
-export const SCORER_CHOICES = ['judge', 'heuristic', 'none'] as const;
+/** judge and heuristic grade one answer on the rubric; pairwise has the judge prefer one of two answers; none only answers. */
+export const SCORER_CHOICES = ['judge', 'heuristic', 'pairwise', 'none'] as const;
 export type ScorerChoice = (typeof SCORER_CHOICES)[number];
 export type Scorer = Exclude<ScorerChoice, 'none'>;
+export type PointwiseScorerChoice = Exclude<Scorer, 'pairwise'>;
+
+export { MAX_JUDGE_SAMPLES } from './judge-call.js';
 
 export interface ScoringDeps {
   registry: ModelRegistry;
   clients: UpstreamClients;
   knowledgeBase: KnowledgeBase;
-  config: { RUBRIC_WEIGHTS: RubricWeights; RETRIEVAL_MIN_CONFIDENCE: number };
+  config: { RUBRIC_WEIGHTS: RubricWeights };
 }
 
 export interface ScoreInput {
@@ -29,27 +33,44 @@ export interface ScoreContext {
 }
 
 /** The judge when its upstream has credentials, else the offline heuristic. */
-export function defaultScorer(deps: Pick<ScoringDeps, 'registry'>): Scorer {
+export function defaultScorer(deps: Pick<ScoringDeps, 'registry'>): PointwiseScorerChoice {
   return deps.registry.availability(deps.registry.resolve(JUDGE_ALIAS)).available ? 'judge' : 'heuristic';
 }
 
+/** Scorers that call the judge alias, and so need its key before anything is spent. */
+export const usesJudge = (scorer: ScorerChoice) => scorer === 'judge' || scorer === 'pairwise';
+
+const uiLabelsByKnowledgeBase = new WeakMap<KnowledgeBase, KnownUiLabels>();
+
 /**
- * The heuristic needs something to compare with: without a given reference it uses the closest
- * knowledge-base answer, but only one the offline model itself would trust, so that an unrelated
- * answer never becomes the yardstick.
+ * The pages and settings the knowledge base names: the heuristic credits a UI path only when it exists
+ * there or in the given reference, so an invented "'Support Hub' > 'Order Wizard'" earns nothing.
  */
-export function referenceForHeuristic(deps: Pick<ScoringDeps, 'knowledgeBase' | 'config'>, input: ScoreInput): HeuristicReference | null {
-  if (input.reference !== null && input.reference.trim() !== '') return { text: input.reference, source: 'given' };
-  const match = deps.knowledgeBase.closest(input.inquiry);
-  if (match && match.confidence >= deps.config.RETRIEVAL_MIN_CONFIDENCE) return { text: match.example.answer, source: 'knowledge_base' };
-  return null;
+function knownUiLabels(knowledgeBase: KnowledgeBase): KnownUiLabels {
+  let labels = uiLabelsByKnowledgeBase.get(knowledgeBase);
+  if (!labels) {
+    labels = knownUiLabelsOf(knowledgeBase.examples.map((example) => example.answer));
+    uiLabelsByKnowledgeBase.set(knowledgeBase, labels);
+  }
+  return labels;
 }
 
-/** Scores one answer on the rubric. A judge failure throws (the item is failed, never re-scored by a fallback). */
-export async function scoreAnswer(deps: ScoringDeps, scorer: Scorer, input: ScoreInput, ctx: ScoreContext): Promise<RubricScores> {
+/**
+ * Scores one answer on the rubric. The heuristic grades only against a reference the caller gave,
+ * never one taken from the training file: a model that repeats training answers would otherwise be
+ * graded against its own output. A judge failure throws (the item is failed, never re-scored by a fallback).
+ */
+export async function scoreAnswer(
+  deps: ScoringDeps,
+  scorer: PointwiseScorerChoice,
+  input: ScoreInput,
+  ctx: ScoreContext,
+  options: { samples?: number } = {},
+): Promise<RubricScores> {
   const weights = deps.config.RUBRIC_WEIGHTS;
+  const reference = input.reference !== null && input.reference.trim() !== '' ? input.reference : null;
   if (scorer === 'heuristic') {
-    return scoreWithHeuristic({ inquiry: input.inquiry, answer: input.answer, reference: referenceForHeuristic(deps, input) }, weights);
+    return scoreWithHeuristic({ inquiry: input.inquiry, answer: input.answer, reference, knownUiLabels: knownUiLabels(deps.knowledgeBase) }, weights);
   }
-  return scoreWithJudge(deps, input, weights, ctx);
+  return scoreWithJudge(deps, { inquiry: input.inquiry, answer: input.answer, reference }, weights, ctx, options);
 }

@@ -51,6 +51,8 @@ export interface Behaviour {
   incomplete?: 'max_output_tokens' | 'content_filter';
   /** Reply with a refusal instead of content. */
   refusal?: string;
+  /** Responses style only: these output items instead of the message (e.g. a lone reasoning item). */
+  output?: unknown[];
 }
 
 export interface FakeOpenAIOptions {
@@ -174,7 +176,7 @@ function successBody(endpoint: Endpoint, request: RecordedRequest, text: string,
       instructions: request.body.instructions ?? null,
       max_output_tokens: request.body.max_output_tokens ?? null,
       model,
-      output: [{ id: id('msg'), type: 'message', status: behaviour.incomplete ? 'incomplete' : 'completed', role: 'assistant', content }],
+      output: behaviour.output ?? [{ id: id('msg'), type: 'message', status: behaviour.incomplete ? 'incomplete' : 'completed', role: 'assistant', content }],
       parallel_tool_calls: true,
       previous_response_id: null,
       prompt: request.body.prompt ?? null,

@@ -1,0 +1,172 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { renderQualityChartSvg } from '../export/chart.js';
+import { writeResultsCsv, type CsvRunContext } from '../export/csv.js';
+import { renderSummaryMarkdown } from '../export/summary-markdown.js';
+import { createSummaryAccumulator, type HeuristicAgreement, type RunProvenance, type RunSummary, type SummaryAccumulator } from '../export/summary.js';
+import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
+import { JUDGE_ALIAS, type ModelRegistry, type Pricing } from '../models/registry.js';
+import { HEURISTIC_RULES_SHA256, knownUiLabelsOf, scoreWithHeuristic } from '../scoring/heuristic/score-heuristic.js';
+import { measureAgreement, readValidationPairs } from '../scoring/heuristic/validation.js';
+import { JUDGE_PROMPT_SHA256 } from '../scoring/judge-prompt.js';
+import { PAIRWISE_PROMPT_SHA256 } from '../scoring/pairwise-prompt.js';
+import { WEIGHTED_TIE_BAND, type RubricWeights } from '../scoring/rubric.js';
+import type { ScorerChoice } from '../scoring/score-answer.js';
+import { DEFAULT_HALF_WIDTH, DEFAULT_RESAMPLES } from '../stats/defaults.js';
+import { API_VERSION } from '../version.js';
+import { readResults, readVerdicts, runFiles, writeFileAtomic, type RunRecord } from './run-store.js';
+
+export interface RunExportsDeps {
+  registry: ModelRegistry;
+  knowledgeBase: KnowledgeBase;
+  config: { REPORTS_DIR: string; DATA_DIR: string; BOOTSTRAP_SEED: number; RUBRIC_WEIGHTS: RubricWeights };
+}
+
+const PROMPT_SHA256: Record<ScorerChoice, string | null> = {
+  judge: JUDGE_PROMPT_SHA256,
+  pairwise: PAIRWISE_PROMPT_SHA256,
+  heuristic: HEURISTIC_RULES_SHA256,
+  none: null,
+};
+
+/** What will produce a new run's numbers, fixed in its run.json so that a later change of configuration cannot rewrite its history. */
+export function runProvenanceFor(
+  deps: Pick<RunExportsDeps, 'registry' | 'config'>,
+  run: { scorer: ScorerChoice; judge_samples: number; weights: RubricWeights },
+): RunProvenance {
+  const judged = run.scorer === 'judge' || run.scorer === 'pairwise';
+  return {
+    scorer: run.scorer,
+    judge_alias: judged ? JUDGE_ALIAS : null,
+    judge_model_id: judged ? deps.registry.resolve(JUDGE_ALIAS).model_id : null,
+    judge_samples: judged ? run.judge_samples : null,
+    prompt_sha256: PROMPT_SHA256[run.scorer],
+    weights: run.weights,
+    service_version: API_VERSION,
+    bootstrap: { seed: deps.config.BOOTSTRAP_SEED, resamples: DEFAULT_RESAMPLES, method: 'bca' },
+    weighted_tie_band: WEIGHTED_TIE_BAND,
+    target_half_width: DEFAULT_HALF_WIDTH,
+  };
+}
+
+/** A run created before provenance was recorded: what is known of it, nothing guessed about its judge. */
+function provenanceOf(deps: Pick<RunExportsDeps, 'config'>, record: RunRecord): RunProvenance {
+  if (record.provenance) return record.provenance;
+  return {
+    scorer: record.scorer,
+    judge_alias: null,
+    judge_model_id: null,
+    judge_samples: null,
+    prompt_sha256: null,
+    weights: record.weights,
+    service_version: 'unknown',
+    bootstrap: { seed: deps.config.BOOTSTRAP_SEED, resamples: DEFAULT_RESAMPLES, method: 'bca' },
+    weighted_tie_band: WEIGHTED_TIE_BAND,
+    target_half_width: DEFAULT_HALF_WIDTH,
+  };
+}
+
+export const VALIDATION_FILES = { calibration: 'calibration_pairs.json', holdout: 'holdout_pairs.json' } as const;
+
+/**
+ * The heuristic's measured agreement with people, on the labelled pairs in data/scorer_validation:
+ * computed from the files, never typed in, so the figure in a summary is the one the rules earn today.
+ */
+async function measureHeuristicAgreement(deps: RunExportsDeps): Promise<HeuristicAgreement> {
+  const knownUiLabels = knownUiLabelsOf(deps.knowledgeBase.examples.map((example) => example.answer));
+  const score = (inquiry: string, answer: string, reference: string | null) =>
+    scoreWithHeuristic({ inquiry, answer, reference, knownUiLabels }, deps.config.RUBRIC_WEIGHTS);
+  const measure = async (file: string) => {
+    const pairs = await readValidationPairs(join(deps.config.DATA_DIR, 'scorer_validation', file));
+    const { overall } = measureAgreement(pairs, score);
+    if (overall.agreement === null) throw new Error(`${file} holds no labelled pairs`);
+    return { pairs: overall.pairs, agreement: overall.agreement };
+  };
+  try {
+    return {
+      calibration: await measure(VALIDATION_FILES.calibration),
+      holdout: await measure(VALIDATION_FILES.holdout),
+      note: 'Share of labelled answer pairs where the heuristic scores the answer a person prefers strictly higher on the criterion in question. A screening tool, not a judge.',
+    };
+  } catch {
+    // A deployment without the validation files still summarises; it just cannot quote the figure.
+    return null;
+  }
+}
+
+export interface RunExports {
+  provenanceOf(record: RunRecord): RunProvenance;
+  accumulatorOf(record: RunRecord): Promise<SummaryAccumulator>;
+  /** The summary from the files on disk (a run still going, or one whose summary.json is missing). */
+  summarize(record: RunRecord): Promise<RunSummary>;
+  markdownOf(record: RunRecord, summary: RunSummary): string;
+  chartOf(record: RunRecord, summary: RunSummary): Promise<string>;
+  csvContextOf(record: RunRecord): CsvRunContext;
+  /** Writes summary.json, summary.md, results.csv and chart.svg; the chart is drawn on its thread while the CSV is written. */
+  write(record: RunRecord, summary: RunSummary): Promise<void>;
+  /** An ended run's export as it was written when the run ended; undefined when the file cannot be read. */
+  saved(record: RunRecord, file: 'summaryJson' | 'chart'): Promise<string | undefined>;
+}
+
+export function createRunExports(deps: RunExportsDeps): RunExports {
+  const reportsDir = deps.config.REPORTS_DIR;
+  let agreement: Promise<HeuristicAgreement> | undefined;
+
+  function pricingOf(alias: string): Pricing | undefined {
+    try {
+      return deps.registry.resolve(alias).pricing;
+    } catch {
+      return undefined; // the alias was removed from the configuration after the run
+    }
+  }
+
+  const exports: RunExports = {
+    provenanceOf: (record) => provenanceOf(deps, record),
+
+    async accumulatorOf(record) {
+      const provenance = provenanceOf(deps, record);
+      return createSummaryAccumulator({
+        models: record.models,
+        weights: record.weights,
+        pricing: Object.fromEntries(record.models.map((model) => [model.alias, pricingOf(model.alias)])),
+        provenance,
+        heuristicAgreement: provenance.scorer === 'heuristic' ? await (agreement ??= measureHeuristicAgreement(deps)) : null,
+      });
+    },
+
+    async summarize(record) {
+      const accumulator = await exports.accumulatorOf(record);
+      for await (const result of readResults(reportsDir, record.run_id)) accumulator.add(result);
+      for await (const verdict of readVerdicts(reportsDir, record.run_id)) accumulator.addVerdict(verdict);
+      return accumulator.finishYielding();
+    },
+
+    markdownOf: (record, summary) => renderSummaryMarkdown(summary, { run_id: record.run_id, created_at: record.created_at, source: record.source }),
+
+    chartOf(record, summary) {
+      const section = summary.headline === 'unseen' ? summary.unseen : summary.all;
+      const scope = summary.headline === 'unseen' ? ', items not in the training set' : '';
+      return renderQualityChartSvg(section, { title: `Evaluation ${record.run_id}${scope}` });
+    },
+
+    csvContextOf: (record) => {
+      const provenance = provenanceOf(deps, record);
+      return { provenance, bootstrap_seed: provenance.bootstrap.seed };
+    },
+
+    async write(record, summary) {
+      const files = runFiles(reportsDir, record.run_id);
+      await Promise.all([
+        writeResultsCsv(readResults(reportsDir, record.run_id), files.csv, exports.csvContextOf(record)),
+        writeFileAtomic(files.summaryJson, `${JSON.stringify(summary, null, 2)}\n`),
+        writeFileAtomic(files.summaryMd, exports.markdownOf(record, summary)),
+        exports.chartOf(record, summary).then((svg) => writeFileAtomic(files.chart, svg)),
+      ]);
+    },
+
+    async saved(record, file) {
+      return readFile(runFiles(reportsDir, record.run_id)[file], 'utf8').catch(() => undefined);
+    },
+  };
+  return exports;
+}
