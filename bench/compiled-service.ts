@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
@@ -7,11 +7,11 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // Only what the service process loads: the service's sources and the bench's process plumbing.
 const BENCH_FILES = ['bench/service-process.ts', 'bench/reference-proxy-process.ts', 'bench/forked-process.ts'];
 
-function typeScriptFiles(dir: string): string[] {
+function filesEndingWith(dir: string, extension: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return typeScriptFiles(path);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+    if (entry.isDirectory()) return filesEndingWith(path, extension);
+    return entry.name.endsWith(extension) && !entry.name.endsWith('.d.ts') ? [path] : [];
   });
 }
 
@@ -24,7 +24,7 @@ function typeScriptFiles(dir: string): string[] {
  * by a type error in work in progress elsewhere in the repository.
  */
 export function compileService(outDir: string): { service: URL; referenceProxy: URL } {
-  const sources = [...typeScriptFiles(join(ROOT, 'src')), ...BENCH_FILES.map((file) => join(ROOT, file))];
+  const sources = [...filesEndingWith(join(ROOT, 'src'), '.ts'), ...BENCH_FILES.map((file) => join(ROOT, file))];
   for (const source of sources) {
     const { outputText } = ts.transpileModule(readFileSync(source, 'utf8'), {
       fileName: source,
@@ -33,6 +33,12 @@ export function compileService(outDir: string): { service: URL; referenceProxy: 
     const target = join(outDir, relative(ROOT, source)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, outputText);
+  }
+  // Data the sources import (the heuristic's lexicons), as tsc copies it into dist/.
+  for (const data of filesEndingWith(join(ROOT, 'src'), '.json')) {
+    const target = join(outDir, relative(ROOT, data));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(data, target);
   }
   writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
   // Packages resolve from the compiled files' folder upwards, so the repository's own node_modules must be found there.
