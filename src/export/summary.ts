@@ -4,22 +4,11 @@ import type { TrainingOverlap } from '../data/near-duplicate.js';
 import type { Pricing } from '../models/registry.js';
 import { isUnseen, type PairwiseResult, type RunResult } from '../runs/run-result.js';
 import { MEASURES, byMeasure, type Measure, type RubricWeights } from '../scoring/rubric.js';
-import type { PairwiseAspect } from '../scoring/pairwise-prompt.js';
 import { comparePairedSteps, type PairedComparison } from '../stats/paired.js';
 import { runSteps, runStepsYielding, type Steps } from '../stats/steps.js';
-import { wilsonInterval } from '../stats/proportion.js';
-import { gainCautions, gainHeadline, pairwiseHeadline } from './gain-words.js';
-import {
-  PAIRWISE_ASPECTS,
-  type HeuristicAgreement,
-  type ModelSummary,
-  type PairedGain,
-  type PairwiseSummary,
-  type PairwiseTally,
-  type RunProvenance,
-  type RunSummary,
-  type SummarySection,
-} from './summary-schema.js';
+import { gainCautions, gainHeadline } from './gain-words.js';
+import { createPairwiseTally } from './summary-pairwise.js';
+import type { HeuristicAgreement, ModelSummary, PairedGain, RunProvenance, RunSummary, SummarySection } from './summary-schema.js';
 
 export * from './summary-schema.js';
 
@@ -177,59 +166,14 @@ function* pairedGain(items: ReadonlyMap<string, ItemScores>, itemIds: readonly s
   };
 }
 
-type Preference = 'first' | 'second' | 'tie';
-
-interface PairwiseCounts {
-  wins: number;
-  ties: number;
-  losses: number;
-  inconsistent: number;
-}
-
-function rate(successes: number, n: number) {
-  const interval = wilsonInterval(successes, n);
-  return interval === null ? null : { value: successes / n, low: interval.low, high: interval.high };
-}
-
-function toPairwiseTally(counts: PairwiseCounts): PairwiseTally {
-  const judged = counts.wins + counts.ties + counts.losses;
-  return {
-    wins: counts.wins,
-    ties: counts.ties,
-    losses: counts.losses,
-    inconsistent: counts.inconsistent,
-    inconsistent_share: judged === 0 ? null : counts.inconsistent / judged,
-    win_rate: rate(counts.wins, judged),
-    decisive_win_rate: rate(counts.wins, counts.wins + counts.losses),
-  };
-}
-
 function createSectionTally(options: SummaryOptions) {
   const itemIds = new Set<string>();
   const tallies = new Map(options.models.map(({ alias, model_id }) => [alias, newTally(alias, model_id)]));
-  const verdicts = new Map<string, { judged: number; failed: number; aspects: Record<string, PairwiseCounts> }>();
+  const pairwise = createPairwiseTally();
 
   function addVerdict(result: PairwiseResult) {
     itemIds.add(result.item_id);
-    let pair = verdicts.get(result.second);
-    if (!pair) {
-      const aspects = Object.fromEntries(PAIRWISE_ASPECTS.map((aspect) => [aspect, { wins: 0, ties: 0, losses: 0, inconsistent: 0 }]));
-      pair = { judged: 0, failed: 0, aspects };
-      verdicts.set(result.second, pair);
-    }
-    if (result.outcome === 'failed' || result.verdict === null) {
-      pair.failed += 1;
-      return;
-    }
-    pair.judged += 1;
-    for (const aspect of PAIRWISE_ASPECTS) {
-      const counts = pair.aspects[aspect] as PairwiseCounts;
-      const preference: Preference = result.verdict.preference[aspect];
-      if (preference === 'first') counts.wins += 1;
-      else if (preference === 'second') counts.losses += 1;
-      else counts.ties += 1;
-      if (result.verdict.inconsistent[aspect]) counts.inconsistent += 1;
-    }
+    pairwise.add(result);
   }
 
   function* finish(items: ReadonlyMap<string, ItemScores>): Steps<SummarySection> {
@@ -238,28 +182,8 @@ function createSectionTally(options: SummaryOptions) {
     const [first, ...others] = options.models;
     const comparisons: PairedGain[] = [];
     if (first) for (const other of others) comparisons.push(yield* pairedGain(items, ids, first.alias, other.alias, options.provenance));
-    const pairwise: PairwiseSummary[] = [];
-    if (first) {
-      for (const other of others) {
-        const pair = verdicts.get(other.alias);
-        if (!pair) continue;
-        const tallyOf = (aspect: PairwiseAspect) => toPairwiseTally(pair.aspects[aspect] as PairwiseCounts);
-        const overall = tallyOf('overall');
-        pairwise.push({
-          first: first.alias,
-          second: other.alias,
-          judged: pair.judged,
-          failed: pair.failed,
-          overall,
-          accuracy: tallyOf('accuracy'),
-          actionability: tallyOf('actionability'),
-          completeness: tallyOf('completeness'),
-          safety_tone: tallyOf('safety_tone'),
-          headline: pairwiseHeadline(overall, { first: first.alias, second: other.alias }),
-        });
-      }
-    }
-    return { items: itemIds.size, models, comparisons, pairwise };
+    const verdicts = first ? pairwise.finish(first.alias, others.map((other) => other.alias)) : [];
+    return { items: itemIds.size, models, comparisons, pairwise: verdicts };
   }
 
   return {
