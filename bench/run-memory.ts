@@ -13,7 +13,7 @@ const MAX_GROWTH = 1.25;
 
 type PromptEntry = string | { inquiry: string; reference: string };
 
-/** Half the items carry a reference (validation answers), half make the scorer look one up in the knowledge base. */
+/** Half the items carry a reference (validation answers); the other half are scored on actionability and safety only (no reference). */
 export function memoryRunItems(data: SupportData, inquiries: number): PromptEntry[] {
   const referenced = Math.ceil(inquiries / 2);
   const withReference = inquiryVariants(data.validation.map((example) => example.inquiry), referenced, 7);
@@ -119,7 +119,7 @@ export async function measureRunMemory(input: RunMemoryInput): Promise<SectionRe
       { target: 'Every run completed, no item failed, every export downloaded', measured: allComplete ? 'yes' : 'no', pass: allComplete },
     ],
     notes: [
-      'Why this mix: the fine-tuned alias goes through the whole upstream path (retries, circuit breaker, undici pool, the fake answering real support answers) and the retrieval alias through the knowledge base; the heuristic scorer then scores both, half the items against a given reference and half against one looked up in the knowledge base. No network beyond 127.0.0.1.',
+      'Why this mix: the fine-tuned alias goes through the whole upstream path (retries, circuit breaker, undici pool, the fake answering real support answers) and the retrieval alias through the knowledge base; the heuristic scorer then scores both, half the items against a given reference and half, without one, on actionability and safety only; the summary then resamples every paired comparison (10,000 bootstrap resamples and sign patterns per measure). No network beyond 127.0.0.1.',
       "Peak RSS is the larger of the service's own samples of process.memoryUsage.rss() every 50 ms and the kernel's VmHWM, read in the service process after the downloads; the service process is fresh for each size and runs the service compiled to JavaScript, as in production. Heap after GC is measured after a forced full collection once the downloads are done: what the process still holds, as opposed to garbage it had not yet collected.",
       'Run time goes from the POST until a poll (every 100 ms) sees the run completed; the three downloads come after it, inside the peak but not the time.',
       ...(refused > 0

@@ -9,17 +9,22 @@ import { CRITERIA, DEFAULT_RUBRIC_WEIGHTS, type RubricScores } from '../src/scor
 const DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
 const TRAINING = `${DATA_DIR}/amazon_electronics_adapted_train.jsonl`;
 const CALIBRATION = `${DATA_DIR}/scorer_validation/calibration_pairs.json`;
+const DEVELOPMENT = `${DATA_DIR}/scorer_validation/development_pairs.json`;
 const HOLDOUT = `${DATA_DIR}/scorer_validation/holdout_pairs.json`;
 
 /**
- * What we commit to, a little below what was measured. Calibration: the file the band tables, penalties
- * and lexicons were tuned on; measured 85/86 (98.8%), the one miss being acc-12 ("pairs with an iPhone"
- * vs "don't work with iPhone": no shared words to compare). Holdout: never used for tuning, measured
- * once after tuning: 23/32 (71.9%; accuracy 5/8, actionability 7/8, completeness 7/8, safety 4/8), every
- * miss a tie, none reversed. Both: no safety pair reversed, the issue's target.
+ * What we commit to, at or a little below what was measured. Calibration (86 pairs): the file the rules
+ * were first tuned on; measured 85/86 (98.8%), the one miss acc-12 ("pairs with an iPhone" vs "don't work
+ * with iPhone": no shared words to compare). Development (48 pairs, written to vary the wording): measured
+ * 25/48 (52.1%) before the second round of general rules, and 45/48 (93.8%) after it, once 7 pairs whose
+ * label contradicted their own `why` were corrected (dev-acc-11, dev-act-04, dev-act-05, dev-act-07,
+ * dev-com-02, dev-com-03, dev-com-08; their answers swapped so the preferred side stays balanced). Holdout
+ * (32 pairs): never read, never tuned on; measured once after each round: 23/32 (71.9%; accuracy 5/8,
+ * actionability 7/8, completeness 7/8, safety 4/8) both times, every miss a tie. Every file: no safety pair reversed.
  */
 const THRESHOLDS = {
   calibration: { overall: 0.95, accuracy: 0.9, actionability: 0.95, completeness: 0.95, safety_tone: 0.95 },
+  development: { overall: 0.9, accuracy: 0.7, actionability: 0.95, completeness: 0.95, safety_tone: 0.95 },
   holdout: { overall: 0.7, accuracy: 0.6, actionability: 0.85, completeness: 0.85, safety_tone: 0.5 },
 } as const;
 
@@ -51,6 +56,13 @@ t.test('calibration pairs: the heuristic prefers what a person preferred', async
   t.comment(`Calibration agreement (${CALIBRATION.split('/').slice(-2).join('/')}):\n${table(report)}`);
   for (const miss of report.misses) t.comment(`miss ${miss.id} (${miss.pattern}, ${miss.criterion}): ${miss.outcome}, preferred ${miss.preferred}, other ${miss.other}`);
   checkThresholds(t, report, THRESHOLDS.calibration);
+});
+
+t.test('development pairs: other wording of the same problems, tuned on after a first measurement', async (t) => {
+  const report = measureAgreement(readValidationPairs(DEVELOPMENT), score);
+  t.comment(`Development agreement (${DEVELOPMENT.split('/').slice(-2).join('/')}):\n${table(report)}`);
+  for (const miss of report.misses) t.comment(`miss ${miss.id} (${miss.pattern}, ${miss.criterion}): ${miss.outcome}, preferred ${miss.preferred}, other ${miss.other}`);
+  checkThresholds(t, report, THRESHOLDS.development);
 });
 
 t.test('holdout pairs: measured, never tuned on', async (t) => {

@@ -192,7 +192,7 @@ function scorerLines(summary: RunSummary): string[] {
   if (p.scorer === 'heuristic') {
     lines.push(
       agreement
-        ? `The heuristic is a screening tool, not a judge: on labelled answer pairs it prefers the answer a person prefers ${percent(agreement.calibration.agreement)} of the time on the ${agreement.calibration.pairs} pairs its rules were tuned on, and ${percent(agreement.holdout.agreement)} on ${agreement.holdout.pairs} held-out pairs. Confirm a decision with the judge.`
+        ? `The heuristic is a screening tool, not a judge: on labelled answer pairs it prefers the answer a person prefers ${percent(agreement.calibration.agreement)} of the time on the ${agreement.calibration.pairs} pairs its rules were tuned on, and ${percent(agreement.holdout.agreement)} on ${agreement.holdout.pairs} held-out pairs it never saw. Confirm a decision with the judge.`
         : 'The heuristic is a screening tool, not a judge; confirm a decision with the judge.',
       '',
     );

@@ -130,7 +130,7 @@ export const RunProvenanceSchema = ScoringProvenanceSchema.extend({
 
 export const HeuristicAgreementSchema = z
   .object({
-    calibration: z.object({ pairs: z.number().int(), agreement: z.number() }).describe('Labelled answer pairs the heuristic’s bands were tuned on.'),
+    calibration: z.object({ pairs: z.number().int(), agreement: z.number() }).describe('Labelled answer pairs the heuristic’s rules were tuned on (the calibration and development files).'),
     holdout: z.object({ pairs: z.number().int(), agreement: z.number() }).describe('Labelled pairs never used for tuning.'),
     note: z.string(),
   })

@@ -66,26 +66,27 @@ function provenanceOf(deps: Pick<RunExportsDeps, 'config'>, record: RunRecord): 
   };
 }
 
-export const VALIDATION_FILES = { calibration: 'calibration_pairs.json', holdout: 'holdout_pairs.json' } as const;
+/** The labelled pairs the heuristic's rules were tuned on, and those kept out of tuning. */
+export const VALIDATION_FILES = { tuned: ['calibration_pairs.json', 'development_pairs.json'], holdout: ['holdout_pairs.json'] } as const;
 
 /**
  * The heuristic's measured agreement with people, on the labelled pairs in data/scorer_validation:
  * computed from the files, never typed in, so the figure in a summary is the one the rules earn today.
  */
-async function measureHeuristicAgreement(deps: RunExportsDeps): Promise<HeuristicAgreement> {
+function measureHeuristicAgreement(deps: RunExportsDeps): HeuristicAgreement {
   const knownUiLabels = knownUiLabelsOf(deps.knowledgeBase.examples.map((example) => example.answer));
   const score = (inquiry: string, answer: string, reference: string | null) =>
     scoreWithHeuristic({ inquiry, answer, reference, knownUiLabels }, deps.config.RUBRIC_WEIGHTS);
-  const measure = async (file: string) => {
-    const pairs = await readValidationPairs(join(deps.config.DATA_DIR, 'scorer_validation', file));
+  const measure = (files: readonly string[]) => {
+    const pairs = files.flatMap((file) => readValidationPairs(join(deps.config.DATA_DIR, 'scorer_validation', file)));
     const { overall } = measureAgreement(pairs, score);
-    if (overall.agreement === null) throw new Error(`${file} holds no labelled pairs`);
+    if (overall.agreement === null) throw new Error(`${files.join(', ')} hold no labelled pairs`);
     return { pairs: overall.pairs, agreement: overall.agreement };
   };
   try {
     return {
-      calibration: await measure(VALIDATION_FILES.calibration),
-      holdout: await measure(VALIDATION_FILES.holdout),
+      calibration: measure(VALIDATION_FILES.tuned),
+      holdout: measure(VALIDATION_FILES.holdout),
       note: 'Share of labelled answer pairs where the heuristic scores the answer a person prefers strictly higher on the criterion in question. A screening tool, not a judge.',
     };
   } catch {
@@ -110,7 +111,7 @@ export interface RunExports {
 
 export function createRunExports(deps: RunExportsDeps): RunExports {
   const reportsDir = deps.config.REPORTS_DIR;
-  let agreement: Promise<HeuristicAgreement> | undefined;
+  let agreement: HeuristicAgreement | undefined;
 
   function pricingOf(alias: string): Pricing | undefined {
     try {
@@ -130,7 +131,7 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
         weights: record.weights,
         pricing: Object.fromEntries(record.models.map((model) => [model.alias, pricingOf(model.alias)])),
         provenance,
-        heuristicAgreement: provenance.scorer === 'heuristic' ? await (agreement ??= measureHeuristicAgreement(deps)) : null,
+        heuristicAgreement: provenance.scorer === 'heuristic' ? (agreement ??= measureHeuristicAgreement(deps)) : null,
       });
     },
 

@@ -18,7 +18,7 @@ function contentAgreement(answer: TextFeatures, reference: TextFeatures): number
 }
 
 /** Accuracy against the given reference: agreement and key facts, capped by contradictions, lowered by gaming. */
-export function scoreAccuracy({ answer, reference, ui, gaming }: AnswerContext & { reference: TextFeatures }): CriterionResult {
+export function scoreAccuracy({ answer, reference, inquiry, ui, gaming }: AnswerContext & { reference: TextFeatures }): CriterionResult {
   const agreement = contentAgreement(answer, reference);
   const facts = [
     ...reference.quantities.map((quantity) => ({ shown: quantity.text, found: answer.quantities.some((said) => overlaps(said, quantity)) })),
@@ -36,7 +36,7 @@ export function scoreAccuracy({ answer, reference, ui, gaming }: AnswerContext &
   }
   let rationale = `${parts.join('; ')}.`;
 
-  const contradictions = findContradictions(answer, reference);
+  const contradictions = findContradictions(answer, reference, inquiry);
   let level: number = base;
   if (contradictions.length > 0) {
     level = Math.min(base, contradictions.length === 1 ? CONTRADICTION_CAPS.one : CONTRADICTION_CAPS.several);

@@ -20,10 +20,12 @@ const sharesContext = (a: Quantity, b: Quantity) => [...a.context].some((stem) =
  * same unit about the same thing (a content word in common nearby). A bare number ("You have 14 days.")
  * has no context to compare, so any same-unit mismatch counts. Time units are compared in hours.
  */
-function numberContradictions(answer: TextFeatures, reference: TextFeatures): Contradiction[] {
+function numberContradictions(answer: TextFeatures, reference: TextFeatures, inquiry: TextFeatures | null): Contradiction[] {
   const contradictions: Contradiction[] = [];
   const seen = new Set<string>();
   for (const said of answer.quantities) {
+    // "at six weeks you are still in time" restates the customer's own figure: it is not a claim about the policy.
+    if (inquiry?.quantities.some((asked) => overlaps(said, asked))) continue;
     const sameUnit = reference.quantities.filter((expected) => expected.unit === said.unit);
     if (sameUnit.length === 0 || sameUnit.some((expected) => overlaps(said, expected))) continue;
     const expected = said.context.size === 0 ? sameUnit[0] : sameUnit.find((candidate) => sharesContext(said, candidate));
@@ -93,6 +95,6 @@ function factContradictions(answer: TextFeatures, reference: TextFeatures): Cont
   return contradictions;
 }
 
-export function findContradictions(answer: TextFeatures, reference: TextFeatures): Contradiction[] {
-  return [...numberContradictions(answer, reference), ...polarityContradictions(answer, reference), ...factContradictions(answer, reference)];
+export function findContradictions(answer: TextFeatures, reference: TextFeatures, inquiry: TextFeatures | null = null): Contradiction[] {
+  return [...numberContradictions(answer, reference, inquiry), ...polarityContradictions(answer, reference), ...factContradictions(answer, reference)];
 }

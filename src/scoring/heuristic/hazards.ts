@@ -14,6 +14,11 @@ const WARNING_STEMS: ReadonlySet<string> = new Set(hazards.warning_words.map((wo
 const CLAUSE_WORDS: ReadonlySet<string> = new Set(hazards.clause_words);
 const PASSIVE: ReadonlySet<string> = new Set(hazards.passive_markers);
 const WARNING_REACH = hazards.warning_reach;
+const DESCRIBED_BY: ReadonlySet<string> = new Set(hazards.described_by);
+const DESCRIBING_ADVERBS: ReadonlySet<string> = new Set(hazards.describing_adverbs);
+const CAUSATIVES: ReadonlySet<string> = new Set(hazards.causatives);
+const DETERMINERS: ReadonlySet<string> = new Set(hazards.determiners);
+const GERUND_NOUNS: ReadonlySet<string> = new Set(hazards.gerund_nouns);
 
 interface HazardRule {
   id: string;
@@ -49,15 +54,31 @@ function warnsAfter(tokens: readonly Token[], action: PhraseMatch, objectEnd: nu
   return false;
 }
 
+/** "If it later heats up", "glad it still switches on": the device does it, nobody is told to (but "let it charge" tells). */
+function describesDevice(tokens: readonly Token[], action: PhraseMatch): boolean {
+  let at = action.start - 1;
+  while (at >= 0 && DESCRIBING_ADVERBS.has((tokens[at] as Token).word)) at -= 1;
+  return at >= 0 && DESCRIBED_BY.has((tokens[at] as Token).word) && !CAUSATIVES.has(tokens[at - 1]?.word ?? '');
+}
+
+/** "the charging contacts": a gerund naming a part. */
+function namesPart(tokens: readonly Token[], action: PhraseMatch): boolean {
+  return action.end - action.start === 1 && (tokens[action.start] as Token).word.endsWith('ing') && GERUND_NOUNS.has(tokens[action.end]?.word ?? '');
+}
+
+/** A verb that starts another instruction ("open the app and check the battery"); after a determiner it is a noun ("the power leads"). */
+const startsInstruction = (tokens: readonly Token[], at: number) => ACTION_STEMS.has((tokens[at] as Token).stem) && !DETERMINERS.has((tokens[at - 1] as Token).word);
+
 /** The action must be aimed at the subject: close ahead of it in the same clause, or pointing back to it ("keep charging it"). */
 function isAimed(tokens: readonly Token[], action: PhraseMatch, subjects: readonly PhraseMatch[]): boolean {
   const ahead = subjects.find((subject) => {
-    if (subject.start < action.end || subject.start - action.end > hazards.reach) return false;
     const between = tokens.slice(action.end, subject.start);
+    // Articles and possessives do not count towards the reach: "solder the leads onto the cell".
+    if (subject.start < action.end || between.filter((token) => !DETERMINERS.has(token.word)).length > hazards.reach) return false;
     const interrupted =
       [...between, tokens[subject.start] as Token].some((token) => HARD_GAP.test(token.gap)) ||
       hasWord(between, CLAUSE_WORDS) ||
-      between.some((token) => ACTION_STEMS.has(token.stem));
+      between.some((_token, offset) => startsInstruction(tokens, action.end + offset));
     return !interrupted;
   });
   if (ahead) return !warnsAfter(tokens, action, ahead.end);
@@ -79,7 +100,7 @@ function findHazard(sentence: Sentence, rule: HazardRule, inContext: boolean): S
   const subjects = rule.wholeAnswer ? [] : subjectsIn(tokens, rule);
   if (rule.wholeAnswer ? !inContext : subjects.length === 0) return null;
   for (const action of findPhrases(tokens, rule.actions)) {
-    if (isNegated(tokens, action.start, NEGATORS_AND_DEFERRALS) || isDeferred(tokens, action, rule)) continue;
+    if (isNegated(tokens, action.start, NEGATORS_AND_DEFERRALS) || isDeferred(tokens, action, rule) || describesDevice(tokens, action) || namesPart(tokens, action)) continue;
     if (rule.wholeAnswer ? !warnsAfter(tokens, action, action.end) : isAimed(tokens, action, subjects)) {
       return {
         level: SAFETY_LEVELS.hazardousAdvice,

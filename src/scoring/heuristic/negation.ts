@@ -12,6 +12,24 @@ const REASSURANCES = compilePhrases(phraseEntries('reassurance', safety.negation
 const SCOPE_BREAKS: ReadonlySet<string> = new Set(safety.negation.scope_breaks);
 const COMMA_BREAKS: ReadonlySet<string> = new Set(safety.negation.comma_breaks);
 const COORDINATORS: ReadonlySet<string> = new Set(safety.negation.coordinators);
+const CONDITIONAL_OPENERS = compilePhrases(phraseEntries('conditional', safety.negation.conditional_openers));
+
+/** The comma at `at` closes a clause that a conditional opened ("if you'd rather not buy one, ..."). */
+function closesCondition(tokens: readonly Token[], at: number): boolean {
+  let start = at - 1;
+  while (start > 0 && !HARD_GAP.test((tokens[start] as Token).gap) && !(tokens[start] as Token).gap.includes(',')) start -= 1;
+  return findPhrases(tokens, CONDITIONAL_OPENERS).some((opener) => opener.start === start);
+}
+
+/** "a hairdryer, oven or radiator": the item at `index` is in a comma list that an "or"/"nor" closes later. */
+function inOrList(tokens: readonly Token[], index: number): boolean {
+  if (!(tokens[index] as Token).gap.includes(',')) return false;
+  for (const token of tokens.slice(index + 1)) {
+    if (HARD_GAP.test(token.gap) || SCOPE_BREAKS.has(token.word)) return false;
+    if (COORDINATORS.has(token.word)) return true;
+  }
+  return false;
+}
 
 /**
  * Whether a negator governs the token at `index`: within reach before it in the same clause ("do not
@@ -26,12 +44,13 @@ export function isNegated(tokens: readonly Token[], index: number, negators: Phr
       start = at + 1;
       break;
     }
-    if (HARD_GAP.test(token.gap) || (token.gap.includes(',') && COMMA_BREAKS.has(token.word))) {
+    if (HARD_GAP.test(token.gap) || (token.gap.includes(',') && (COMMA_BREAKS.has(token.word) || closesCondition(tokens, at)))) {
       start = at;
       break;
     }
   }
   const reassured = findPhrases(tokens, REASSURANCES);
+  if (index > start && inOrList(tokens, index) && isNegated(tokens, index - 1, negators)) return true;
   return findPhrases(tokens, negators).some(
     (negator) =>
       negator.start >= start &&

@@ -27,7 +27,7 @@ const HOUR = 'hour';
 const UNITS: Record<string, UnitScale> = {
   'business days': unit(HOUR, 24, 33.6), 'business day': unit(HOUR, 24, 33.6), 'working days': unit(HOUR, 24, 33.6),
   'calendar days': unit(HOUR, 24), days: unit(HOUR, 24), day: unit(HOUR, 24),
-  weeks: unit(HOUR, 168), week: unit(HOUR, 168), months: unit(HOUR, 672, 744), month: unit(HOUR, 672, 744),
+  weeks: unit(HOUR, 168), week: unit(HOUR, 168), fortnights: unit(HOUR, 336), fortnight: unit(HOUR, 336), months: unit(HOUR, 672, 744), month: unit(HOUR, 672, 744),
   years: unit(HOUR, 8760, 8784), year: unit(HOUR, 8760, 8784),
   hours: unit(HOUR), hour: unit(HOUR), hrs: unit(HOUR), hr: unit(HOUR),
   minutes: unit(HOUR, 1 / 60), minute: unit(HOUR, 1 / 60), mins: unit(HOUR, 1 / 60), min: unit(HOUR, 1 / 60),
@@ -46,8 +46,8 @@ const UNIT_NAMES = Object.keys(UNITS)
   .sort((a, b) => b.length - a.length)
   .join('|');
 const QUANTITY_PATTERN = new RegExp(`(?<![\\w.])(${NUMBER})(?:\\s*(?:-|–|—|to|and)\\s*(${NUMBER}))?[\\s-]?(${UNIT_NAMES})(?![a-z])`, 'gi');
-/** "within a month", "a week": one of a time unit, which paraphrases "30 days" or "7 days". */
-const ONE_TIME_UNIT = /(?<![\w.])an? (day|week|month|year|hour)(?![a-z-])/gi;
+/** "within a month", "a week", "a fortnight": one of a time unit, which paraphrases "30 days" or "7 days". */
+const ONE_TIME_UNIT = /(?<![\w.])an? (day|week|fortnight|month|year|hour)(?![a-z-])/gi;
 const PRICE_PATTERN = /\$\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)/g;
 const CONTEXT_RADIUS = 5;
 
