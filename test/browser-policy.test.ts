@@ -77,6 +77,9 @@ t.test('the JSON API carries the same headers and is unchanged', async (t) => {
   t.equal(reply.headers['x-content-type-options'], 'nosniff');
   t.ok(reply.headers['content-security-policy']);
   t.notMatch(String(reply.headers['content-security-policy']), /upgrade-insecure-requests/);
+  t.notOk('strict-transport-security' in reply.headers, 'no HSTS from a plain-HTTP service, as the README says');
+  const docs = await app.inject('/docs');
+  t.notOk('strict-transport-security' in docs.headers);
 });
 
 t.test('upgrade-insecure-requests is taken out of a policy, nothing else', async (t) => {

@@ -488,3 +488,33 @@ t.test('the bundled prompt set offline, retrieval against the hand-off floor: a 
   t.match(markdown, '**Safety gate**');
   t.match(markdown, 'Intervals: paired bootstrap (10,000 resamples, BCa, seed');
 });
+
+t.test('a prompt set that links out of data/prompt_sets is refused, and no reply quotes a file', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'data-links-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const { cpSync, mkdirSync, symlinkSync } = await import('node:fs');
+  cpSync('data/amazon_electronics_adapted_train.jsonl', join(dataDir, 'amazon_electronics_adapted_train.jsonl'));
+  mkdirSync(join(dataDir, 'prompt_sets'));
+  const secret = join(dataDir, 'passwd');
+  writeFileSync(secret, 'root:x:0:0:root:/root:/bin/bash\n');
+  symlinkSync(secret, join(dataDir, 'prompt_sets', 'outside.json'));
+  symlinkSync(join(dataDir, 'nothing-here'), join(dataDir, 'prompt_sets', 'dangling.json'));
+  writeFileSync(join(dataDir, 'prompt_sets', 'broken.json'), 'root:x:0:0:secret-looking content');
+  writeFileSync(join(dataDir, 'prompt_sets', 'inside.json'), JSON.stringify(['Where is my order?']));
+  symlinkSync(join(dataDir, 'prompt_sets', 'inside.json'), join(dataDir, 'prompt_sets', 'alias.json'));
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '', DATA_DIR: dataDir });
+  for (const [name, message] of [
+    ['outside.json', /link to a file outside data\/prompt_sets/],
+    ['dangling.json', /cannot be read/],
+    ['broken.json', /is not valid JSON\.$/],
+  ] as const) {
+    const reply = await app.inject({ method: 'POST', url: '/evaluate', payload: { prompt_set: name, models: ['retrieval'] } });
+    t.equal(reply.statusCode, 400, name);
+    t.equal(reply.json().error.code, 'invalid_prompt_set');
+    t.match(reply.json().error.message, message);
+    t.notMatch(reply.body, /root:x/, 'the file content is never in the reply');
+  }
+  const inside = await app.inject({ method: 'POST', url: '/evaluate', payload: { prompt_set: 'alias.json', models: ['retrieval'] } });
+  t.equal(inside.statusCode, 202, 'a link within the folder is fine');
+  await waitForRun(app, inside.json().run_id);
+});

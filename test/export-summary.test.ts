@@ -366,3 +366,24 @@ t.test('finishYielding gives the summary finish gives, handing the event loop ba
   t.ok(turns > 0, `timers ran ${turns} times while it resampled`);
   t.equal(JSON.stringify(yielded), JSON.stringify(summarizeResults(results, options)));
 });
+
+t.test('aliases, model ids and item ids with HTML or Markdown links are escaped, not rendered', async (t) => {
+  const hostileId = '<img src=x onerror=alert(1)>';
+  const linkAlias = '[click](https://evil.example)';
+  const results = [
+    { ...result('<b>item</b>', 'fine-tuned', { grades: [5, 5, 5, 1] }), model_id: hostileId },
+    { ...result('<b>item</b>', linkAlias, { grades: [3, 3, 3, 5] }), model_id: 'x*y`z' },
+  ];
+  const models = [
+    { alias: 'fine-tuned', model_id: hostileId },
+    { alias: linkAlias, model_id: 'x*y`z' },
+  ];
+  const markdown = renderSummaryMarkdown(summarizeResults(results, { ...OPTIONS, models }), { run_id: 'run-1', created_at: 'now', source: '<script>' });
+  t.notMatch(markdown, /<img|<b>|<script>/, 'no raw HTML');
+  t.notMatch(markdown, /(?<!\\)\[click(?<!\\)\]\(/, 'no live Markdown link');
+  t.match(markdown, '&lt;img src=x onerror=alert(1)&gt;');
+  t.match(markdown, '\\[click\\](https://evil.example)');
+  t.match(markdown, 'x\\*y\\`z');
+  t.match(markdown, '(&lt;b&gt;item&lt;/b&gt;)', 'safety gate item ids too');
+  t.match(markdown, 'source: &lt;script&gt;');
+});

@@ -35,7 +35,7 @@ t.test('with no API key, the retrieval model answers through POST /answer with t
     response_id: null,
     usage: { input_tokens: null, output_tokens: null, total_tokens: null },
     latency_ms: Number,
-    match: { source: join('data', 'amazon_electronics_adapted_train.jsonl'), line: 10, inquiry, confidence: 1, min_confidence: 0.35 },
+    match: { source: 'amazon_electronics_adapted_train.jsonl', line: 10, inquiry, confidence: 1, min_confidence: 0.35 },
   });
   t.ok(body.match.score > 0);
 });
@@ -105,4 +105,11 @@ t.test('a missing or malformed training file stops the boot naming the file and 
   const { app } = await buildTestApp(t, { DATA_DIR: dir });
   const reply = await app.inject({ method: 'POST', url: '/answer', payload: { inquiry: 'where is my order', model: 'retrieval' } });
   t.match(reply.json(), { answer: 'Check Your Orders.', match: { line: 1 } });
+});
+
+t.test("the match names the training file, never the server's folders", async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '', DATA_DIR: join(process.cwd(), 'data') });
+  const reply = await app.inject({ method: 'POST', url: '/answer', payload: { inquiry: 'How do I track my package?', model: 'retrieval' } });
+  t.equal(reply.json().match.source, 'amazon_electronics_adapted_train.jsonl');
+  t.notMatch(reply.body, process.cwd());
 });

@@ -19,8 +19,16 @@ const CRITERION_LABELS: Record<Criterion, string> = {
 
 const MISSING = '—';
 
-// Model ids and run metadata are free text; a pipe would split a table cell.
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/**
+ * Aliases, model ids, item ids and run metadata are free text from configuration and callers: a pipe would
+ * split a table cell, and HTML or a Markdown link would render as markup in a viewer. Escaped, they read as
+ * written. (An underscore inside a word is not emphasis in CommonMark, so run ids stay as they are.)
+ */
+const MARKUP = /[\\`*[\]|<>]/g;
+const cell = (text: string) =>
+  text
+    .replace(MARKUP, (char) => (char === '<' ? '&lt;' : char === '>' ? '&gt;' : `\\${char}`))
+    .replace(/\r?\n/g, ' ');
 const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 const score = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : roundForDisplay(x).toFixed(2));
 const signedOrMissing = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : signed(x));
@@ -82,7 +90,7 @@ function gainBlock(gain: PairedGain, weights: RunSummary['weights']): string[] {
   return [
     `**${cell(gain.first)} vs ${cell(gain.second)}, weighted score: ${gain.headline}**`,
     '',
-    ...gain.cautions.map((caution) => `- ${caution}`),
+    ...gain.cautions.map((caution) => `- ${cell(caution)}`),
     ...(gain.cautions.length > 0 ? [''] : []),
     ...pairedTable(gain, weights),
   ];
@@ -120,7 +128,7 @@ function pairwiseLines(pairwise: PairwiseSummary[]): string[] {
   const header = ['Aspect', 'Judged', 'W/T/L', 'Win rate (95% CI)', 'Decisive win rate (95% CI)', 'Order-inconsistent'];
   const lines: string[] = [];
   for (const pair of pairwise) {
-    lines.push(`**Pairwise judge, ${cell(pair.first)} vs ${cell(pair.second)}: ${pair.headline}.**${pair.failed > 0 ? ` ${pair.failed} failed.` : ''}`, '');
+    lines.push(`**Pairwise judge, ${cell(pair.first)} vs ${cell(pair.second)}: ${cell(pair.headline)}.**${pair.failed > 0 ? ` ${pair.failed} failed.` : ''}`, '');
     lines.push(row(header), row(['---', ...header.slice(1).map(() => '---:')]));
     for (const aspect of ['overall', ...CRITERIA] as const satisfies readonly PairwiseAspect[]) {
       const tally = pair[aspect];

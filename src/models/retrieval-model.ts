@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import type { ModelAnswer } from './answer.js';
 import type { RetrievalModelEntry } from './registry.js';
@@ -26,7 +27,8 @@ export function answerFromKnowledgeBase(
     response_id: null,
     status: confident ? 'completed' : 'no_match',
     match: match && {
-      source: knowledgeBase.source,
+      // The file's name only: the folder it lives in is the server's business, not the caller's.
+      source: basename(knowledgeBase.source),
       line: match.example.line,
       inquiry: match.example.inquiry,
       score: Math.round(match.score * 1000) / 1000,

@@ -23,7 +23,10 @@ export const browserPolicy = fp<{ corsOrigins: readonly string[] }>(
     // helmet itself, built once: @fastify/helmet builds it again for every request, which cost more
     // CPU than the rest of the plugins together. Swagger UI's routes replace the Content-Security-Policy
     // with the one its maintainers keep in step with its assets.
-    const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+    // No Strict-Transport-Security either: the service speaks plain HTTP and cannot know how TLS is set up in
+    // front of it; HSTS, which would then pin the whole domain (and with includeSubDomains its subdomains)
+    // to HTTPS for a year, is for the TLS terminator to send.
+    const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } }, strictTransportSecurity: false });
     app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined)));
 
     if (corsOrigins.length === 0) return;

@@ -1,5 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
@@ -42,11 +42,20 @@ export async function readPromptSet(dataDir: string, name: string): Promise<Prom
       details: { available },
     });
   }
+  const folder = await realpath(join(dataDir, 'prompt_sets'));
+  const path = await realpath(join(folder, fileName)).catch(() => {
+    throw new AppError(400, 'invalid_prompt_set', `Prompt set '${fileName}' cannot be read (a link to nothing?).`);
+  });
+  // A link may point anywhere on the machine (/etc/passwd); only files that really live in the folder are read.
+  if (relative(folder, path).startsWith('..') || isAbsolute(relative(folder, path))) {
+    throw new AppError(400, 'invalid_prompt_set', `Prompt set '${fileName}' is a link to a file outside data/prompt_sets; it is not read.`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(join(dataDir, 'prompt_sets', fileName), 'utf8'));
-  } catch (error) {
-    throw new AppError(400, 'invalid_prompt_set', `Prompt set '${fileName}' is not valid JSON: ${(error as Error).message}`);
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    // JSON.parse quotes the text it failed on: the file's content never goes into a reply.
+    throw new AppError(400, 'invalid_prompt_set', `Prompt set '${fileName}' is not valid JSON.`);
   }
   const parsed = PromptSetSchema.safeParse(raw);
   if (!parsed.success) {

@@ -58,7 +58,7 @@ export const AnswerStatusSchema = z
 
 export const RetrievalMatchSchema = z
   .object({
-    source: z.string().describe('The training file.'),
+    source: z.string().describe('The training file\'s name.'),
     line: z.number().int().describe('The line of the training example used (1-based).'),
     inquiry: z.string().describe("The training example's inquiry."),
     score: z.number().describe('BM25 score of the match.'),
