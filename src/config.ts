@@ -60,8 +60,28 @@ const corsOrigins = envVar(
     }),
 );
 
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+const NODE_ENV_ALIASES: Record<string, (typeof NODE_ENVS)[number]> = {
+  development: 'development',
+  dev: 'development',
+  production: 'production',
+  prod: 'production',
+  test: 'test',
+};
+
 export const EnvSchema = z.object({
-  NODE_ENV: text('development'),
+  /**
+   * Any casing, and the usual short forms, so that `Production` or `prod` can never start an open API by
+   * not matching; anything else is refused rather than read as development.
+   */
+  NODE_ENV: envVar(
+    z
+      .string()
+      .trim()
+      .default('development')
+      .transform((value) => NODE_ENV_ALIASES[value.toLowerCase()] ?? value)
+      .pipe(z.enum(NODE_ENVS, { error: () => `expected one of ${Object.keys(NODE_ENV_ALIASES).join(', ')} (any casing)` })),
+  ),
   PORT: int(0, 65535, 3000),
   HOST: text('127.0.0.1'),
   LOG_LEVEL: envVar(z.enum(LOG_LEVELS).default('info')),

@@ -95,6 +95,14 @@ t.test('production refuses to start without keys unless ALLOW_ANONYMOUS=true', a
   t.throws(() => loadConfig({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'false' }), /SERVICE_API_KEYS/);
   t.same(loadConfig({ NODE_ENV: 'production', SERVICE_API_KEYS: KEY_A }).SERVICE_API_KEYS, [KEY_A]);
   t.equal(loadConfig({ NODE_ENV: 'development' }).ALLOW_ANONYMOUS, false, 'outside production no decision is needed');
+  for (const production of ['Production', 'PRODUCTION', 'prod', ' production ']) {
+    t.throws(() => loadConfig({ NODE_ENV: production }), /SERVICE_API_KEYS/, `${JSON.stringify(production)} is production`);
+  }
+  t.equal(loadConfig({ NODE_ENV: 'Prod', SERVICE_API_KEYS: KEY_A }).NODE_ENV, 'production');
+  t.equal(loadConfig({ NODE_ENV: 'DEV' }).NODE_ENV, 'development');
+  for (const unknown of ['staging', 'prodution', 'live']) {
+    t.throws(() => loadConfig({ NODE_ENV: unknown }), /NODE_ENV: expected one of development, dev, production, prod, test/, `${unknown} is refused`);
+  }
 
   const { app } = await buildTestApp(t, { NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' });
   t.equal((await app.inject('/models')).statusCode, 200, 'an explicitly anonymous production service starts and is open');
