@@ -96,3 +96,27 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   t.equal(await server.exited, 0);
   await t.rejects(fetch(`http://127.0.0.1:${port}/health`), 'no longer accepting');
 });
+
+t.test('SIGTERM with a request longer than the grace period: it is answered 503, and the process exits 0', async (t) => {
+  const fake = await startFakeOpenAI({ latencyMs: 5000 });
+  t.teardown(() => fake.close());
+  const port = await freePort();
+  const server = startServerProcess({ PORT: String(port), HOST: '127.0.0.1', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.url, SHUTDOWN_GRACE_MS: '300' });
+  t.teardown(() => server.child.kill('SIGKILL'));
+  await server.listening;
+
+  const inFlight = fetch(`http://127.0.0.1:${port}/answer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inquiry: 'Where is my order?' }),
+  });
+  while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  server.child.kill('SIGTERM');
+
+  const reply = await inFlight;
+  t.equal(reply.status, 503);
+  t.equal(reply.headers.get('retry-after'), '1');
+  t.match(await reply.json(), { error: { code: 'shutting_down', message: /shutting down/ } });
+  t.equal(await server.exited, 0, 'the shutdown went as designed');
+  t.match(server.output(), /grace period over: requests still going were answered 503/);
+});
