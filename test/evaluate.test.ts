@@ -518,3 +518,27 @@ t.test('a prompt set that links out of data/prompt_sets is refused, and no reply
   t.equal(inside.statusCode, 202, 'a link within the folder is fine');
   await waitForRun(app, inside.json().run_id);
 });
+
+t.test('two processes on one reports folder: only one executes a run, and no pair is called twice', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 30 });
+  t.teardown(() => fake.close());
+  const reportsDir = mkdtempSync(join(tmpdir(), 'reports-shared-'));
+  t.teardown(() => rmSync(reportsDir, { recursive: true, force: true }));
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, REPORTS_DIR: reportsDir };
+  const first = await buildTestApp(t, env);
+  const inquiries = Array.from({ length: 20 }, (_, i) => `Shared folder question ${i}`);
+  const { run_id } = (await startRun(first.app, { inquiries, scorer: 'heuristic', concurrency: 2 })).json();
+  await waitForRun(first.app, run_id, (run) => run.progress.done >= 4);
+
+  // A second instance starts on the same folder while the run is going: it finds the run "running" and leaves it alone.
+  const second = await buildTestApp(t, env);
+  t.ok(second.logs().some((line) => line.msg === 'evaluation run left alone: another process sharing the reports folder is executing it' && line.run_id === run_id));
+  const run = await waitForRun(first.app, run_id);
+  t.equal(run.status, 'completed');
+  t.equal(fake.requests.length, 40, 'every pair called once');
+  const lines = readFileSync(join(reportsDir, 'runs', run_id, 'results.jsonl'), 'utf8').trim().split('\n');
+  t.equal(lines.length, 40, 'no result written twice');
+  // The lock is released just after the run reads as completed.
+  for (let wait = 0; wait < 100 && existsSync(join(reportsDir, 'runs', run_id, 'run.lock')); wait += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.notOk(existsSync(join(reportsDir, 'runs', run_id, 'run.lock')), 'the lock goes with the run');
+});

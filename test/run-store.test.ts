@@ -110,3 +110,40 @@ t.test('verdicts: a partial last line left by a crash is cut, a verdict listed t
   writeFileSync(files.verdicts, `${JSON.stringify(verdict('c'))}\n`);
   for await (const v of readVerdicts(reportsDir, 'run_pairwise')) t.equal(v.in_training, 'exact', 'a boolean from an older line reads as exact');
 });
+
+t.test('a run lock: one holder at a time; a dead holder on this host or a silent one elsewhere frees it', async (t) => {
+  const { acquireRunLock, RUN_LOCK_STALE_MS } = await import('../src/runs/run-store.js');
+  const { hostname } = await import('node:os');
+  const { spawnSync } = await import('node:child_process');
+  const { utimesSync } = await import('node:fs');
+  const reportsDir = t.testdir();
+  const files = runFiles(reportsDir, 'run_locked');
+  mkdirSync(files.dir, { recursive: true });
+
+  const first = await acquireRunLock(reportsDir, 'run_locked');
+  t.ok(first, 'free at first');
+  t.equal(await acquireRunLock(reportsDir, 'run_locked'), null, 'a live holder keeps it');
+  await first?.release();
+  const again = await acquireRunLock(reportsDir, 'run_locked');
+  t.ok(again, 'released, it can be taken again');
+  await again?.release();
+
+  const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;
+  writeFileSync(files.lock, JSON.stringify({ pid: deadPid, host: hostname() }));
+  const afterCrash = await acquireRunLock(reportsDir, 'run_locked');
+  t.ok(afterCrash, 'a process on this host that died (SIGKILL) does not hold it');
+  await afterCrash?.release();
+
+  writeFileSync(files.lock, JSON.stringify({ pid: 1, host: 'another-host' }));
+  t.equal(await acquireRunLock(reportsDir, 'run_locked'), null, 'a holder on another host that touched it recently keeps it');
+  const old = new Date(Date.now() - RUN_LOCK_STALE_MS - 1000);
+  utimesSync(files.lock, old, old);
+  const stale = await acquireRunLock(reportsDir, 'run_locked');
+  t.ok(stale, 'one silent for longer than the stale limit does not');
+  await stale?.release();
+
+  writeFileSync(files.lock, 'not json');
+  const old2 = new Date(Date.now() - RUN_LOCK_STALE_MS - 1000);
+  utimesSync(files.lock, old2, old2);
+  t.ok(await acquireRunLock(reportsDir, 'run_locked'), 'an unreadable, silent lock is stale too');
+});

@@ -12,7 +12,7 @@ import { defaultScorer, usesJudge, type ScorerChoice } from '../scoring/score-an
 import { createRunExports, runProvenanceFor, type RunExportsDeps } from './run-exports.js';
 import { executeRun, scanRun, totalOf, type ActiveRun, type RunExecutorDeps, type RunProgress } from './run-executor.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
-import { createRunFiles, readResults, readRunRecords, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
+import { acquireRunLock, createRunFiles, readResults, readRunRecords, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
 
 export type { RunProgress } from './run-executor.js';
 
@@ -125,7 +125,16 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     deps.log.info({ run_id: record.run_id, status: record.status, ...run.progress }, 'evaluation run ended');
   }
 
-  function start(record: RunRecord): void {
+  async function start(record: RunRecord): Promise<void> {
+    const lock = await acquireRunLock(reportsDir, record.run_id);
+    if (!lock) {
+      deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the reports folder is executing it');
+      return;
+    }
+    if (closed || active.has(record.run_id)) {
+      await lock.release();
+      return;
+    }
     const run: ActiveRun = {
       record,
       progress: { total: totalOf(record), done: 0, failed: 0 },
@@ -144,9 +153,10 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
         await transition(record, 'failed', { error: (error as Error).message }).catch(() => undefined);
       })
-      .finally(() => {
+      .finally(async () => {
         finishedProgress.set(record.run_id, { ...run.progress });
         active.delete(record.run_id);
+        await lock.release().catch(() => undefined);
       });
   }
 
@@ -191,7 +201,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await createRunFiles(reportsDir, record, items);
       records.set(record.run_id, record);
       const created = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 } };
-      start(record);
+      await start(record);
       return created;
     },
 
@@ -243,7 +253,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     async resumeAll() {
       await load();
       for (const record of records.values()) {
-        if ((record.status === 'queued' || record.status === 'running') && !active.has(record.run_id)) start(record);
+        if ((record.status === 'queued' || record.status === 'running') && !active.has(record.run_id)) await start(record);
       }
     },
 

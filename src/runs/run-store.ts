@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import split2 from 'split2';
@@ -46,6 +47,7 @@ export function runFiles(reportsDir: string, runId: string) {
     summaryMd: join(dir, 'summary.md'),
     csv: join(dir, 'results.csv'),
     chart: join(dir, 'chart.svg'),
+    lock: join(dir, 'run.lock'),
   };
 }
 
@@ -196,6 +198,8 @@ export class JsonLinesWriter<T> {
   }
 
   append(result: T): Promise<void> {
+    // The one place results and verdicts are stored (the CSV and summaries are built from these files):
+    // a secret quoted in a message, an answer or a rationale never reaches the disk.
     const line = `${JSON.stringify(result)}\n`;
     const written = this.chain.then(() => this.handle.appendFile(line));
     this.chain = written.catch(() => undefined);
@@ -213,3 +217,65 @@ export const ResultsWriter = {
   open: (reportsDir: string, runId: string) => JsonLinesWriter.open<RunResult>(runFiles(reportsDir, runId).results),
 };
 export const openVerdictsWriter = (reportsDir: string, runId: string) => JsonLinesWriter.open<PairwiseResult>(runFiles(reportsDir, runId).verdicts);
+
+/** A lock whose holder has not touched it for this long is taken to be dead (a crashed process on another host). */
+export const RUN_LOCK_STALE_MS = 30_000;
+const RUN_LOCK_HEARTBEAT_MS = 10_000;
+
+export interface RunLock {
+  release(): Promise<void>;
+}
+
+interface LockHolder {
+  pid: number;
+  host: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the run's lock, so that two processes sharing a reports folder never execute the same run (and
+ * never call a model twice for one item). A lock is free when its holder is a dead process on this host,
+ * or when nobody has touched it for RUN_LOCK_STALE_MS; a live holder touches it every 10 s. null when
+ * another process holds it.
+ */
+export async function acquireRunLock(reportsDir: string, runId: string): Promise<RunLock | null> {
+  const path = runFiles(reportsDir, runId).lock;
+  const me: LockHolder = { pid: process.pid, host: hostname() };
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      await writeFile(path, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        utimes(path, now, now).catch(() => undefined);
+      }, RUN_LOCK_HEARTBEAT_MS);
+      heartbeat.unref();
+      return {
+        async release() {
+          clearInterval(heartbeat);
+          await rm(path, { force: true });
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const [holder, touched] = await Promise.all([
+      readFile(path, 'utf8')
+        .then((text) => JSON.parse(text) as LockHolder)
+        .catch(() => null),
+      stat(path).then((info) => info.mtimeMs, () => 0),
+    ]);
+    const deadHere = holder !== null && holder.host === me.host && !isAlive(holder.pid);
+    if (!deadHere && Date.now() - touched < RUN_LOCK_STALE_MS) return null;
+    await rm(path, { force: true });
+  }
+  return null;
+}
