@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RunManager, RunView } from '../runs/run-manager.js';
 import { CSV_COLUMNS } from '../export/csv.js';
 import { ErrorResponseSchema, upstreamErrorResponses } from '../schemas/error.js';
-import { EvaluateRequestSchema, RunCreatedSchema, RunDetailSchema, RunIdParamsSchema, RunListSchema, RunSchema } from '../schemas/evaluate.js';
+import { EvaluateRequestSchema, RunCreatedSchema, RunDetailSchema, RunIdParamsSchema, RunListQuerySchema, RunListSchema, RunSchema } from '../schemas/evaluate.js';
 
 const notFound = { 404: ErrorResponseSchema.describe('No run with that id.') };
 
@@ -37,10 +37,15 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
     schema: {
       tags: ['evaluate'],
       summary: 'List evaluation runs',
-      description: 'Every run this service has on disk (reports/runs), newest first, with its status and progress.',
-      response: { 200: RunListSchema },
+      description:
+        'The runs this service has on disk (reports/runs), newest first, with status and progress, a page at a time: follow `next_cursor` with `?cursor=` until it is null.',
+      querystring: RunListQuerySchema,
+      response: { 200: RunListSchema, 400: ErrorResponseSchema.describe('A bad limit or cursor (validation_error, invalid_cursor).') },
     },
-    handler: async () => ({ runs: (await runs.list()).map(withLinks) }),
+    handler: async (request) => {
+      const page = await runs.list({ limit: request.query.limit, after: request.query.cursor });
+      return { runs: page.runs.map(withLinks), next_cursor: page.next };
+    },
   });
 
   app.get('/evaluate/:run_id', {

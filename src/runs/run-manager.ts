@@ -12,7 +12,7 @@ import { defaultScorer, usesJudge, type ScorerChoice } from '../scoring/score-an
 import { createRunExports, runProvenanceFor, type RunExportsDeps } from './run-exports.js';
 import { executeRun, scanRun, totalOf, type ActiveRun, type RunExecutorDeps, type RunProgress } from './run-executor.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
-import { acquireRunLock, createRunFiles, readResults, readRunRecords, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
+import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, readResults, readRunRecords, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
 
 export type { RunProgress } from './run-executor.js';
 
@@ -34,6 +34,7 @@ export interface RunView extends RunRecord {
 }
 
 const FINISHED: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+
 const now = () => new Date().toISOString();
 
 function newRunId(): string {
@@ -44,7 +45,8 @@ function newRunId(): string {
 export interface RunManager {
   create(request: CreateRunRequest): Promise<RunView>;
   get(runId: string): Promise<RunView>;
-  list(): Promise<RunView[]>;
+  /** A page of runs, newest first, starting after the run named by `after` (the previous page's cursor). */
+  list(page?: { limit?: number; after?: string }): Promise<{ runs: RunView[]; next: string | null }>;
   cancel(runId: string): Promise<RunView>;
   /** Summary of what is finished so far (the final one once the run has ended). */
   summary(runId: string): Promise<RunSummary>;
@@ -209,10 +211,17 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       return view(await recordOf(runId));
     },
 
-    async list() {
+    async list({ limit = DEFAULT_PAGE_SIZE, after } = {}) {
       await load();
       const sorted = [...records.values()].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.run_id.localeCompare(a.run_id));
-      return Promise.all(sorted.map(view));
+      const start = after === undefined ? 0 : sorted.findIndex((record) => record.run_id === after) + 1;
+      if (after !== undefined && start === 0) {
+        throw new AppError(400, 'invalid_cursor', `No run '${after}' to continue the listing from; start again without a cursor.`);
+      }
+      // Only the page's runs are read (their progress comes from their results): a long history costs nothing.
+      const page = sorted.slice(start, start + limit);
+      const next = start + limit < sorted.length ? (page.at(-1)?.run_id ?? null) : null;
+      return { runs: await Promise.all(page.map(view)), next };
     },
 
     async cancel(runId) {

@@ -10,6 +10,9 @@ import type { RubricWeights } from '../scoring/rubric.js';
 import { trainingOverlapOf, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+/** Runs per page of GET /evaluate. */
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** A run's description, kept in run.json; progress is derived from results.jsonl, never stored twice. */

@@ -3,7 +3,7 @@ import { RunSummarySchema } from '../export/summary-schema.js';
 import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
 import { MAX_RUN_ITEMS, PromptEntrySchema, PromptSetNameSchema } from '../runs/prompt-set.js';
 import { RunProvenanceSchema } from '../export/summary-schema.js';
-import { RUN_STATUSES } from '../runs/run-store.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RUN_STATUSES } from '../runs/run-store.js';
 import { RubricWeightsSchema } from '../scoring/rubric.js';
 import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { ModelNameSchema } from './answer.js';
@@ -92,4 +92,18 @@ export const RunCreatedSchema = z
   .describe('The run was accepted; follow the Location header.')
   .meta({ examples: [{ run_id: 'run_20261124T235900Z_ab12cd', status: 'queued', total: 72 }] });
 
-export const RunListSchema = z.object({ runs: z.array(RunSchema) }).describe('Every run, newest first.');
+export const RunListSchema = z
+  .object({
+    runs: z.array(RunSchema).describe('A page of runs, newest first.'),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+  .describe('Runs, newest first, a page at a time.');
+
+export const RunListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE).describe(`Runs per page (1 to ${MAX_PAGE_SIZE}).`),
+  cursor: z
+    .string()
+    .regex(/^run_[A-Za-z0-9_]{1,80}$/, 'a run id from next_cursor')
+    .optional()
+    .describe('The next_cursor of the previous page.'),
+});
