@@ -1,7 +1,7 @@
 import t from 'tap';
 import { LOG_REDACT_PATHS } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createApiKeyVerifier } from '../src/plugins/access-control.js';
+import { AUTH_FAILURE_WINDOW_MS, AUTH_FAILURES_MAX, createApiKeyVerifier, createAuthFailureTally } from '../src/plugins/access-control.js';
 import { buildTestApp } from './helpers/build-app.js';
 
 const KEY_A = 'svc-key-alpha-0123456789abcdef';
@@ -134,4 +134,33 @@ t.test('the OpenAPI document offers the bearer scheme, whatever the environment'
     const expected = path === '/health' || path === '/ready' ? [] : [{ bearerAuth: [] }];
     t.same(security, expected, `${method.toUpperCase()} ${path}`);
   }
+});
+
+t.test('wrong or missing keys from one address are limited: after 10 in a minute, 429 with Retry-After, even for a right key', async (t) => {
+  const { app } = await buildTestApp(t, { SERVICE_API_KEYS: `${KEY_A},${KEY_B}` });
+  const attempt = (key?: string) => app.inject({ url: '/models', headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+  for (let i = 0; i < 10; i += 1) t.equal((await attempt(i % 2 ? undefined : `wrong-key-${i}-0123456789`)).statusCode, 401);
+  const refused = await attempt('another-wrong-key-0123456789');
+  t.equal(refused.statusCode, 429);
+  t.match(refused.json(), { error: { code: 'too_many_auth_failures' } });
+  t.ok(Number(refused.headers['retry-after']) >= 1);
+  t.equal((await attempt(KEY_A)).statusCode, 429, 'guessing right after the limit does not get in');
+  t.equal((await app.inject({ url: '/health' })).statusCode, 200, 'probes are unaffected');
+  const elsewhere = await app.inject({ url: '/models', headers: { authorization: `Bearer ${KEY_A}` }, remoteAddress: '10.0.0.7' });
+  t.equal(elsewhere.statusCode, 200, 'another address is not blocked');
+});
+
+t.test('the failure tally forgets a window once it ends, and the oldest addresses first when full', async (t) => {
+  let clock = 0;
+  const tally = createAuthFailureTally(() => clock);
+  for (let i = 0; i < AUTH_FAILURES_MAX; i += 1) tally.fail('1.2.3.4');
+  t.ok((tally.blockedFor('1.2.3.4') ?? 0) >= 60);
+  clock += AUTH_FAILURE_WINDOW_MS - 1500;
+  t.equal(tally.blockedFor('1.2.3.4'), 2);
+  clock += 1500;
+  t.equal(tally.blockedFor('1.2.3.4'), null, 'a new window');
+  for (let i = 0; i < AUTH_FAILURES_MAX - 1; i += 1) tally.fail('victim');
+  for (let i = 0; i < 10_000; i += 1) tally.fail(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+  tally.fail('victim');
+  t.equal(tally.blockedFor('victim'), null, 'the oldest entry was forgotten when the tally filled up, so its count started again');
 });

@@ -43,6 +43,41 @@ export function createApiKeyVerifier(keys: readonly string[]): (presented: strin
 
 const BEARER_HEADER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
+/** Wrong or missing keys per client address and window before that address is refused outright (429). */
+export const AUTH_FAILURES_MAX = 10;
+export const AUTH_FAILURE_WINDOW_MS = 60_000;
+/** Addresses remembered at once; past this the oldest window is forgotten first, so memory stays bounded. */
+const AUTH_FAILURE_ADDRESSES = 10_000;
+
+/**
+ * Failed authentications per client address in fixed windows. The rate limit counts only callers that
+ * got in; without this an attacker could try keys as fast as the service answers 401s.
+ */
+export function createAuthFailureTally(now: () => number = Date.now) {
+  const windows = new Map<string, { started: number; failures: number }>();
+  const current = (address: string) => {
+    const window = windows.get(address);
+    if (window && now() - window.started < AUTH_FAILURE_WINDOW_MS) return window;
+    windows.delete(address);
+    return undefined;
+  };
+  return {
+    /** Seconds until the address may try again, or null while it is under the limit. */
+    blockedFor(address: string): number | null {
+      const window = current(address);
+      if (!window || window.failures < AUTH_FAILURES_MAX) return null;
+      return Math.max(1, Math.ceil((window.started + AUTH_FAILURE_WINDOW_MS - now()) / 1000));
+    },
+    fail(address: string): void {
+      const window = current(address) ?? { started: now(), failures: 0 };
+      window.failures += 1;
+      windows.delete(address);
+      windows.set(address, window);
+      if (windows.size > AUTH_FAILURE_ADDRESSES) windows.delete(windows.keys().next().value as string);
+    },
+  };
+}
+
 function unauthorized(message: string, challenge: string): AppError {
   return new AppError(401, 'unauthorized', message, { headers: { 'www-authenticate': challenge } });
 }
@@ -64,15 +99,25 @@ export const accessControl = fp<{ apiKeys: readonly string[] }>(
     app.decorateRequest('apiKeyId', null);
     if (apiKeys.length === 0) return;
     const verify = createApiKeyVerifier(apiKeys);
+    const failures = createAuthFailureTally();
 
     app.addHook('onRequest', async (request) => {
       // A CORS preflight never carries credentials; @fastify/cors answers it when CORS is on.
       if (request.method === 'OPTIONS' || isPublicRoute(request.routeOptions.url)) return;
+      const blocked = failures.blockedFor(request.ip);
+      if (blocked !== null) {
+        throw new AppError(429, 'too_many_auth_failures', `Too many requests with a missing or wrong API key from this address; retry in ${blocked} s.`, {
+          headers: { 'retry-after': String(blocked) },
+        });
+      }
       const header = request.headers.authorization;
-      if (!header) throw unauthorized('Missing API key: send the header `Authorization: Bearer <key>`.', 'Bearer');
-      const presented = BEARER_HEADER.exec(header)?.[1];
+      const presented = header === undefined ? undefined : BEARER_HEADER.exec(header)?.[1];
       const keyId = presented === undefined ? null : verify(presented);
-      if (keyId === null) throw unauthorized('Invalid API key.', 'Bearer error="invalid_token"');
+      if (keyId === null) {
+        failures.fail(request.ip);
+        if (!header) throw unauthorized('Missing API key: send the header `Authorization: Bearer <key>`.', 'Bearer');
+        throw unauthorized('Invalid API key.', 'Bearer error="invalid_token"');
+      }
       request.apiKeyId = keyId;
     });
   },
