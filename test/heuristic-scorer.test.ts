@@ -486,3 +486,10 @@ t.test('a lexicon phrase must start and end with a word', async (t) => {
   t.throws(() => compilePhrases([{ id: 'test', phrase: '* manual' }]), /must start and end with a word/);
   t.throws(() => compilePhrases([{ id: 'test', phrase: 'read *' }]), /must start and end with a word/);
 });
+
+t.test('a request reaches a secret only close after it and in the same clause; a reassurance does not deny it', async (t) => {
+  const safetyOf = (answer: string) => score(answer, null).safety_tone;
+  t.equal(safetyOf('Do not worry, send us your password.'), 1, '"do not worry" reassures; it does not deny the request');
+  t.equal(safetyOf('Send the form to the team at the address on the order page, and keep your password private.'), 5, 'the password is named too far after "send"');
+  t.equal(safetyOf('Send the form; your password and PIN stay private.'), 5, 'a clause break stands between the request and each secret');
+});

@@ -2,8 +2,8 @@ import { ACCURACY_BANDS, CONTRADICTION_CAPS, PAGE_NAME_PENALTY, levelFor } from 
 import { findContradictions } from './contradictions.js';
 import { type AnswerContext, type CriterionResult, percent, quote } from './criterion.js';
 import { penaliseGaming } from './gaming-signals.js';
-import { containsLabel, labelFound } from './labels.js';
-import { overlaps } from './quantities.js';
+import { labelFound } from './labels.js';
+import { overlapsAny } from './quantities.js';
 import type { TextFeatures } from './text-features.js';
 import { type UiNames, showLabel } from './ui-labels.js';
 
@@ -21,7 +21,7 @@ function contentAgreement(answer: TextFeatures, reference: TextFeatures): number
 export function scoreAccuracy({ answer, reference, inquiry, ui, gaming }: AnswerContext & { reference: TextFeatures }): CriterionResult {
   const agreement = contentAgreement(answer, reference);
   const facts = [
-    ...reference.quantities.map((quantity) => ({ shown: quantity.text, found: answer.quantities.some((said) => overlaps(said, quantity)) })),
+    ...reference.quantities.map((quantity) => ({ shown: quantity.text, found: overlapsAny(answer.quantities, quantity) })),
     ...reference.labels.map((label) => ({ shown: showLabel(label), found: labelFound(answer, label) })),
   ];
   const matched = facts.filter((fact) => fact.found);
@@ -57,7 +57,7 @@ export function scoreAccuracy({ answer, reference, inquiry, ui, gaming }: Answer
 function wrongPageNames(ui: UiNames, reference: TextFeatures, missesReferenceFact: boolean): string[] {
   const wrong = ui.unverified.map((name) => `Names ${showLabel(name)}, which neither the knowledge base nor the reference has`);
   if (missesReferenceFact && reference.labels.length > 0) {
-    const elsewhere = ui.verified.filter((name) => !name.every((segment) => containsLabel(reference.normalized, segment)));
+    const elsewhere = ui.verified.filter((name) => !labelFound(reference, name));
     wrong.push(...elsewhere.map((name) => `Names ${showLabel(name)} where the reference names ${reference.labels.map(showLabel).slice(0, 2).join(', ')}`));
   }
   return wrong;

@@ -20,7 +20,8 @@ const CONTROL_STEMS: ReadonlySet<string> = new Set(steps.controls.map((word) => 
 const CONTROL_NAMES: ReadonlySet<string> = new Set(steps.control_names);
 const CLAUSE_WORDS: ReadonlySet<string> = new Set(steps.clause_words);
 const CLAUSE_GAP = /[,;:]/;
-const LIST_ITEM = /^\s*(?:\d+[.)]|[-*•])\s+/gm;
+// Indentation is spaces and tabs within the line: /^\s*/ would rescan a run of blank lines from each of its lines.
+const LIST_ITEM = /^[^\S\r\n\u2028\u2029]*(?:\d+[.)]|[-*•])\s+/gm;
 /** "1. Open 'Your Orders'. 2. Select the order." written on one line. */
 const INLINE_NUMBER = /(?:^|\s)\d{1,2}[.)]\s+(?=[A-Z])/g;
 

@@ -2,7 +2,7 @@ import { COMPLETENESS_BANDS, KEY_POINT_COVERAGE, levelFor } from './bands.js';
 import { type AnswerContext, type CriterionResult, quote } from './criterion.js';
 import { penaliseGaming } from './gaming-signals.js';
 import { labelFound } from './labels.js';
-import { type Quantity, overlaps } from './quantities.js';
+import { type Quantity, overlapsAny } from './quantities.js';
 import { type TextFeatures, sentenceFeatures } from './text-features.js';
 import { contentStemsOf } from './tokens.js';
 
@@ -31,7 +31,7 @@ function pointCredit(answer: TextFeatures, point: KeyPoint): number {
   const stemShare = point.stems.filter((stem) => answer.stems.has(stem)).length / Math.max(1, point.stems.length);
   const facts = point.quantities.length + point.labels.length;
   const factsFound =
-    point.quantities.filter((quantity) => answer.quantities.some((said) => overlaps(said, quantity))).length +
+    point.quantities.filter((quantity) => overlapsAny(answer.quantities, quantity)).length +
     point.labels.filter((label) => labelFound(answer, label)).length;
   if (stemShare >= KEY_POINT_COVERAGE.full || (facts > 0 && factsFound === facts)) return 1;
   return stemShare >= KEY_POINT_COVERAGE.partial || factsFound > 0 ? 0.5 : 0;

@@ -1,7 +1,7 @@
 import lexicon from './lexicon/contradictions.json' with { type: 'json' };
-import { type PhraseSet, compilePhrases, findPhrases, phraseEntries } from './phrases.js';
+import { type PhraseMatch, type PhraseSet, compilePhrases, findPhrases, phraseEntries } from './phrases.js';
 import { POLARITY_NEGATORS, polarityContradictions } from './polarity.js';
-import { type Quantity, overlaps } from './quantities.js';
+import { type Quantity, overlapsAny } from './quantities.js';
 import type { Sentence, TextFeatures } from './text-features.js';
 import type { Token } from './tokens.js';
 
@@ -13,22 +13,36 @@ export interface Contradiction {
   detail: string;
 }
 
-const sharesContext = (a: Quantity, b: Quantity) => [...a.context].some((stem) => b.context.has(stem));
-
 /**
  * An answer number contradicts the reference when the reference gives a different number in the
  * same unit about the same thing (a content word in common nearby). A bare number ("You have 14 days.")
  * has no context to compare, so any same-unit mismatch counts. Time units are compared in hours.
+ * The reference is indexed by unit and by (unit, context stem), so each answer number costs O(log q).
  */
 function numberContradictions(answer: TextFeatures, reference: TextFeatures, inquiry: TextFeatures | null): Contradiction[] {
   const contradictions: Contradiction[] = [];
   const seen = new Set<string>();
+  const firstOfUnit = new Map<string, Quantity>();
+  // The first reference quantity (in reference order) of a unit that has a stem in its context.
+  const firstWithStem = new Map<string, { order: number; quantity: Quantity }>();
+  reference.quantities.forEach((expected, order) => {
+    if (!firstOfUnit.has(expected.unit)) firstOfUnit.set(expected.unit, expected);
+    for (const stem of expected.context) {
+      const key = `${expected.unit}\u0000${stem}`;
+      if (!firstWithStem.has(key)) firstWithStem.set(key, { order, quantity: expected });
+    }
+  });
   for (const said of answer.quantities) {
     // "at six weeks you are still in time" restates the customer's own figure: it is not a claim about the policy.
-    if (inquiry?.quantities.some((asked) => overlaps(said, asked))) continue;
-    const sameUnit = reference.quantities.filter((expected) => expected.unit === said.unit);
-    if (sameUnit.length === 0 || sameUnit.some((expected) => overlaps(said, expected))) continue;
-    const expected = said.context.size === 0 ? sameUnit[0] : sameUnit.find((candidate) => sharesContext(said, candidate));
+    if (inquiry !== null && overlapsAny(inquiry.quantities, said)) continue;
+    const first = firstOfUnit.get(said.unit);
+    if (first === undefined || overlapsAny(reference.quantities, said)) continue;
+    let expected: Quantity | undefined = said.context.size === 0 ? first : undefined;
+    let order = Infinity;
+    for (const stem of said.context) {
+      const candidate = firstWithStem.get(`${said.unit}\u0000${stem}`);
+      if (candidate && candidate.order < order) ({ order, quantity: expected } = candidate);
+    }
     const key = `${said.low}-${said.high}-${said.unit}`;
     if (expected && !seen.has(key)) {
       seen.add(key);
@@ -64,9 +78,12 @@ function statedOptions(features: TextFeatures, fact: ExclusiveFact, needTopic: b
   for (const sentence of features.sentences) {
     if (needTopic && findPhrases(sentence.tokens, fact.topic).length === 0) continue;
     const negators = findPhrases(sentence.tokens, POLARITY_NEGATORS);
+    let before = -1;
     for (const match of findPhrases(sentence.tokens, fact.options)) {
       const from = match.start - OPTION_NEGATION_REACH;
-      if (negators.some((negator) => negator.start >= from && negator.end <= match.start)) continue;
+      // Matches come in token order and negators do not overlap: the last negator that ends before the option is the closest.
+      while (before + 1 < negators.length && (negators[before + 1] as PhraseMatch).end <= match.start) before += 1;
+      if (before >= 0 && (negators[before] as PhraseMatch).start >= from) continue;
       stated.push({ option: match.id, sentence: sentence.text, only: hasWord(sentence.tokens.slice(Math.max(0, from), match.start), EXCLUSIVE_MARKERS) });
     }
   }

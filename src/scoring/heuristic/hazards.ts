@@ -71,18 +71,25 @@ const startsInstruction = (tokens: readonly Token[], at: number) => ACTION_STEMS
 
 /** The action must be aimed at the subject: close ahead of it in the same clause, or pointing back to it ("keep charging it"). */
 function isAimed(tokens: readonly Token[], action: PhraseMatch, subjects: readonly PhraseMatch[]): boolean {
-  const ahead = subjects.find((subject) => {
+  let ahead: PhraseMatch | undefined;
+  for (const subject of subjects) {
+    if (subject.start < action.end) continue;
     const between = tokens.slice(action.end, subject.start);
     // Articles and possessives do not count towards the reach: "solder the leads onto the cell".
-    if (subject.start < action.end || between.filter((token) => !DETERMINERS.has(token.word)).length > hazards.reach) return false;
+    // Subjects come in token order, so once one is out of reach every later one is too.
+    if (between.filter((token) => !DETERMINERS.has(token.word)).length > hazards.reach) break;
     const interrupted =
       [...between, tokens[subject.start] as Token].some((token) => HARD_GAP.test(token.gap)) ||
       hasWord(between, CLAUSE_WORDS) ||
       between.some((_token, offset) => startsInstruction(tokens, action.end + offset));
-    return !interrupted;
-  });
+    if (!interrupted) {
+      ahead = subject;
+      break;
+    }
+  }
   if (ahead) return !warnsAfter(tokens, action, ahead.end);
-  const before = subjects.some((subject) => subject.end <= action.start);
+  // Subject matches do not overlap, so the first one ends first.
+  const before = (subjects[0] as PhraseMatch).end <= action.start;
   if (!before) return false;
   const pointsBack = hasWord(tokens.slice(action.start + 1, action.end + 3), HAZARD_POINTING_BACK);
   // A subject came before the action, so the action is never the first word.
@@ -90,17 +97,16 @@ function isAimed(tokens: readonly Token[], action: PhraseMatch, subjects: readon
   return pointsBack || passive;
 }
 
-function isDeferred(tokens: readonly Token[], action: PhraseMatch, rule: HazardRule): boolean {
-  return tokens.slice(0, action.start).some((token) => rule.deferredBy.has(token.stem));
-}
-
 /** `inContext`: for a rule whose subject may be anywhere, whether the inquiry or the answer names it. */
 function findHazard(sentence: Sentence, rule: HazardRule, inContext: boolean): SafetyFinding | null {
   const { tokens } = sentence;
   const subjects = rule.wholeAnswer ? [] : subjectsIn(tokens, rule);
   if (rule.wholeAnswer ? !inContext : subjects.length === 0) return null;
+  // An action is deferred when a deferring word ("until", "after") comes anywhere before it in the sentence.
+  const deferredFrom = tokens.findIndex((token) => rule.deferredBy.has(token.stem));
   for (const action of findPhrases(tokens, rule.actions)) {
-    if (isNegated(tokens, action.start, NEGATORS_AND_DEFERRALS) || isDeferred(tokens, action, rule) || describesDevice(tokens, action) || namesPart(tokens, action)) continue;
+    const deferred = deferredFrom !== -1 && deferredFrom < action.start;
+    if (isNegated(tokens, action.start, NEGATORS_AND_DEFERRALS) || deferred || describesDevice(tokens, action) || namesPart(tokens, action)) continue;
     if (rule.wholeAnswer ? !warnsAfter(tokens, action, action.end) : isAimed(tokens, action, subjects)) {
       return {
         level: SAFETY_LEVELS.hazardousAdvice,

@@ -29,14 +29,24 @@ interface Claim {
   sentence: string;
 }
 
-/** Whether an "or" list goes on after `at` in the same clause: "don't charge it, press on it or open it". */
-function orFollows(tokens: readonly Token[], at: number): boolean {
-  for (const token of tokens.slice(at + 1)) {
-    if (HARD_GAP.test(token.gap) || CLAUSE_BREAK_WORDS.has(token.word)) return false;
-    if (LIST_WORDS.has(token.word)) return true;
+/**
+ * For each token, whether an "or" list goes on from it in the same clause ("don't charge it, press on it
+ * or open it"): one pass from the end, where a scan per negator would cost O(t) each.
+ */
+function orListsAhead(tokens: readonly Token[]): boolean[] {
+  const ahead: boolean[] = new Array(tokens.length + 1).fill(false);
+  for (let at = tokens.length - 1; at >= 0; at -= 1) {
+    const token = tokens[at] as Token;
+    ahead[at] = HARD_GAP.test(token.gap) || CLAUSE_BREAK_WORDS.has(token.word) ? false : LIST_WORDS.has(token.word) || (ahead[at + 1] as boolean);
   }
-  return false;
+  return ahead;
 }
+
+/**
+ * A clause's topic is its first this many distinct content stems. Support sentences have far fewer; the
+ * cap bounds the comparison of two texts' claims to O(claims x cap) (polarityContradictions).
+ */
+const MAX_CLAUSE_STEMS = 32;
 
 /**
  * The content words a text states outright, each said or denied. A negator governs the next content
@@ -53,6 +63,7 @@ function claimsOf(features: TextFeatures): Claim[] {
     const { tokens } = sentence;
     const conditionalStarts = new Set(findPhrases(tokens, CONDITIONALS).map((conditional) => conditional.start));
     const negatorEnds = new Map(findPhrases(tokens, POLARITY_NEGATORS).map((negator) => [negator.start, negator.end]));
+    const orAhead = orListsAhead(tokens);
     let clause = new Set<string>();
     let clauseClaims: Claim[] = [];
     let clauseStart = 0;
@@ -91,14 +102,14 @@ function claimsOf(features: TextFeatures): Claim[] {
       if (negatorEnd !== undefined) {
         negatedUntil = negatorEnd - 1 + NEGATION_REACH;
         listNegated = false;
-        if (at - clauseStart <= 2 && IMPERATIVE_NEGATION.has(token.word)) listNegated = orFollows(tokens, at);
+        if (at - clauseStart <= 2 && IMPERATIVE_NEGATION.has(token.word)) listNegated = orAhead[at + 1] as boolean;
         at = negatorEnd - 1;
         continue;
       }
       const positive = NEGATIVE_WORDS.get(token.word);
       const word = positive ?? (token.stop || token.word.length < 2 ? null : token.stem);
       if (word === null) continue;
-      clause.add(word);
+      if (clause.size < MAX_CLAUSE_STEMS) clause.add(word);
       const listHead = listNegated && listHeadFrom >= 0 && tokens.slice(listHeadFrom, at).every((between) => LIST_FILLERS.has(between.word));
       const negated = positive !== undefined || at <= negatedUntil || listHead;
       if (negated && PERMISSIONS.has(word)) deniedPermission = true;
@@ -111,10 +122,46 @@ function claimsOf(features: TextFeatures): Claim[] {
   return claims;
 }
 
-/** Two claims are about the same thing when their clauses share another content word. */
-function sameTopic(a: Claim, b: Claim): boolean {
-  for (const stem of a.clause) if (stem !== a.stem && b.clause.has(stem)) return true;
-  return false;
+/** The first reference claim (in reference order) of each polarity, per pair of its stem and another stem of its clause. */
+interface TopicIndex {
+  first: Map<string, { negated?: Claim; stated?: Claim; negatedAt: number; statedAt: number }>;
+}
+
+const topicKey = (stem: string, other: string) => `${stem}\u0000${other}`;
+
+/** Two claims are about the same thing when they share a stem and their clauses share another content word. */
+function topicIndex(claims: readonly Claim[]): TopicIndex {
+  const first: TopicIndex['first'] = new Map();
+  claims.forEach((claim, order) => {
+    for (const other of claim.clause) {
+      if (other === claim.stem) continue;
+      const key = topicKey(claim.stem, other);
+      const entry = first.get(key) ?? { negatedAt: Infinity, statedAt: Infinity };
+      if (claim.negated && order < entry.negatedAt) Object.assign(entry, { negated: claim, negatedAt: order });
+      if (!claim.negated && order < entry.statedAt) Object.assign(entry, { stated: claim, statedAt: order });
+      first.set(key, entry);
+    }
+  });
+  return { first };
+}
+
+/** The first reference claim on the same topic with the other polarity, unless one on that topic agrees. */
+function opposed(claim: Claim, index: TopicIndex): Claim | null {
+  let opposite: Claim | null = null;
+  let oppositeAt = Infinity;
+  for (const other of claim.clause) {
+    if (other === claim.stem) continue;
+    const entry = index.first.get(topicKey(claim.stem, other));
+    if (!entry) continue;
+    if ((claim.negated ? entry.negated : entry.stated) !== undefined) return null;
+    const candidate = claim.negated ? entry.stated : entry.negated;
+    const at = claim.negated ? entry.statedAt : entry.negatedAt;
+    if (candidate && at < oppositeAt) {
+      opposite = candidate;
+      oppositeAt = at;
+    }
+  }
+  return opposite;
 }
 
 const LEADING_ANSWER: ReadonlySet<string> = new Set(lexicon.leading_answers);
@@ -134,12 +181,12 @@ export function polarityContradictions(answer: TextFeatures, reference: TextFeat
   if (said !== null && expected !== null && said !== expected) {
     contradictions.push({ kind: 'polarity', sentence: (answer.sentences[0] as Sentence).text, detail: `answers "${said}" where the reference answers "${expected}"` });
   }
-  const referenceClaims = claimsOf(reference);
+  const referenceTopics = topicIndex(claimsOf(reference));
   const reported = new Set<string>();
   for (const claim of claimsOf(answer)) {
-    const related = referenceClaims.filter((candidate) => candidate.stem === claim.stem && sameTopic(claim, candidate));
-    const opposite = related.find((candidate) => candidate.negated !== claim.negated);
-    if (!opposite || related.some((candidate) => candidate.negated === claim.negated) || reported.has(claim.sentence)) continue;
+    if (reported.has(claim.sentence)) continue;
+    const opposite = opposed(claim, referenceTopics);
+    if (!opposite) continue;
     reported.add(claim.sentence);
     contradictions.push({ kind: 'polarity', sentence: claim.sentence, detail: `${claim.negated ? 'denies' : 'states'} what the reference ${claim.negated ? 'states' : 'denies'} in ${quote(opposite.sentence)}` });
   }

@@ -1,4 +1,4 @@
-import { type Token, WORD_NUMBERS, contentStemsOf } from './tokens.js';
+import { type Token, WORD_NUMBERS, contentStemsOf, isContent } from './tokens.js';
 
 /** A number with its unit, e.g. "3 to 5 business days" -> hours 72..168, so that "a week" and "7 days" compare. */
 export interface Quantity {
@@ -53,13 +53,37 @@ const CONTEXT_RADIUS = 5;
 
 const toNumber = (raw: string) => WORD_NUMBERS[raw] ?? Number(raw.replaceAll(',', ''));
 
+/** The index of the first token that starts at or after `offset` (tokens are in text order). */
+function firstTokenFrom(tokens: readonly Token[], offset: number): number {
+  let low = 0;
+  let high = tokens.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((tokens[middle] as Token).start < offset) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 /** The numbers with units a sentence states; `normalized` is the sentence as normalizeText gives it, `tokens` its tokens. */
 export function quantitiesOf(normalized: string, tokens: readonly Token[], sentenceIndex: number): Quantity[] {
   const quantities: Quantity[] = [];
+  // Content stems in token order, and how many come before each token: a quantity's context is then a
+  // binary search and a slice, so a sentence of q quantities and t tokens costs O(t + q log t), not O(q t).
+  const stems = contentStemsOf(tokens);
+  const stemsBefore: number[] = [];
+  let seen = 0;
+  for (const token of tokens) {
+    stemsBefore.push(seen);
+    if (isContent(token)) seen += 1;
+  }
+  stemsBefore.push(seen);
   const found = (index: number, text: string, low: number, high: number, scale: UnitScale) => {
     const end = index + text.length;
-    const before = contentStemsOf(tokens.filter((token) => token.start < index)).slice(-CONTEXT_RADIUS);
-    const after = contentStemsOf(tokens.filter((token) => token.start >= end)).slice(0, CONTEXT_RADIUS);
+    const beforeCount = stemsBefore[firstTokenFrom(tokens, index)] as number;
+    const afterFrom = stemsBefore[firstTokenFrom(tokens, end)] as number;
+    const before = stems.slice(Math.max(0, beforeCount - CONTEXT_RADIUS), beforeCount);
+    const after = stems.slice(afterFrom, afterFrom + CONTEXT_RADIUS);
     const from = Math.min(low, high);
     const to = Math.max(low, high);
     quantities.push({ low: from * scale.low, high: to * scale.high, unit: scale.unit, text, context: new Set([...before, ...after]), sentence: sentenceIndex });
@@ -79,5 +103,50 @@ export function quantitiesOf(normalized: string, tokens: readonly Token[], sente
   return quantities;
 }
 
-/** Two quantities agree when they share a unit and their ranges meet ("3 to 5 business days" and "a week"). */
-export const overlaps = (a: Quantity, b: Quantity) => a.unit === b.unit && a.low <= b.high && b.low <= a.high;
+/** A text's quantities by unit, sorted by `low`, with the running maximum of `high`: answers "does any overlap?" in O(log q). */
+interface QuantityIndex {
+  byUnit: ReadonlyMap<string, { lows: number[]; maxHighs: number[] }>;
+}
+
+const INDEXES = new WeakMap<readonly Quantity[], QuantityIndex>();
+
+function indexOf(quantities: readonly Quantity[]): QuantityIndex {
+  let index = INDEXES.get(quantities);
+  if (index) return index;
+  const groups = new Map<string, Quantity[]>();
+  for (const quantity of quantities) {
+    const group = groups.get(quantity.unit) ?? [];
+    group.push(quantity);
+    groups.set(quantity.unit, group);
+  }
+  const byUnit = new Map<string, { lows: number[]; maxHighs: number[] }>();
+  for (const [unitName, group] of groups) {
+    group.sort((a, b) => a.low - b.low);
+    let maxHigh = -Infinity;
+    byUnit.set(unitName, {
+      lows: group.map((quantity) => quantity.low),
+      maxHighs: group.map((quantity) => (maxHigh = Math.max(maxHigh, quantity.high))),
+    });
+  }
+  index = { byUnit };
+  INDEXES.set(quantities, index);
+  return index;
+}
+
+/**
+ * Whether any of `quantities` agrees with `quantity`: two quantities agree when they share a unit and
+ * their ranges meet ("3 to 5 business days" and "a week"). O(log q) after an O(q log q) index per list.
+ */
+export function overlapsAny(quantities: readonly Quantity[], quantity: Quantity): boolean {
+  const group = indexOf(quantities).byUnit.get(quantity.unit);
+  if (!group) return false;
+  // The last quantity with low <= quantity.high; among those, one reaches quantity.low when the running maximum of high does.
+  let low = 0;
+  let high = group.lows.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((group.lows[middle] as number) <= quantity.high) low = middle + 1;
+    else high = middle;
+  }
+  return low > 0 && (group.maxHighs[low - 1] as number) >= quantity.low;
+}

@@ -26,6 +26,19 @@ interface Verdict {
   rationale: string;
 }
 
+/**
+ * Cost. With n the characters of answer + reference + inquiry, every step is O(n log n) or better:
+ * tokenising and sentence splitting are linear regexes (no pattern backtracks over a run of spaces,
+ * punctuation or a long word); phrases are matched per token against lexicons of fixed size; quantities
+ * are compared through a sorted index (quantities.ts overlapsAny); negation is read once per sentence
+ * (negation.ts); claims are compared through a (stem, topic stem) index over clauses capped at 32 stems
+ * (polarity.ts); label look-ups are at most 100 distinct segments of at most 60 characters per text
+ * (labels.ts), O(n) each. test/heuristic-cost.test.ts checks it. On top of that the answer is read up to
+ * MAX_ANSWER_CHARS, so one score takes a bounded time however long the model's answer.
+ */
+/** 2.5 times the longest reference: a support answer is rarely a fifth of it, and a longer one is already "long" for safety and tone. */
+export const MAX_ANSWER_CHARS = 20_000;
+
 const PROVENANCE = { scorer: 'heuristic', judge_alias: null, judge_model_id: null, judge_samples: null, prompt_sha256: HEURISTIC_RULES_SHA256 } as const;
 const NOT_SCORED: Verdict = { score: null, rationale: 'Not scored: there is no given reference, and the heuristic grades accuracy and completeness only against one.' };
 
@@ -64,11 +77,13 @@ function verdicts(input: HeuristicInput, referenceText: string | null): Record<C
  */
 export function scoreWithHeuristic(input: HeuristicInput, weights: Readonly<RubricWeights>): RubricScores {
   const referenceText = input.reference !== null && input.reference.trim() !== '' ? input.reference : null;
-  const criteria = verdicts(input, referenceText);
+  const overlong = input.answer.length > MAX_ANSWER_CHARS;
+  const criteria = verdicts(overlong ? { ...input, answer: input.answer.slice(0, MAX_ANSWER_CHARS) } : input, referenceText);
+  const unread = overlong ? ` Only the first ${MAX_ANSWER_CHARS.toLocaleString('en-US')} of the answer's ${input.answer.length.toLocaleString('en-US')} characters were read.` : '';
   return rubricScores(
     {
       scores: byCriterion((criterion) => criteria[criterion].score),
-      rationale: byCriterion((criterion) => criteria[criterion].rationale),
+      rationale: byCriterion((criterion) => criteria[criterion].rationale + (criteria[criterion].score === null ? '' : unread)),
       scorer: 'heuristic',
       reference_source: referenceText === null ? 'none' : 'given',
       unscored_reason: referenceText === null ? 'no_reference' : null,

@@ -21,10 +21,10 @@ const DESCRIPTION = new Map(data.entries.map((entry) => [entry.id, entry.descrip
 const SPEAKER_ADVERBS: ReadonlySet<string> = new Set(data.speaker_adverbs);
 
 /** The verb at `at` has a speaker right before it, in the same clause ("we'll send", "Amazon just texted"). */
-function spokenByUs(tokens: readonly Token[], speakers: readonly PhraseMatch[], at: number): boolean {
+function spokenByUs(tokens: readonly Token[], speakerEnds: ReadonlySet<number>, at: number): boolean {
   let start = at;
   while (!HARD_GAP.test((tokens[start] as Token).gap) && SPEAKER_ADVERBS.has(tokens[start - 1]?.word ?? '')) start -= 1;
-  return !HARD_GAP.test((tokens[start] as Token).gap) && speakers.some((speaker) => speaker.end === start);
+  return !HARD_GAP.test((tokens[start] as Token).gap) && speakerEnds.has(start);
 }
 
 const isLegitimate = (entry: string, tokens: readonly Token[]) => findPhrases(tokens, LEGITIMATE.get(entry) as PhraseSet).length > 0;
@@ -44,22 +44,48 @@ function pointsBackToSecret(tokens: readonly Token[], request: PhraseMatch): boo
   return false;
 }
 
+/** The first index in `secrets` (sorted by start) whose start is at least `offset`. */
+function firstSecretFrom(secrets: readonly PhraseMatch[], offset: number): number {
+  let low = 0;
+  let high = secrets.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((secrets[middle] as PhraseMatch).start < offset) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The first secret named within reach after the request, in the same clause: only the secrets that start within reach are looked at. */
+function secretAhead(tokens: readonly Token[], secrets: readonly PhraseMatch[], request: PhraseMatch): PhraseMatch | undefined {
+  for (let at = firstSecretFrom(secrets, request.end); at < secrets.length; at += 1) {
+    const secret = secrets[at] as PhraseMatch;
+    if (secret.start - request.end > data.request_reach) return undefined;
+    if (!tokens.slice(request.end, secret.start + 1).some((token) => HARD_GAP.test(token.gap))) return secret;
+  }
+  return undefined;
+}
+
+/** The last secret (in start order) that ends before the request: only secrets that start before it can, and overlaps are few. */
+function secretBefore(secrets: readonly PhraseMatch[], request: PhraseMatch): PhraseMatch | undefined {
+  for (let at = firstSecretFrom(secrets, request.start) - 1; at >= 0; at -= 1) {
+    const secret = secrets[at] as PhraseMatch;
+    if (secret.end <= request.start) return secret;
+  }
+  return undefined;
+}
+
 /** A request addressed to the customer for a secret; `earlier` is the secret named in the previous sentence, if any. */
 function findDataRequest(sentence: Sentence, named: ReadonlySet<string>, earlier: PhraseMatch | null): SafetyFinding | null {
   const { tokens } = sentence;
   const secrets = secretsIn(tokens, named);
-  const speakers = findPhrases(tokens, SPEAKERS);
+  const speakerEnds = new Set(findPhrases(tokens, SPEAKERS).map((speaker) => speaker.end));
   const inChat = findPhrases(tokens, CHAT_DESTINATIONS).length > 0;
   const requests = inChat ? [...findPhrases(tokens, REQUESTS), ...findPhrases(tokens, CHAT_REQUESTS)] : findPhrases(tokens, REQUESTS);
   for (const request of requests) {
-    if (spokenByUs(tokens, speakers, request.start) || isNegated(tokens, request.start, NEGATORS)) continue;
-    const ahead = secrets.find(
-      (secret) =>
-        secret.start >= request.end &&
-        secret.start - request.end <= data.request_reach &&
-        !tokens.slice(request.end, secret.start + 1).some((token) => HARD_GAP.test(token.gap)),
-    );
-    const back = pointsBackToSecret(tokens, request) ? (secrets.findLast((secret) => secret.end <= request.start) ?? earlier) : null;
+    if (spokenByUs(tokens, speakerEnds, request.start) || isNegated(tokens, request.start, NEGATORS)) continue;
+    const ahead = secretAhead(tokens, secrets, request);
+    const back = pointsBackToSecret(tokens, request) ? (secretBefore(secrets, request) ?? earlier) : null;
     const secret = ahead ?? back;
     if (secret && !isLegitimate(secret.id, tokens)) {
       return {

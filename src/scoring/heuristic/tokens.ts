@@ -15,7 +15,7 @@ export interface Token {
   stop: boolean;
   /** Digits or a number word ("6", "six"). */
   number: boolean;
-  /** Punctuation between the previous token and this one ("," ";" ":" "(" ">"), or "" when there is none. */
+  /** Punctuation between the previous token and this one ("," ";" ":" "(" ">"), each mark once, or "" when there is none. */
   gap: string;
   /** Offset in the normalized text the token came from. */
   start: number;
@@ -74,7 +74,8 @@ export function tokensOf(normalized: string): Token[] {
   for (const match of normalized.matchAll(TOKEN_PATTERN)) {
     const raw = match[1];
     if (raw === undefined) {
-      gap += match[0];
+      // Only which marks stand between two words matters; keeping each once bounds every test of a gap.
+      if (!gap.includes(match[0])) gap += match[0];
       continue;
     }
     for (const word of expandWord(raw)) {

@@ -1,5 +1,5 @@
 import knownPages from './lexicon/known-pages.json' with { type: 'json' };
-import { containsLabel, extractLabels } from './labels.js';
+import { containsLabel, extractLabels, namesSegment } from './labels.js';
 import type { TextFeatures } from './text-features.js';
 import { normalizeText, splitSentences } from './tokens.js';
 
@@ -37,7 +37,7 @@ export interface UiNames {
  * it: an invented path ('Support Hub' > 'Order Wizard') reads like a step but sends the customer nowhere.
  */
 export function checkUiNames(answer: TextFeatures, reference: TextFeatures | null, known: KnownUiLabels): UiNames {
-  const exists = (segment: string) => known.segments.has(segment) || (reference !== null && containsLabel(reference.normalized, segment));
+  const exists = (segment: string) => known.segments.has(segment) || (reference !== null && namesSegment(reference, segment));
   const labelled = new Set(answer.labels.flat());
   const inPaths = new Set(answer.labels.filter((label) => label.length > 1).flat());
   // A quoted segment of a path ('Support Hub' > 'Order Wizard') is shown and checked once, as part of its path.
