@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ModelListSchema } from '../schemas/models.js';
+import { publicUrl } from '../secrets.js';
 import type { Services } from '../services.js';
 
 export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -21,7 +22,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
           kind: entry.kind,
           description: entry.description,
           api_style: upstream?.upstream.api_style ?? null,
-          base_url: upstream?.upstream.base_url ?? null,
+          base_url: upstream ? publicUrl(upstream.upstream.base_url) : null,
           api_key_env: upstream?.upstream.api_key_env ?? null,
           available: availability.available,
           unavailable_reason: availability.available ? null : availability.reason,

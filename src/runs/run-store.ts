@@ -7,6 +7,7 @@ import split2 from 'split2';
 import type { RunProvenance } from '../export/summary-schema.js';
 import type { ScorerChoice } from '../scoring/score-answer.js';
 import type { RubricWeights } from '../scoring/rubric.js';
+import { redactSecrets } from '../secrets.js';
 import { trainingOverlapOf, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -203,7 +204,7 @@ export class JsonLinesWriter<T> {
   append(result: T): Promise<void> {
     // The one place results and verdicts are stored (the CSV and summaries are built from these files):
     // a secret quoted in a message, an answer or a rationale never reaches the disk.
-    const line = `${JSON.stringify(result)}\n`;
+    const line = `${redactSecrets(JSON.stringify(result))}\n`;
     const written = this.chain.then(() => this.handle.appendFile(line));
     this.chain = written.catch(() => undefined);
     return written;
