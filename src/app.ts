@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -20,6 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { accessControl, BEARER_SCHEME_NAME, bearerSecurityScheme, withBearerSecurity } from './plugins/access-control.js';
 import { browserPolicy, withoutUpgradeInsecureRequests } from './plugins/browser-policy.js';
 import { requestLimits } from './plugins/limits.js';
+import { redactSecrets } from './secrets.js';
 import { modelRoutes } from './routes/models.js';
 import { closeServices, createServices, type Services } from './services.js';
 import { API_VERSION } from './version.js';
@@ -90,13 +93,105 @@ function sendError(error: FastifyError | AppError, request: FastifyRequest, repl
   } else {
     request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
   }
-  return reply.code(appError.statusCode).headers(appError.headers).send(appError.toBody());
+  return reply.code(appError.statusCode).headers(appError.headers).send(redactedBody(appError));
+}
+
+/** The error's body without any configured secret: a message or details built from upstream text may quote one. */
+function redactedBody(error: AppError) {
+  const body = error.toBody();
+  const json = JSON.stringify(body);
+  const clean = redactSecrets(json);
+  return clean === json ? body : (JSON.parse(clean) as typeof body);
+}
+
+/**
+ * Every log line is scrubbed of configured secrets as it is written, whatever put them there (an error's
+ * stack, a nested object): the redact paths only know where a key is expected.
+ */
+function withSecretRedaction(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (typeof logger !== 'object') return logger;
+  return { ...logger, hooks: { ...logger.hooks, streamWrite: redactSecrets }, serializers: { ...logger.serializers, req: serializeRequest } };
+}
+
+/** Query parameters whose name says they carry a credential; a caller may send a key as `?api_key=` by mistake. */
+const CREDENTIAL_PARAMETER = /^(?:.*(?:key|token|secret|passw|pwd|auth|sig|credential).*)$/i;
+
+/** The URL as logged: the value of any credential-looking query parameter is replaced, presented or not configured. */
+export function loggableUrl(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1) return url;
+  const parameters = url
+    .slice(query + 1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0] ?? '';
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // A malformed escape is logged as sent, by its raw name.
+      }
+      return CREDENTIAL_PARAMETER.test(decoded) && pair.includes('=') ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, query)}?${parameters.join('&')}`;
+}
+
+/** Fastify's request serializer, with the URL's credentials taken out. */
+function serializeRequest(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: loggableUrl(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request did not arrive in time (REQUEST_TIMEOUT_MS or HEADERS_TIMEOUT_MS).' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large.' },
+};
+const MALFORMED_REQUEST = { status: 400, code: 'bad_request', message: 'The request is not valid HTTP.' };
+
+/** Node's clientError: the connection gets one reply in our error shape, then is closed. */
+function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, code, message } = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED_REQUEST;
+  this.log.debug({ err: error, code }, 'client error');
+  if (socket.writable) {
+    const body = JSON.stringify(new AppError(status, code, message).toBody());
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/** JSON nested deeper than this is refused before parsing: a megabyte of `[` costs a parser far more than its size. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether the text nests arrays and objects deeper than `limit`, in one pass that skips strings. */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === 92 /* \\ */) index += 1;
+      else if (char === 34 /* " */) inString = false;
+    } else if (char === 34) inString = true;
+    else if (char === 91 /* [ */ || char === 123 /* { */) {
+      depth += 1;
+      if (depth > limit) return true;
+    } else if (char === 93 /* ] */ || char === 125 /* } */) depth -= 1;
+  }
+  return false;
 }
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
-    logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
+    logger: withSecretRedaction(options.logger ?? { level: config.LOG_LEVEL, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }),
     // genReqId reads x-request-id itself, so that an unsafe incoming id is replaced rather than echoed.
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
@@ -106,13 +201,37 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // Node checks the request and header deadlines only this often (30 s by default), which would let a
+    // dripping client hold its socket for half a minute past them.
+    http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT_MS) },
+    // Errors Node's HTTP parser raises before any route runs (a timeout, a header overflow, a malformed
+    // request line) answer in our error shape too.
+    clientErrorHandler: answerClientError,
     // The router rejects malformed URLs and over-long path parameters before any route runs; without
     // this they would bypass the error handler and answer in Fastify's own shape.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => sendError(error, request, reply),
   }).withTypeProvider<ZodTypeProvider>();
 
+  // Past MAX_CONNECTIONS Node closes new connections at once: thousands of slow clients then cost sockets,
+  // not the file descriptors every other request, log line and run file needs.
+  app.server.maxConnections = config.MAX_CONNECTIONS;
+  // A resource error on accepting (EMFILE, ENFILE) is logged, and the server keeps serving the connections it has.
+  app.server.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES') app.log.error({ err: error }, 'server error');
+  });
+
   // Only JSON bodies are part of the API; a text body gets a clear 415 rather than a confusing validation error.
   app.removeContentTypeParser('text/plain');
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (nestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
+      done(new AppError(400, 'invalid_json', `The JSON body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

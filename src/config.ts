@@ -90,7 +90,11 @@ export const EnvSchema = z.object({
   OPENAI_BASE_URL: envVar(z.url({ protocol: /^https?$/ }).default(OPENAI_DEFAULT_BASE_URL)),
   OPENAI_API_STYLE: envVar(z.enum(API_STYLES).default('responses')),
   OPENAI_TIMEOUT_MS: int(100, 600_000, 30_000),
+  /** Deadline of one answer call across all its attempts and backoff; at least OPENAI_TIMEOUT_MS. */
+  OPENAI_TOTAL_TIMEOUT_MS: int(100, 3_600_000, 45_000),
   OPENAI_MAX_RETRIES: int(0, 10, 2),
+  /** Longest upstream reply body read; a longer one is cut off at the cap and answered with 502. */
+  UPSTREAM_MAX_REPLY_BYTES: int(1024, 1024 * 1024 * 1024, 4 * 1024 * 1024),
   /** Connections kept per upstream; bounds how many requests one upstream sees at once. */
   OPENAI_MAX_CONNECTIONS: int(1, 1024, 64),
   /** Consecutive upstream outages (after retries) that open an upstream's circuit breaker; 0 disables it. */
@@ -143,6 +147,15 @@ export const EnvSchema = z.object({
   /** Requests per caller (API key, or client IP without keys) per window; 0 disables rate limiting. */
   RATE_LIMIT_MAX: int(0, 1_000_000, 120),
   RATE_LIMIT_WINDOW_MS: int(1000, 86_400_000, 60_000),
+  /**
+   * A whole request (headers and body) must arrive within this; a client dripping bytes gets 408 and its
+   * connection closed, instead of holding a socket for as long as it likes.
+   */
+  REQUEST_TIMEOUT_MS: int(1000, 600_000, 30_000),
+  /** The request's headers must arrive within this. */
+  HEADERS_TIMEOUT_MS: int(1000, 600_000, 10_000),
+  /** Open connections at once; past it new ones are refused, well before the process runs out of file descriptors. */
+  MAX_CONNECTIONS: int(1, 1_000_000, 4096),
   /** Largest request body accepted by every route except POST /evaluate, which takes up to 24 MiB. */
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024, 1024 * 1024),
   /** Mean event-loop delay above which requests are shed with 503; 0 disables the check. */
@@ -183,7 +196,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const { NODE_ENV, SERVICE_API_KEYS, ALLOW_ANONYMOUS } = parsed.data;
+  const { NODE_ENV, SERVICE_API_KEYS, ALLOW_ANONYMOUS, OPENAI_TIMEOUT_MS, OPENAI_TOTAL_TIMEOUT_MS } = parsed.data;
+  if (OPENAI_TOTAL_TIMEOUT_MS < OPENAI_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  OPENAI_TOTAL_TIMEOUT_MS: must be at least OPENAI_TIMEOUT_MS (${OPENAI_TIMEOUT_MS}), or no attempt could use its full timeout (got ${OPENAI_TOTAL_TIMEOUT_MS}).`,
+    );
+  }
+  if (parsed.data.HEADERS_TIMEOUT_MS > parsed.data.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${parsed.data.REQUEST_TIMEOUT_MS}), which covers the headers too (got ${parsed.data.HEADERS_TIMEOUT_MS}).`,
+    );
+  }
   if (NODE_ENV === 'production' && SERVICE_API_KEYS.length === 0 && !ALLOW_ANONYMOUS) {
     throw new ConfigError(
       'Invalid configuration:\n  SERVICE_API_KEYS: required when NODE_ENV=production. Set SERVICE_API_KEYS to one or more comma-separated keys, or set ALLOW_ANONYMOUS=true to serve without authentication.',

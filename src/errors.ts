@@ -7,7 +7,9 @@ import {
   PermissionDeniedError,
   RateLimitError,
 } from 'openai';
-import { requestedRetryDelayMs } from './models/upstream-http.js';
+import { UpstreamReplyTooLargeError } from './models/upstream-fetch.js';
+import { requestedRetryDelayMs, UpstreamDeadlineError } from './models/upstream-http.js';
+import { redactSecrets } from './secrets.js';
 
 /** The body of every error reply: `{ error: ErrorBody }`. */
 export interface ErrorBody {
@@ -74,12 +76,21 @@ export const upstreamCircuitOpen = (alias: string, failures: number, cooldownMs:
     { headers: { 'retry-after': String(retryAfterSeconds) } },
   );
 
+/** A 2xx reply whose body does not have the shape we read; `problem` names the fields (never their values). */
+export const upstreamInvalidReply = (alias: string, problem: string, extra: { issues: unknown; upstreamRequestId?: string }) =>
+  new AppError(502, 'upstream_invalid_reply', `The upstream of model '${alias}' sent a reply we cannot read: ${problem}`, {
+    details: { issues: extra.issues },
+    upstreamRequestId: extra.upstreamRequestId,
+  });
+
 /** The message of an upstream error body, without anything that could echo our key back. */
 function upstreamMessage(error: APIError): string {
   const body = error.error as { message?: unknown } | undefined;
   const raw = typeof body?.message === 'string' ? body.message : error.message;
-  // OpenAI's 401 message quotes the start and end of the key it was given ("Incorrect API key provided: sk-ab***yz").
-  return raw.replace(/\b(sk|key)-[A-Za-z0-9_*-]{4,}/g, '$1-***').slice(0, 500);
+  // Every configured secret goes by value, whatever its shape, before the cut (which could split one).
+  // OpenAI's 401 message quotes the start and end of the key it was given ("Incorrect API key provided: sk-ab***yz"):
+  // masked by pattern too, for keys we do not know.
+  return redactSecrets(raw).replace(/\b(sk|key)-[A-Za-z0-9_*-]{4,}/g, '$1-***').slice(0, 500);
 }
 
 /** The upstream's requested wait, in whole seconds, for our own Retry-After. */
@@ -97,6 +108,12 @@ export function mapUpstreamError(error: unknown, alias: string): AppError {
   const what = `upstream of model '${alias}'`;
   if (error instanceof APIUserAbortError) {
     return new AppError(499, 'cancelled', `The call to the ${what} was cancelled.`, { cause: error });
+  }
+  if (error instanceof UpstreamDeadlineError) {
+    return new AppError(504, 'upstream_timeout', `The ${what} did not answer within the total deadline of ${error.deadlineMs} ms (OPENAI_TOTAL_TIMEOUT_MS).`, { cause: error });
+  }
+  if (error instanceof UpstreamReplyTooLargeError) {
+    return new AppError(502, 'upstream_reply_too_large', `The ${what} sent a reply larger than ${error.limitBytes} bytes (UPSTREAM_MAX_REPLY_BYTES); it was not read further.`, { cause: error });
   }
   if (error instanceof APIConnectionTimeoutError) {
     return new AppError(504, 'upstream_timeout', `The ${what} did not answer in time.`, { cause: error });

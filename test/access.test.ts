@@ -1,5 +1,5 @@
 import t from 'tap';
-import { LOG_REDACT_PATHS } from '../src/app.js';
+import { LOG_REDACT_PATHS, loggableUrl } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { AUTH_FAILURE_WINDOW_MS, AUTH_FAILURES_MAX, createApiKeyVerifier, createAuthFailureTally } from '../src/plugins/access-control.js';
 import { buildTestApp } from './helpers/build-app.js';
@@ -163,4 +163,17 @@ t.test('the failure tally forgets a window once it ends, and the oldest addresse
   for (let i = 0; i < 10_000; i += 1) tally.fail(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
   tally.fail('victim');
   t.equal(tally.blockedFor('victim'), null, 'the oldest entry was forgotten when the tally filled up, so its count started again');
+});
+
+t.test('a key sent in the query string never reaches the logs, configured or not', async (t) => {
+  const { app, rawLogs } = await buildTestApp(t, { SERVICE_API_KEYS: KEYS, LOG_LEVEL: 'trace' });
+  await app.inject({ url: `/models?api_key=${WRONG_KEY}&page=2&access_token=tok-0123456789abcdef&%ZZ=1` });
+  await app.inject({ url: `/models?token=${KEY_A}`, headers: bearer(KEY_B) });
+  const logs = rawLogs();
+  t.notMatch(logs, WRONG_KEY);
+  t.notMatch(logs, 'tok-0123456789abcdef');
+  t.notMatch(logs, KEY_A);
+  t.match(logs, '/models?api_key=[redacted]&page=2&access_token=[redacted]&%ZZ=1', 'other parameters stay readable');
+  t.equal(loggableUrl('/evaluate'), '/evaluate');
+  t.equal(loggableUrl('/x?Signature=abc&flag'), '/x?Signature=[redacted]&flag');
 });

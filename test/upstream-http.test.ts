@@ -3,11 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, InternalServerError, RateLimitError } from 'openai';
 import t, { type Test } from 'tap';
 import { Agent } from 'undici';
-import { createUpstreamFetch } from '../src/models/upstream-fetch.js';
-import { createUpstreamHttp, defaultRetryDelayMs, isRetryable, MAX_RETRY_AFTER_MS, requestedRetryDelayMs } from '../src/models/upstream-http.js';
+import { createUpstreamFetch, UpstreamReplyTooLargeError } from '../src/models/upstream-fetch.js';
+import { createUpstreamHttp, defaultRetryDelayMs, isRetryable, MAX_RETRY_AFTER_MS, requestedRetryDelayMs, UpstreamDeadlineError } from '../src/models/upstream-http.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
 
 const KEY = 'sk-test-upstream-http-0123456789';
+/** Limits far from what these tests reach, unless a test is about them. */
+const LIMITS = { totalTimeoutMs: 60_000, maxReplyBytes: 4 * 1024 * 1024 };
 
 function agentFor(t: Test): Agent {
   const agent = new Agent({ connections: 4 });
@@ -69,13 +71,15 @@ t.test("what is retried follows the SDK's rule", async (t) => {
   t.ok(isRetryable(new APIConnectionError({ cause: new Error('ECONNRESET') })));
   t.ok(isRetryable(new APIConnectionTimeoutError()));
   t.notOk(isRetryable(new APIUserAbortError()));
+  t.notOk(isRetryable(new UpstreamDeadlineError(1000)), 'the total deadline is final');
+  t.notOk(isRetryable(new UpstreamReplyTooLargeError(1024)), 'a reply too large would be as large again');
   t.notOk(isRetryable(new Error('something else')));
 });
 
 t.test('a call sends the JSON body with our key and returns the parsed reply', async (t) => {
   const fake = await startFakeOpenAI({ apiKey: KEY, answer: () => 'Check Your Orders.' });
   t.teardown(() => fake.close());
-  const http = createUpstreamHttp({ baseURL: `${fake.url}/`, apiKey: KEY, timeoutMs: 5_000, maxRetries: 2, dispatcher: agentFor(t) });
+  const http = createUpstreamHttp({ baseURL: `${fake.url}/`, apiKey: KEY, timeoutMs: 5_000, maxRetries: 2, dispatcher: agentFor(t), ...LIMITS });
   const body = { model: 'gpt-4.1-mini-2025-04-14', input: 'Inquiry: "Where is my parcel?"', store: false };
   const reply = await http.postJson<{ object: string; output: Array<{ content: Array<{ text: string }> }> }>('/responses', body);
   t.equal(reply.attempts, 1);
@@ -83,13 +87,14 @@ t.test('a call sends the JSON body with our key and returns the parsed reply', a
   t.equal(reply.body.output[0]?.content[0]?.text, 'Check Your Orders.');
   t.equal(fake.requests.length, 1);
   t.same(fake.requests[0]?.body, body, 'the body arrives as sent');
+  t.match(reply.requestId, /^req_/, "the upstream's request id comes back with the body");
   t.equal(fake.requests[0]?.authorization, `Bearer ${KEY}`);
 });
 
 t.test('retries wait as long as the upstream asks, and give up after the configured number', async (t) => {
   const fake = await startFakeOpenAI({ apiKey: KEY });
   t.teardown(() => fake.close());
-  const http = createUpstreamHttp({ baseURL: fake.url, apiKey: KEY, timeoutMs: 5_000, maxRetries: 2, dispatcher: agentFor(t) });
+  const http = createUpstreamHttp({ baseURL: fake.url, apiKey: KEY, timeoutMs: 5_000, maxRetries: 2, dispatcher: agentFor(t), ...LIMITS });
   const body = { model: 'm', input: 'x' };
 
   fake.queue.push({ status: 503, headers: { 'retry-after-ms': '150' } });
@@ -119,7 +124,7 @@ t.test('retries wait as long as the upstream asks, and give up after the configu
 t.test('error replies keep the upstream status, body, request id and headers', async (t) => {
   const fake = await startFakeOpenAI({ apiKey: KEY });
   t.teardown(() => fake.close());
-  const http = createUpstreamHttp({ baseURL: fake.url, apiKey: KEY, timeoutMs: 5_000, maxRetries: 0, dispatcher: agentFor(t) });
+  const http = createUpstreamHttp({ baseURL: fake.url, apiKey: KEY, timeoutMs: 5_000, maxRetries: 0, dispatcher: agentFor(t), ...LIMITS });
   const error = (await http.postJson('/responses', { model: 'm', input: 'x', seed: 1 }).catch((caught: unknown) => caught)) as APIError;
   t.type(error, APIError);
   t.equal(error.status, 400);
@@ -134,7 +139,7 @@ t.test('replies the fake never gives: a 2xx that is not JSON, an error that is n
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"id":'); // and never the rest
   });
-  const http = createUpstreamHttp({ baseURL: `${url}/v1`, apiKey: KEY, timeoutMs: 200, maxRetries: 0, dispatcher: agentFor(t) });
+  const http = createUpstreamHttp({ baseURL: `${url}/v1`, apiKey: KEY, timeoutMs: 200, maxRetries: 0, dispatcher: agentFor(t), ...LIMITS });
   const notJson = (await http.postJson('/not-json', {}).catch((caught: unknown) => caught)) as APIError;
   t.type(notJson, APIError);
   t.match(notJson.message, /not valid JSON/);
@@ -147,7 +152,7 @@ t.test('replies the fake never gives: a 2xx that is not JSON, an error that is n
 t.test("the caller's abort ends a call at once and is not retried; an unreachable upstream is a connection error", async (t) => {
   const fake = await startFakeOpenAI({ apiKey: KEY, behaviour: () => ({ hang: true }) });
   t.teardown(() => fake.close());
-  const http = createUpstreamHttp({ baseURL: fake.url, apiKey: KEY, timeoutMs: 10_000, maxRetries: 2, dispatcher: agentFor(t) });
+  const http = createUpstreamHttp({ baseURL: fake.url, apiKey: KEY, timeoutMs: 10_000, maxRetries: 2, dispatcher: agentFor(t), ...LIMITS });
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 50);
   await rejectsWith(t, http.postJson('/responses', {}, controller.signal), APIUserAbortError);
@@ -155,7 +160,7 @@ t.test("the caller's abort ends a call at once and is not retried; an unreachabl
   await rejectsWith(t, http.postJson('/responses', {}, controller.signal), APIUserAbortError, 'an aborted signal sends nothing');
   t.equal(fake.requests.length, 1);
 
-  const unreachable = createUpstreamHttp({ baseURL: 'http://127.0.0.1:9/v1', apiKey: KEY, timeoutMs: 1_000, maxRetries: 0, dispatcher: agentFor(t) });
+  const unreachable = createUpstreamHttp({ baseURL: 'http://127.0.0.1:9/v1', apiKey: KEY, timeoutMs: 1_000, maxRetries: 0, dispatcher: agentFor(t), ...LIMITS });
   await rejectsWith(t, unreachable.postJson('/responses', {}), APIConnectionError);
 });
 
@@ -169,7 +174,7 @@ t.test("the SDK's fetch: headers both ways, replies without a body, and non-stri
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, header: req.headers['x-test'] ?? null, body: Buffer.concat(chunks).toString('utf8') }));
     });
   });
-  const upstreamFetch = createUpstreamFetch(agentFor(t));
+  const upstreamFetch = createUpstreamFetch(agentFor(t), LIMITS.maxReplyBytes);
   const posted = await upstreamFetch(new URL(`${url}/echo`), { method: 'POST', headers: new Headers({ 'x-test': 'yes' }), body: '{"a":1}' });
   t.same(await posted.json(), { method: 'POST', header: 'yes', body: '{"a":1}' });
   t.same(posted.headers.getSetCookie(), ['a=1', 'b=2'], 'repeated headers are all kept');
@@ -180,4 +185,69 @@ t.test("the SDK's fetch: headers both ways, replies without a body, and non-stri
   t.equal(empty.body, null);
   const bytes = await upstreamFetch(`${url}/echo`, { method: 'POST', body: new TextEncoder().encode('raw bytes') });
   t.match(await bytes.json(), { method: 'POST', body: 'raw bytes' }, 'a body that is not a string goes through undici fetch');
+});
+
+/** A server that streams `chunk` every few ms until the client goes away, and says how much it wrote. */
+async function endlessServer(t: Test, chunk: Buffer, headers: Record<string, string> = {}) {
+  const state = { written: 0, closed: false };
+  const url = await rawServer(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', ...headers });
+    const timer = setInterval(() => {
+      if (res.destroyed) return;
+      res.write(chunk);
+      state.written += chunk.length;
+    }, 2);
+    res.on('close', () => {
+      clearInterval(timer);
+      state.closed = true;
+    });
+  });
+  return { url, state };
+}
+
+t.test('a reply body is read up to maxReplyBytes and no further: the connection is dropped at the cap', async (t) => {
+  const { url, state } = await endlessServer(t, Buffer.alloc(16 * 1024, 0x20));
+  const http = createUpstreamHttp({ baseURL: url, apiKey: KEY, timeoutMs: 5_000, totalTimeoutMs: 10_000, maxRetries: 2, maxReplyBytes: 64 * 1024, dispatcher: agentFor(t) });
+  const error = await http.postJson('/responses', {}).catch((caught: unknown) => caught);
+  t.type(error, UpstreamReplyTooLargeError);
+  t.equal((error as UpstreamReplyTooLargeError).limitBytes, 64 * 1024);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.ok(state.closed, 'the upstream connection was closed');
+  t.ok(state.written < 1024 * 1024, `the upstream stopped after ${state.written} bytes`);
+});
+
+t.test('a Content-Length over the cap is refused before the body is read', async (t) => {
+  const { url, state } = await endlessServer(t, Buffer.from(' '), { 'content-length': String(50 * 1024 * 1024) });
+  const http = createUpstreamHttp({ baseURL: url, apiKey: KEY, timeoutMs: 5_000, totalTimeoutMs: 10_000, maxRetries: 0, maxReplyBytes: 1024 * 1024, dispatcher: agentFor(t) });
+  const started = performance.now();
+  await rejectsWith(t, http.postJson('/responses', {}), UpstreamReplyTooLargeError);
+  t.ok(performance.now() - started < 1_000, 'at once, not after the (slow) body');
+  t.ok(state.written < 1024, 'next to nothing was read');
+});
+
+t.test('the total deadline: while waiting for headers, and while a body stalls within the per-attempt timeout', async (t) => {
+  const url = await rawServer(t, (req, res) => {
+    if (req.url === '/v1/no-headers') return; // never answers
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"id":'); // then stalls, for less than the per-attempt timeout each time it is asked
+  });
+  const http = createUpstreamHttp({ baseURL: `${url}/v1`, apiKey: KEY, timeoutMs: 2_000, totalTimeoutMs: 300, maxRetries: 3, maxReplyBytes: 1024, dispatcher: agentFor(t) });
+  for (const path of ['/no-headers', '/stall']) {
+    const started = performance.now();
+    const error = await http.postJson(path, {}).catch((caught: unknown) => caught);
+    const elapsed = performance.now() - started;
+    t.type(error, UpstreamDeadlineError, path);
+    t.type(error, APIConnectionTimeoutError, `${path}: a timeout to the circuit breaker`);
+    t.match((error as Error).message, /total deadline of 300 ms/);
+    t.ok(elapsed >= 290 && elapsed < 1_500, `${path}: ended after ${Math.round(elapsed)} ms, not the 2 s per-attempt timeout`);
+  }
+});
+
+t.test("the SDK's fetch caps replies too, and fails as the body is read so that the SDK does not retry it", async (t) => {
+  const { url } = await endlessServer(t, Buffer.alloc(8 * 1024, 0x20));
+  const upstreamFetch = createUpstreamFetch(agentFor(t), 32 * 1024);
+  const reply = await upstreamFetch(`${url}/v1/responses`, { method: 'POST', body: '{}' });
+  t.equal(reply.status, 200);
+  const error = await reply.text().catch((caught: unknown) => caught);
+  t.type(error, UpstreamReplyTooLargeError);
 });

@@ -1,21 +1,22 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { AppError, mapUpstreamError } from '../errors.js';
+import { AppError, mapUpstreamError, upstreamInvalidReply } from '../errors.js';
 import {
-  fromChatResult,
-  fromResponsesResult,
+  readChatReply,
+  readResponsesReply,
   toChatRequest,
   toResponsesRequest,
   type AnswerParams,
   type AnswerStatus,
-  type ResponsesWireReply,
   type Usage,
+  type WireReading,
   type WireResult,
 } from './openai-wire.js';
+import type { UpstreamReply } from './upstream-http.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
 import { answerFromKnowledgeBase } from './retrieval-model.js';
 import type { UpstreamClients } from './upstream-clients.js';
+import { redactSecrets } from '../secrets.js';
 
 /** Which training example the offline model used, and how close it was. */
 export interface RetrievalMatch {
@@ -59,13 +60,17 @@ function prepareOpenAICall(deps: AnswerDeps, entry: OpenAIModelEntry, params: An
     throw new AppError(400, 'prompt_not_supported', `Model '${entry.alias}' uses the chat wire style; stored prompts need the responses style.`);
   }
   const http = deps.clients.httpFor(entry);
+  const resultOf = (reply: UpstreamReply<unknown>, reading: WireReading) => {
+    if (!reading.ok) throw upstreamInvalidReply(entry.alias, reading.problem, { issues: reading.issues, upstreamRequestId: reply.requestId });
+    return { result: reading.result, attempts: reply.attempts };
+  };
   return async (signal?: AbortSignal): Promise<{ result: WireResult; attempts: number }> => {
     if (entry.upstream.api_style === 'chat') {
-      const reply = await http.postJson<ChatCompletion>('/chat/completions', toChatRequest(entry, params), signal);
-      return { result: fromChatResult(reply.body), attempts: reply.attempts };
+      const reply = await http.postJson<unknown>('/chat/completions', toChatRequest(entry, params), signal);
+      return resultOf(reply, readChatReply(reply.body));
     }
-    const reply = await http.postJson<ResponsesWireReply>('/responses', toResponsesRequest(entry, params), signal);
-    return { result: fromResponsesResult(reply.body), attempts: reply.attempts };
+    const reply = await http.postJson<unknown>('/responses', toResponsesRequest(entry, params), signal);
+    return resultOf(reply, readResponsesReply(reply.body));
   };
 }
 
@@ -89,7 +94,8 @@ export async function answerInquiry(deps: AnswerDeps, modelName: string, params:
       'upstream call',
     );
     return {
-      answer: result.answer,
+      // A model can be made to quote the key it was called with; its answer is stored, scored and shown.
+      answer: redactSecrets(result.answer),
       model: entry.alias,
       model_id: entry.model_id,
       usage: result.usage,

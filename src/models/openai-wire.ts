@@ -5,6 +5,7 @@
  */
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { Response, ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
+import { z } from 'zod';
 import type { OpenAIModelEntry } from './registry.js';
 
 export interface StoredPrompt {
@@ -132,4 +133,71 @@ export function fromChatResult(completion: ChatCompletion): WireResult {
       total_tokens: completion.usage?.total_tokens ?? null,
     },
   };
+}
+
+/*
+ * The replies' shapes, checked at the boundary before anything is read from them. Only what we read
+ * is checked, and strictly (a token count is an integer >= 0, or absent or null); everything else the
+ * API sends, today or later (other fields, other output item and content types), passes untouched.
+ */
+const TokenCount = z.int().min(0).nullish();
+
+/** `schema` applies to objects whose `type` is `type`; objects of any other type need only say what type they are. */
+function checkedWhenType(type: string, schema: z.ZodType) {
+  return z.looseObject({ type: z.string() }).superRefine((value, ctx) => {
+    if (value.type !== type) return;
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  });
+}
+
+const ResponsesReplySchema = z.looseObject({
+  id: z.string().nullish(),
+  status: z.string().nullish(),
+  incomplete_details: z.looseObject({ reason: z.string().nullish() }).nullish(),
+  output: z.array(
+    checkedWhenType(
+      'message',
+      z.looseObject({ content: z.array(checkedWhenType('output_text', z.looseObject({ text: z.string() }))) }),
+    ),
+  ),
+  usage: z.looseObject({ input_tokens: TokenCount, output_tokens: TokenCount, total_tokens: TokenCount }).nullish(),
+});
+
+const ChatReplySchema = z.looseObject({
+  id: z.string().nullish(),
+  choices: z
+    .array(z.looseObject({ message: z.looseObject({ content: z.string().nullish() }), finish_reason: z.string().nullish() }))
+    .min(1),
+  usage: z.looseObject({ prompt_tokens: TokenCount, completion_tokens: TokenCount, total_tokens: TokenCount }).nullish(),
+});
+
+export interface ReplyIssue {
+  path: string;
+  message: string;
+}
+
+export type WireReading = { ok: true; result: WireResult } | { ok: false; problem: string; issues: ReplyIssue[] };
+
+const MAX_ISSUES_IN_PROBLEM = 3;
+
+/** Issues name the field and what was expected, never the value received: an upstream could echo anything. */
+function offShape(error: z.ZodError): WireReading {
+  const issues = error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
+  const shown = issues.slice(0, MAX_ISSUES_IN_PROBLEM).map((issue) => `${issue.path}: ${issue.message}`);
+  if (issues.length > MAX_ISSUES_IN_PROBLEM) shown.push(`and ${issues.length - MAX_ISSUES_IN_PROBLEM} more`);
+  return { ok: false, problem: shown.join('; '), issues };
+}
+
+/** A Responses reply as received (parsed JSON), checked, then read. */
+export function readResponsesReply(body: unknown): WireReading {
+  const parsed = ResponsesReplySchema.safeParse(body);
+  // The checked fields are exactly those fromResponsesResult reads.
+  return parsed.success ? { ok: true, result: fromResponsesResult(parsed.data as unknown as ResponsesWireReply) } : offShape(parsed.error);
+}
+
+/** A Chat Completions reply as received (parsed JSON), checked, then read. */
+export function readChatReply(body: unknown): WireReading {
+  const parsed = ChatReplySchema.safeParse(body);
+  return parsed.success ? { ok: true, result: fromChatResult(parsed.data as unknown as ChatCompletion) } : offShape(parsed.error);
 }

@@ -35,7 +35,9 @@ interface Upstream {
  * HTTP client for answers (upstream-http.ts), an SDK client for the judge, and one circuit breaker
  * for both, all over one undici Agent: keep-alive connections, at most OPENAI_MAX_CONNECTIONS per
  * upstream origin. Timeouts and retries (the SDK's rule and backoff, which honour Retry-After, in
- * both clients) come from the config; the breaker only sees what is left after them.
+ * both clients) and the cap on a reply's size come from the config; the breaker only sees what is
+ * left after them. The total deadline (OPENAI_TOTAL_TIMEOUT_MS) bounds answer calls; the judge's SDK
+ * calls keep the SDK's own per-attempt timeout.
  */
 export function createUpstreamClients(config: Config, registry: ModelRegistry): UpstreamClients {
   const agent = new Agent({
@@ -43,7 +45,7 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
   });
-  const upstreamFetch = createUpstreamFetch(agent);
+  const upstreamFetch = createUpstreamFetch(agent, config.UPSTREAM_MAX_REPLY_BYTES);
   const upstreams = new Map<string, Upstream>();
   const keyOf = (entry: OpenAIModelEntry, apiKey: string) => `${entry.upstream.base_url}\n${apiKey}`;
 
@@ -65,7 +67,9 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
           baseURL: entry.upstream.base_url,
           apiKey,
           timeoutMs: config.OPENAI_TIMEOUT_MS,
+          totalTimeoutMs: config.OPENAI_TOTAL_TIMEOUT_MS,
           maxRetries: config.OPENAI_MAX_RETRIES,
+          maxReplyBytes: config.UPSTREAM_MAX_REPLY_BYTES,
           dispatcher: agent,
         }),
         breaker:

@@ -1,8 +1,8 @@
-import { DelegateBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { errors, request, type Dispatcher } from 'undici';
 import { API_VERSION } from '../version.js';
-import { headerPairs } from './upstream-fetch.js';
+import { headerPairs, readCappedBody, UpstreamReplyTooLargeError } from './upstream-fetch.js';
 
 /**
  * Answer calls go to the upstream through undici's request API rather than the OpenAI SDK: per call
@@ -36,11 +36,23 @@ export function defaultRetryDelayMs(retry: number, random: () => number = Math.r
 }
 
 /**
+ * A call's total deadline (OPENAI_TOTAL_TIMEOUT_MS) passed, across its attempts and the waits between
+ * them: a body that trickles in never trips the per-attempt timeout, which only catches stalls.
+ * A timeout for the circuit breaker and the SDK's classes; never retried.
+ */
+export class UpstreamDeadlineError extends APIConnectionTimeoutError {
+  override name = 'UpstreamDeadlineError';
+  constructor(readonly deadlineMs: number) {
+    super({ message: `The upstream call reached its total deadline of ${deadlineMs} ms (OPENAI_TOTAL_TIMEOUT_MS).` });
+  }
+}
+
+/**
  * The SDK's rule: the upstream's x-should-retry header wins; otherwise 408, 409, 429 and 5xx are
  * retried, and so are connection failures and timeouts. Our own cancellation never is.
  */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof APIUserAbortError) return false;
+  if (error instanceof APIUserAbortError || error instanceof UpstreamDeadlineError) return false;
   if (error instanceof APIConnectionError) return true;
   if (!(error instanceof APIError) || error.status === undefined) return false;
   const shouldRetry = error.headers?.get('x-should-retry');
@@ -62,8 +74,13 @@ export interface UpstreamHttpSettings {
   /** e.g. https://api.openai.com/v1 */
   baseURL: string;
   apiKey: string;
+  /** Per attempt: until the reply's headers, and for any stall within its body. */
   timeoutMs: number;
+  /** Per call: every attempt and every wait between them. */
+  totalTimeoutMs: number;
   maxRetries: number;
+  /** Longest reply body read; a longer one fails with UpstreamReplyTooLargeError. */
+  maxReplyBytes: number;
   dispatcher: Dispatcher;
 }
 
@@ -71,10 +88,15 @@ export interface UpstreamReply<T> {
   body: T;
   /** How many times the request was sent (1 without retries). */
   attempts: number;
+  /** The upstream's x-request-id, for its support. */
+  requestId: string | undefined;
 }
 
 export interface UpstreamHttp {
-  /** POSTs `body` as JSON to `path` (e.g. /responses) under the base URL; resolves with the parsed 2xx reply, or rejects with the SDK's error classes. */
+  /**
+   * POSTs `body` as JSON to `path` (e.g. /responses) under the base URL; resolves with the parsed 2xx
+   * reply, or rejects with the SDK's error classes, UpstreamDeadlineError or UpstreamReplyTooLargeError.
+   */
   postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<UpstreamReply<T>>;
 }
 
@@ -86,44 +108,46 @@ export function createUpstreamHttp(settings: UpstreamHttpSettings): UpstreamHttp
     authorization: `Bearer ${settings.apiKey}`,
     'user-agent': `amazon-electronics-ft/${API_VERSION}`,
   };
-  const retryPolicy: RetryPolicy = retry(handleWhen(isRetryable), {
-    maxAttempts: settings.maxRetries,
-    backoff: new DelegateBackoff((context) => {
-      const error = 'error' in context.result ? context.result.error : undefined;
-      return (error instanceof APIError ? requestedRetryDelayMs(error.headers) : undefined) ?? defaultRetryDelayMs(context.attempt);
-    }),
-  });
-
   /**
-   * One attempt. The timeout is undici's own: the reply's headers must arrive within it, and the
-   * body must never stall for longer. No AbortController or timer of ours per call: on Node 20 each
-   * new AbortSignal leaves garbage that only a full GC frees. A caller's abort cancels at once.
+   * One attempt, ending by `deadline` (a performance.now() time). The per-attempt timeout is undici's
+   * own: the reply's headers must arrive within it, and the body must never stall for longer. The
+   * total deadline shortens the wait for headers, and a timer ends a body still arriving when it
+   * passes (a timer, not an AbortSignal: on Node 20 each new signal leaves garbage that only a full
+   * GC frees). A caller's abort cancels at once.
    */
-  async function send(url: string, payload: string, signal: AbortSignal | undefined): Promise<unknown> {
+  async function send(url: string, payload: string, signal: AbortSignal | undefined, deadline: number): Promise<{ body: unknown; requestId: string | undefined }> {
     if (signal?.aborted) throw new APIUserAbortError();
+    const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
+    const deadlineFirst = remaining < settings.timeoutMs;
+    let deadlineTimer: NodeJS.Timeout | undefined;
     try {
       const reply = await request(url, {
         method: 'POST',
         headers,
         body: payload,
         signal,
-        headersTimeout: settings.timeoutMs,
+        headersTimeout: Math.min(settings.timeoutMs, remaining),
         bodyTimeout: settings.timeoutMs,
         dispatcher: settings.dispatcher,
       });
-      const text = await reply.body.text();
+      deadlineTimer = setTimeout(() => reply.body.destroy(new UpstreamDeadlineError(settings.totalTimeoutMs)), Math.max(1, deadline - performance.now()));
+      const text = await readCappedBody(reply.body, reply.headers, settings.maxReplyBytes);
+      const replyHeaders = new Headers(headerPairs(reply.headers));
       if (reply.statusCode >= 200 && reply.statusCode < 300) {
         const parsed = parseJson(text);
-        if (parsed === undefined) throw new APIError(reply.statusCode, undefined, 'the reply was not valid JSON', new Headers(headerPairs(reply.headers)));
-        return parsed;
+        if (parsed === undefined) throw new APIError(reply.statusCode, undefined, 'the reply was not valid JSON', replyHeaders);
+        return { body: parsed, requestId: replyHeaders.get('x-request-id') ?? undefined };
       }
       const errorBody = parseJson(text);
-      throw APIError.generate(reply.statusCode, errorBody as object | undefined, errorBody === undefined ? text.slice(0, 500) : undefined, new Headers(headerPairs(reply.headers)));
+      throw APIError.generate(reply.statusCode, errorBody as object | undefined, errorBody === undefined ? text.slice(0, 500) : undefined, replyHeaders);
     } catch (error) {
-      if (error instanceof APIError) throw error;
+      if (error instanceof APIError || error instanceof UpstreamReplyTooLargeError) throw error;
       if (signal?.aborted) throw new APIUserAbortError();
+      if (error instanceof errors.HeadersTimeoutError && deadlineFirst) throw new UpstreamDeadlineError(settings.totalTimeoutMs);
       if (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError) throw new APIConnectionTimeoutError();
       throw new APIConnectionError({ cause: error instanceof Error ? error : new Error(String(error)) });
+    } finally {
+      clearTimeout(deadlineTimer);
     }
   }
 
@@ -131,12 +155,20 @@ export function createUpstreamHttp(settings: UpstreamHttpSettings): UpstreamHttp
     async postJson<T>(path: string, body: unknown, signal?: AbortSignal) {
       const url = `${baseURL}${path}`;
       const payload = JSON.stringify(body);
-      let attempts = 0;
-      const parsed = await retryPolicy.execute(() => {
-        attempts += 1;
-        return send(url, payload, signal);
-      });
-      return { body: parsed as T, attempts };
+      const deadline = performance.now() + settings.totalTimeoutMs;
+      // The SDK's retry loop, written out so that its waits count against the total deadline.
+      for (let attempts = 1; ; attempts += 1) {
+        try {
+          const reply = await send(url, payload, signal, deadline);
+          return { body: reply.body as T, attempts, requestId: reply.requestId };
+        } catch (error) {
+          if (attempts > settings.maxRetries || !isRetryable(error)) throw error;
+          const delayMs = (error instanceof APIError ? requestedRetryDelayMs(error.headers) : undefined) ?? defaultRetryDelayMs(attempts);
+          // A retry that could not start before the deadline would only turn this failure into a timeout.
+          if (performance.now() + delayMs >= deadline) throw error;
+          await sleep(delayMs);
+        }
+      }
     },
   };
 }

@@ -30,7 +30,9 @@ const described = (description: string) => ErrorResponseSchema.describe(descript
 export const upstreamErrorResponses = {
   400: described('Invalid request (validation_error, unknown_model, prompt_not_supported).'),
   429: described('The upstream still rate-limits after retries; see Retry-After.'),
-  502: described('The upstream failed or rejected our credentials.'),
+  502: described(
+    'The upstream failed (upstream_error), rejected our credentials (upstream_auth_failed), could not be reached (upstream_unreachable), sent a reply of the wrong shape (upstream_invalid_reply) or one over UPSTREAM_MAX_REPLY_BYTES (upstream_reply_too_large).',
+  ),
   503: described("The selected model's upstream has no API key configured (missing_api_key), or its circuit breaker is open after repeated failures (upstream_circuit_open; see Retry-After)."),
-  504: described('The upstream did not answer in time.'),
+  504: described('The upstream did not answer in time: within OPENAI_TIMEOUT_MS for one attempt, or OPENAI_TOTAL_TIMEOUT_MS in all (upstream_timeout).'),
 };

@@ -53,6 +53,10 @@ export interface Behaviour {
   refusal?: string;
   /** Responses style only: these output items instead of the message (e.g. a lone reasoning item). */
   output?: unknown[];
+  /** Rewrites a success body before it is sent (replies of the wrong shape). */
+  reshape?: (body: Record<string, unknown>) => unknown;
+  /** Sends a success body one byte every `intervalMs` (a reply that trickles in but never stalls). */
+  drip?: { intervalMs: number };
 }
 
 export interface FakeOpenAIOptions {
@@ -306,8 +310,28 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         : options.answer
           ? options.answer(recorded)
           : `Fake answer from ${body.model as string} to ${recorded.userText}`);
-    send(res, 200, successBody(endpoint, recorded, text, behaviour), behaviour.headers);
+    const success = successBody(endpoint, recorded, text, behaviour);
+    const replyBody = behaviour.reshape ? behaviour.reshape(success) : success;
+    if (behaviour.drip) return drip(res, JSON.stringify(replyBody), behaviour.drip.intervalMs);
+    send(res, 200, replyBody, behaviour.headers);
   });
+
+  const drip = (response: ServerResponse, text: string, intervalMs: number) => {
+    hanging.add(response);
+    response.writeHead(200, { 'content-type': 'application/json', 'x-request-id': id('req') });
+    const bytes = Buffer.from(text, 'utf8');
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (response.destroyed || sent >= bytes.length) {
+        clearInterval(timer);
+        if (!response.destroyed) response.end();
+        return;
+      }
+      response.write(bytes.subarray(sent, sent + 1));
+      sent += 1;
+    }, intervalMs);
+    response.on('close', () => clearInterval(timer));
+  };
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
