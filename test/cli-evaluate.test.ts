@@ -76,6 +76,7 @@ t.test('usage, configuration and input errors exit 2 with a one-line reason', as
     [['--prompts', join(dir, 'broken.json')], {}, /broken\.json/],
     [['--prompts', join(dir, 'ok.json')], { PORT: 'x' }, /PORT/],
     [['--prompts', join(dir, 'ok.json')], { DATA_DIR: join(dir, 'nowhere') }, /file not found/],
+    [['--prompts', join(dir, 'ok.json')], { REPORTS_DIR: join(dir, 'ok.json', 'reports') }, /REPORTS_DIR: .* cannot be created or written \(ENOTDIR\)/],
     [['--prompts', join(dir, 'ok.json'), '--models', 'fine-tuned'], { OPENAI_API_KEY: '' }, /OPENAI_API_KEY/],
   ];
   for (const [argv, env, message] of cases) {

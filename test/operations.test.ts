@@ -120,3 +120,11 @@ t.test('SIGTERM with a request longer than the grace period: it is answered 503,
   t.equal(await server.exited, 0, 'the shutdown went as designed');
   t.match(server.output(), /grace period over: requests still going were answered 503/);
 });
+
+t.test('a REPORTS_DIR that cannot be created or written stops the boot, naming the variable', async (t) => {
+  const dir = t.testdir({ 'a-file': 'not a folder' });
+  const server = startServerProcess({ PORT: String(await freePort()), REPORTS_DIR: `${dir}/a-file/reports` });
+  t.equal(await server.exited, 1);
+  t.match(server.output(), /REPORTS_DIR: .*a-file\/reports cannot be created or written \(ENOTDIR\)\. Point REPORTS_DIR at a writable folder\./);
+  t.notMatch(server.output(), /\n\s+at /, 'no stack trace');
+});
