@@ -132,6 +132,11 @@ export const EnvSchema = z.object({
         }
       }),
   ),
+  /**
+   * How long a run's pair may wait, in all, for an upstream's open circuit breaker to close before it fails
+   * with upstream_circuit_open: a short outage pauses a run instead of failing the pairs it hits.
+   */
+  RUN_MAX_OUTAGE_WAIT_MS: int(0, 86_400_000, 300_000),
   /** Seed of a run's bootstrap intervals and permutation tests: the same seed on the same results gives the same summary. */
   BOOTSTRAP_SEED: int(0, 2 ** 31 - 1, 20_250_414),
   /** Where evaluation runs and the case study's eval_results.csv are written. */

@@ -190,8 +190,9 @@ t.test('CIRCUIT_BREAKER_FAILURES=0 disables the breaker', async (t) => {
   t.equal((await circuits(app))['fine-tuned'], null);
 });
 
-t.test('an evaluation run against a failing upstream ends with every item failed, mostly without calling it', async (t) => {
-  const { app, fake } = await setup(t, {}, { behaviour: () => ({ status: 500 }) });
+t.test('an evaluation run against an upstream that stays down: each pair waits out the breaker within its budget, then every item fails with its reason, mostly without calling it', async (t) => {
+  // A pair waits at most RUN_MAX_OUTAGE_WAIT_MS for the breaker; the upstream never comes back.
+  const { app, fake } = await setup(t, { RUN_MAX_OUTAGE_WAIT_MS: '0' }, { behaviour: () => ({ status: 500 }) });
   const inquiries = Array.from({ length: 30 }, (_, i) => `Question ${i} about my order`);
   const run = await runToEnd(app, { inquiries, models: ['fine-tuned'], scorer: 'heuristic', concurrency: 1 });
   t.equal(run.status, 'completed');
@@ -201,9 +202,8 @@ t.test('an evaluation run against a failing upstream ends with every item failed
   t.ok(rows.every((row) => row.outcome === 'failed'));
   const codes = rows.map((row) => row.error?.split(':')[0]);
   t.ok(codes.every((code) => code === 'answer/upstream_error' || code === 'answer/upstream_circuit_open'), 'every failure has its reason');
-  t.same(codes.slice(0, 4), ['answer/upstream_error', 'answer/upstream_error', 'answer/upstream_error', 'answer/upstream_circuit_open']);
-  t.equal(codes.filter((code) => code === 'answer/upstream_error').length, fake.requests.length, 'one upstream error per call made');
-  t.ok(fake.requests.length < 10, `the upstream saw ${fake.requests.length} calls for 30 items`);
+  t.equal(codes.filter((code) => code === 'answer/upstream_error').length, fake.requests.length - 3, 'after the first pass, one upstream error per call made');
+  t.ok(fake.requests.length < 12, `the upstream saw ${fake.requests.length} calls for 30 items in two passes`);
 });
 
 t.test('cancelled calls are not outages, and a cancelled probe keeps the breaker open', async (t) => {

@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { setImmediate } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { SummaryAccumulator } from '../export/summary.js';
 import { AppError } from '../errors.js';
@@ -11,9 +11,41 @@ import { openVerdictsWriter, readItems, readResults, readVerdicts, resultKey, Re
 
 export type RunExecutorDeps = AnswerDeps &
   ScoringDeps & {
-    config: { REPORTS_DIR: string };
+    config: { REPORTS_DIR: string; RUN_MAX_OUTAGE_WAIT_MS: number };
     log: FastifyBaseLogger;
   };
+
+/** Failures of the upstream rather than of the item: worth one more try once the rest of the run is done. */
+const TRANSIENT_FAILURES = new Set(['upstream_error', 'upstream_timeout', 'upstream_unreachable', 'upstream_rate_limited', 'upstream_circuit_open']);
+
+const isTransient = (error: unknown) => error instanceof AppError && TRANSIENT_FAILURES.has(error.code);
+
+/** How long an open breaker asks callers to wait (its Retry-After), at least a second. */
+function breakerWaitMs(error: unknown): number | null {
+  if (!(error instanceof AppError) || error.code !== 'upstream_circuit_open') return null;
+  const seconds = Number(error.headers['retry-after']);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000;
+}
+
+/**
+ * Calls `call`, waiting out an open circuit breaker instead of failing: an outage of a few seconds would
+ * otherwise fail every pair that reaches the upstream while the breaker is open. Each pair waits at most
+ * RUN_MAX_OUTAGE_WAIT_MS in all; past it, or when the run is stopped, the breaker's error stands.
+ */
+async function waitingOutOutages<T>(call: () => Promise<T>, signal: AbortSignal, maxWaitMs: number): Promise<T> {
+  let waited = 0;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      const wait = breakerWaitMs(error);
+      if (wait === null || signal.aborted || waited + wait > maxWaitMs) throw error;
+      waited += wait;
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw error;
+    }
+  }
+}
 
 export interface RunProgress {
   total: number;
@@ -187,11 +219,20 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
     progress: run.progress,
   };
 
-  async function answer(item: RunItem, model: RunRecord['models'][number], signal: AbortSignal, log: FastifyBaseLogger): Promise<ModelAnswer | null | 'aborted'> {
+  /** Pairs whose answer failed for the upstream's sake in the first pass: they get one more try at the end. */
+  const retryLater: Array<{ item: RunItem; model: RunRecord['models'][number] }> = [];
+  let finalPass = false;
+
+  async function answer(item: RunItem, model: RunRecord['models'][number], signal: AbortSignal, log: FastifyBaseLogger): Promise<ModelAnswer | null | 'aborted' | 'deferred'> {
     try {
-      return await answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal });
+      return await waitingOutOutages(() => answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal }), signal, deps.config.RUN_MAX_OUTAGE_WAIT_MS);
     } catch (error) {
       if (signal.aborted) return 'aborted'; // abandoned, not failed: it is answered again on resume
+      if (!finalPass && !pairwise && isTransient(error)) {
+        // Not written: if the process stops before the retry, the pair is simply answered again on resume.
+        retryLater.push({ item, model });
+        return 'deferred';
+      }
       await recordResult(sink, toRunResult(runId, item, model.alias, failedAnswer(model.model_id, error)));
       return null;
     }
@@ -200,17 +241,22 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
   async function processPair(item: RunItem, model: RunRecord['models'][number], signal: AbortSignal): Promise<void> {
     const log = deps.log.child({ run_id: runId, item_id: item.item_id });
     const answered = await answer(item, model, signal, log);
-    if (answered === null || answered === 'aborted') return;
+    if (answered === null || answered === 'aborted' || answered === 'deferred') return;
     if (record.scorer === 'none') {
       return recordResult(sink, toRunResult(runId, item, model.alias, answeredOutcome(answered, { scores: null, outcome: 'unscored', error: null })));
     }
     try {
-      const scores = await scoreAnswer(
-        deps,
-        record.scorer === 'judge' ? 'judge' : 'heuristic',
-        { inquiry: item.inquiry, answer: answered.answer, reference: item.reference },
-        { log, signal },
-        { samples: record.judge_samples },
+      const scores = await waitingOutOutages(
+        () =>
+          scoreAnswer(
+            deps,
+            record.scorer === 'judge' ? 'judge' : 'heuristic',
+            { inquiry: item.inquiry, answer: answered.answer, reference: item.reference },
+            { log, signal },
+            { samples: record.judge_samples },
+          ),
+        signal,
+        deps.config.RUN_MAX_OUTAGE_WAIT_MS,
       );
       return recordResult(sink, toRunResult(runId, item, model.alias, answeredOutcome(answered, { scores, outcome: 'scored', error: null })));
     } catch (error) {
@@ -230,7 +276,7 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
         continue;
       }
       const answered = await answer(item, model, signal, log);
-      if (answered === 'aborted') return;
+      if (answered === 'aborted' || answered === 'deferred') return;
       answers.set(model.alias, answered?.answer ?? null);
       if (answered) await recordResult(sink, toRunResult(runId, item, model.alias, answeredOutcome(answered, { scores: null, outcome: 'unscored', error: null })));
     }
@@ -257,11 +303,16 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
         continue;
       }
       try {
-        const verdict = await judgePair(
-          deps,
-          { inquiry: item.inquiry, reference: item.reference, first: { alias: first.alias, answer: firstAnswer }, second: { alias: other.alias, answer: otherAnswer } },
-          { log, signal },
-          { samples: record.judge_samples, weights: record.weights },
+        const verdict = await waitingOutOutages(
+          () =>
+            judgePair(
+              deps,
+              { inquiry: item.inquiry, reference: item.reference, first: { alias: first.alias, answer: firstAnswer }, second: { alias: other.alias, answer: otherAnswer } },
+              { log, signal },
+              { samples: record.judge_samples, weights: record.weights },
+            ),
+          signal,
+          deps.config.RUN_MAX_OUTAGE_WAIT_MS,
         );
         await recordVerdict(sink, verdictLine({ verdict, outcome: 'judged', error: null }));
       } catch (error) {
@@ -287,7 +338,7 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
       for (const model of record.models) if (!scan.finished.has(resultKey(item.item_id, model.alias))) yield { item, model };
     }
   }
-  const work = pendingWork();
+  let work: AsyncGenerator<{ item: RunItem; model: RunRecord['models'][number] | null }> = pendingWork();
   const worker = async () => {
     const signals = itemSignals(run.controller.signal);
     try {
@@ -304,6 +355,16 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
   };
   try {
     await Promise.all(Array.from({ length: record.concurrency }, worker));
+    if (retryLater.length > 0 && !run.controller.signal.aborted) {
+      // One more pass for pairs the upstream failed, after everything else: a short outage costs a few
+      // retries at the end instead of the items it happened to hit.
+      deps.log.info({ run_id: runId, pairs: retryLater.length }, 'evaluation run: retrying pairs the upstream failed');
+      finalPass = true;
+      work = (async function* () {
+        yield* retryLater;
+      })();
+      await Promise.all(Array.from({ length: record.concurrency }, worker));
+    }
   } finally {
     await sink.results.close();
     await sink.verdicts?.close();
