@@ -132,6 +132,8 @@ export const EnvSchema = z.object({
         }
       }),
   ),
+  /** Runs executed at once by this process; the others wait, visible as queued, and start oldest first. */
+  MAX_RUNNING_RUNS: int(1, 64, 4),
   /**
    * How long a run's pair may wait, in all, for an upstream's open circuit breaker to close before it fails
    * with upstream_circuit_open: a short outage pauses a run instead of failing the pairs it hits.

@@ -574,3 +574,28 @@ t.test('GET /evaluate pages through the runs, newest first, with a cursor', asyn
     t.equal(reply.json().error.code, code, query);
   }
 });
+
+t.test('at most MAX_RUNNING_RUNS runs execute at once: the others wait as queued, start oldest first, and can be cancelled while waiting', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 40 });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, MAX_RUNNING_RUNS: '1' });
+  const inquiries = (tag: string) => Array.from({ length: 6 }, (_, i) => `${tag} question ${i}`);
+  const first = (await startRun(app, { inquiries: inquiries('first'), models: ['fine-tuned'], scorer: 'heuristic', concurrency: 2 })).json();
+  const second = (await startRun(app, { inquiries: inquiries('second'), models: ['fine-tuned'], scorer: 'heuristic', concurrency: 2 })).json();
+  const third = (await startRun(app, { inquiries: inquiries('third'), models: ['fine-tuned'], scorer: 'heuristic', concurrency: 2 })).json();
+  t.same([first.status, second.status, third.status], ['queued', 'queued', 'queued'], 'accepted at once');
+  t.equal((await app.inject(`/evaluate/${second.run_id}`)).json().status, 'queued', 'the second waits while the first runs');
+
+  const cancelled = await app.inject({ method: 'DELETE', url: `/evaluate/${third.run_id}` });
+  t.equal(cancelled.statusCode, 200);
+  t.match(cancelled.json(), { status: 'cancelled', progress: { done: 0 } });
+  t.equal((await app.inject(`/evaluate/${third.run_id}/results.csv`)).statusCode, 200, 'a run cancelled while waiting still has its (empty) exports');
+
+  const done = await waitForRun(app, second.run_id);
+  t.equal(done.status, 'completed');
+  t.equal((await app.inject(`/evaluate/${first.run_id}`)).json().status, 'completed');
+  t.ok(fake.maxInFlight <= 2, `never more than one run's calls at once (${fake.maxInFlight})`);
+  const order = fake.requests.map((request) => (request.userText.includes('first') ? 'first' : request.userText.includes('second') ? 'second' : 'third'));
+  t.equal(order.lastIndexOf('first') < order.indexOf('second'), true, 'the second started after the first ended');
+  t.notOk(order.includes('third'), 'nothing was spent on the cancelled run');
+});

@@ -16,7 +16,8 @@ import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, readResults, readRun
 
 export type { RunProgress } from './run-executor.js';
 
-export type RunManagerDeps = RunExecutorDeps & RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] };
+export type RunManagerDeps = RunExecutorDeps &
+  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & { MAX_RUNNING_RUNS: number } };
 
 export interface CreateRunRequest {
   prompt_set?: string;
@@ -68,8 +69,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   const records = new Map<string, RunRecord>();
   const active = new Map<string, ActiveRun>();
   const finishedProgress = new Map<string, RunProgress>();
+  /** Runs waiting for a free slot, oldest first, each with what resolves its waiters once it has ended. */
+  const waiting: RunRecord[] = [];
+  const ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   let loaded: Promise<void> | undefined;
   let closed = false;
+  let closeNow = () => {};
+  /** Resolves when the manager closes, so that nobody waits for a queued run that will not start. */
+  const closing = new Promise<void>((resolve) => (closeNow = resolve));
 
   const load = () =>
     (loaded ??= readRunRecords(reportsDir).then((found) => {
@@ -127,6 +134,38 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     deps.log.info({ run_id: record.run_id, status: record.status, ...run.progress }, 'evaluation run ended');
   }
 
+  function endedOf(runId: string) {
+    let entry = ended.get(runId);
+    if (!entry) {
+      let resolve = () => {};
+      const promise = new Promise<void>((done) => (resolve = done));
+      entry = { promise, resolve };
+      ended.set(runId, entry);
+    }
+    return entry;
+  }
+
+  /**
+   * At most MAX_RUNNING_RUNS runs execute at once: each holds up to `concurrency` upstream calls, and a
+   * hundred of them at once would leave nothing for interactive callers. The rest wait, as queued.
+   */
+  async function startOrQueue(record: RunRecord): Promise<void> {
+    endedOf(record.run_id);
+    if (active.size >= deps.config.MAX_RUNNING_RUNS) {
+      if (!waiting.includes(record)) waiting.push(record);
+      return;
+    }
+    await start(record);
+  }
+
+  async function startNext(): Promise<void> {
+    while (!closed && active.size < deps.config.MAX_RUNNING_RUNS) {
+      const next = waiting.shift();
+      if (!next) return;
+      await start(next);
+    }
+  }
+
   async function start(record: RunRecord): Promise<void> {
     const lock = await acquireRunLock(reportsDir, record.run_id);
     if (!lock) {
@@ -159,6 +198,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         finishedProgress.set(record.run_id, { ...run.progress });
         active.delete(record.run_id);
         await lock.release().catch(() => undefined);
+        if (FINISHED.includes(record.status)) endedOf(record.run_id).resolve();
+        await startNext().catch((error: unknown) => deps.log.error({ err: error }, 'could not start the next queued run'));
       });
   }
 
@@ -203,7 +244,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await createRunFiles(reportsDir, record, items);
       records.set(record.run_id, record);
       const created = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 } };
-      await start(record);
+      await startOrQueue(record);
       return created;
     },
 
@@ -226,6 +267,15 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async cancel(runId) {
       const record = await recordOf(runId);
+      const queuedAt = waiting.indexOf(record);
+      if (queuedAt !== -1) {
+        // Nothing was started: the run ends as it is, with empty exports.
+        waiting.splice(queuedAt, 1);
+        await exports.write(record, await exports.summarize(record));
+        await transition(record, 'cancelled');
+        endedOf(runId).resolve();
+        return view(record);
+      }
       const run = active.get(runId);
       if (!run) {
         throw new AppError(409, 'run_finished', `Run '${runId}' has already ended (${record.status}); only a queued or running run can be cancelled.`);
@@ -261,19 +311,22 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async resumeAll() {
       await load();
-      for (const record of records.values()) {
-        if ((record.status === 'queued' || record.status === 'running') && !active.has(record.run_id)) await start(record);
-      }
+      const unfinished = [...records.values()]
+        .filter((record) => (record.status === 'queued' || record.status === 'running') && !active.has(record.run_id) && !waiting.includes(record))
+        .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.run_id.localeCompare(b.run_id));
+      for (const record of unfinished) await startOrQueue(record);
     },
 
     async waitFor(runId) {
       const record = await recordOf(runId);
+      if (waiting.includes(record)) await Promise.race([endedOf(runId).promise, closing]);
       await active.get(runId)?.finished;
       return view(record);
     },
 
     async close() {
       closed = true;
+      closeNow();
       const running = [...active.values()];
       for (const run of running) run.controller.abort();
       await Promise.all(running.map((run) => run.finished));
