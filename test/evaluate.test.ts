@@ -599,3 +599,20 @@ t.test('at most MAX_RUNNING_RUNS runs execute at once: the others wait as queued
   t.equal(order.lastIndexOf('first') < order.indexOf('second'), true, 'the second started after the first ended');
   t.notOk(order.includes('third'), 'nothing was spent on the cancelled run');
 });
+
+t.test('a run that fills its connections never makes an interactive call queue behind it', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 600 });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, OPENAI_MAX_CONNECTIONS: '2' });
+  const inquiries = Array.from({ length: 12 }, (_, i) => `Batch question ${i}`);
+  const { run_id } = (await startRun(app, { inquiries, models: ['fine-tuned'], scorer: 'none', concurrency: 8 })).json();
+  // The run holds both of its connections, with six more calls waiting for them.
+  while (fake.inFlight < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  const sent = Date.now();
+  const reply = app.inject({ method: 'POST', url: '/answer', payload: { inquiry: 'An interactive question' } });
+  while (!fake.requests.some((request) => request.userText.includes('An interactive question'))) await new Promise((resolve) => setTimeout(resolve, 5));
+  const reached = (fake.requests.find((request) => request.userText.includes('An interactive question'))?.at ?? 0) - sent;
+  t.ok(reached < 300, `the interactive call reached the upstream after ${reached} ms, not after a run's call (600 ms) freed a connection`);
+  t.equal((await reply).statusCode, 200);
+  await waitForRun(app, run_id);
+});

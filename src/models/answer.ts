@@ -15,7 +15,7 @@ import type { UpstreamReply } from './upstream-http.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
 import { answerFromKnowledgeBase } from './retrieval-model.js';
-import type { UpstreamClients } from './upstream-clients.js';
+import type { TrafficLane, UpstreamClients } from './upstream-clients.js';
 import { redactSecrets } from '../secrets.js';
 
 /** Which training example the offline model used, and how close it was. */
@@ -45,6 +45,8 @@ export interface ModelAnswer {
 export interface AnswerContext {
   log: FastifyBaseLogger;
   signal?: AbortSignal;
+  /** Evaluation runs send their calls on the batch lane, so that interactive callers never queue behind them. */
+  lane?: TrafficLane;
 }
 
 export interface AnswerDeps {
@@ -55,11 +57,11 @@ export interface AnswerDeps {
 }
 
 /** Checks what can be refused before anything is sent, then returns the call to make. */
-function prepareOpenAICall(deps: AnswerDeps, entry: OpenAIModelEntry, params: AnswerParams) {
+function prepareOpenAICall(deps: AnswerDeps, entry: OpenAIModelEntry, params: AnswerParams, lane: TrafficLane | undefined) {
   if (entry.upstream.api_style === 'chat' && params.prompt) {
     throw new AppError(400, 'prompt_not_supported', `Model '${entry.alias}' uses the chat wire style; stored prompts need the responses style.`);
   }
-  const http = deps.clients.httpFor(entry);
+  const http = deps.clients.httpFor(entry, lane);
   const resultOf = (reply: UpstreamReply<unknown>, reading: WireReading) => {
     if (!reading.ok) throw upstreamInvalidReply(entry.alias, reading.problem, { issues: reading.issues, upstreamRequestId: reply.requestId });
     return { result: reading.result, attempts: reply.attempts };
@@ -82,7 +84,7 @@ export async function answerInquiry(deps: AnswerDeps, modelName: string, params:
     ctx.log.info({ alias: entry.alias, model_id: entry.model_id, latency_ms: answer.latency_ms, outcome: answer.status, match_line: answer.match?.line }, 'offline model answered');
     return answer;
   }
-  const call = prepareOpenAICall(deps, entry, params);
+  const call = prepareOpenAICall(deps, entry, params, ctx.lane);
   const started = performance.now();
   // Objects here are written out field by field, not spread: on Node 20 a spread copy given more
   // keys leaves garbage that only a full collection frees, at a cost on every call.

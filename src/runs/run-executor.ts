@@ -225,7 +225,7 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
 
   async function answer(item: RunItem, model: RunRecord['models'][number], signal: AbortSignal, log: FastifyBaseLogger): Promise<ModelAnswer | null | 'aborted' | 'deferred'> {
     try {
-      return await waitingOutOutages(() => answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal }), signal, deps.config.RUN_MAX_OUTAGE_WAIT_MS);
+      return await waitingOutOutages(() => answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal, lane: 'batch' }), signal, deps.config.RUN_MAX_OUTAGE_WAIT_MS);
     } catch (error) {
       if (signal.aborted) return 'aborted'; // abandoned, not failed: it is answered again on resume
       if (!finalPass && !pairwise && isTransient(error)) {
@@ -252,7 +252,7 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
             deps,
             record.scorer === 'judge' ? 'judge' : 'heuristic',
             { inquiry: item.inquiry, answer: answered.answer, reference: item.reference },
-            { log, signal },
+            { log, signal, lane: 'batch' },
             { samples: record.judge_samples },
           ),
         signal,
@@ -308,7 +308,7 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
             judgePair(
               deps,
               { inquiry: item.inquiry, reference: item.reference, first: { alias: first.alias, answer: firstAnswer }, second: { alias: other.alias, answer: otherAnswer } },
-              { log, signal },
+              { log, signal, lane: 'batch' },
               { samples: record.judge_samples, weights: record.weights },
             ),
           signal,

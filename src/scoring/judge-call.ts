@@ -215,7 +215,7 @@ function toJudgeError(error: unknown, entry: OpenAIModelEntry): AppError {
  * Every failure (upstream error, refusal, truncation, a reply that is not a verdict) throws an AppError.
  */
 export async function callJudge<T>(deps: JudgeDeps, entry: OpenAIModelEntry, request: JudgeRequest<T>, ctx: ScoreContext): Promise<T> {
-  const client = deps.clients.clientFor(entry);
+  const client = deps.clients.clientFor(entry, ctx.lane);
   const logFields = { alias: JUDGE_ALIAS, model_id: entry.model_id, api_style: entry.upstream.api_style, ...request.log };
   const started = performance.now();
   let usage: Usage | null = null;

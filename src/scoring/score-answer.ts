@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import { JUDGE_ALIAS, type ModelRegistry } from '../models/registry.js';
-import type { UpstreamClients } from '../models/upstream-clients.js';
+import type { TrafficLane, UpstreamClients } from '../models/upstream-clients.js';
 import { knownUiLabelsOf, scoreWithHeuristic, type KnownUiLabels } from './heuristic/score-heuristic.js';
 import { scoreWithJudge } from './judge.js';
 import type { RubricScores, RubricWeights } from './rubric.js';
@@ -30,6 +30,8 @@ export interface ScoreInput {
 export interface ScoreContext {
   log: FastifyBaseLogger;
   signal?: AbortSignal;
+  /** Evaluation runs judge on the batch lane, as they answer (see upstream-clients.ts). */
+  lane?: TrafficLane;
 }
 
 /** The judge when its upstream has credentials, else the offline heuristic. */
