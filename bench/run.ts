@@ -1,9 +1,9 @@
 /**
  * Benchmarks of the service: proxy overhead, evaluation throughput, memory of a large run,
- * heuristic scorer and retrieval speed. Prints a Markdown report and writes it to reports/bench.md.
+ * heuristic scorer and retrieval speed, and responsiveness while runs go on. Prints a Markdown report and writes it to reports/bench.md.
  * A missed target shows as FAIL and still exits 0; a section that cannot run exits 1.
  * `npm run bench -- proxy memory` runs only the sections named (proxy, evaluate, memory, heuristic,
- * retrieval); a partial report is printed but not written to reports/bench.md.
+ * retrieval, responsiveness); a partial report is printed but not written to reports/bench.md.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { measureEvaluateThroughput } from './evaluate-throughput.js';
 import { compileService } from './compiled-service.js';
 import { forkNode, killForkedProcesses, type ForkedProcess } from './forked-process.js';
 import { measureHeuristicThroughput } from './heuristic-throughput.js';
+import { measureResponsiveness } from './responsiveness.js';
 import { measureProxyOverhead } from './proxy-overhead.js';
 import { captureEnvironment, renderReport, type SectionResult } from './report.js';
 import { measureRetrievalLatency } from './retrieval-latency.js';
@@ -39,7 +40,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const SECTION_NAMES = ['proxy', 'evaluate', 'memory', 'heuristic', 'retrieval'] as const;
+const SECTION_NAMES = ['proxy', 'evaluate', 'memory', 'heuristic', 'retrieval', 'responsiveness'] as const;
 type SectionName = (typeof SECTION_NAMES)[number];
 const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !(SECTION_NAMES as readonly string[]).includes(name));
@@ -81,7 +82,7 @@ const sections: SectionResult[] = [];
 
 try {
   const entries = compileService(join(scratch, 'build'));
-  if (selected('proxy') || selected('evaluate') || selected('memory')) {
+  if (selected('proxy') || selected('evaluate') || selected('memory') || selected('responsiveness')) {
     const upstream = await startChild(FAKE_UPSTREAM_ENTRY, { FAKE_LATENCY_MS: '0' });
     const startService = () => startChild(entries.service, serviceEnv(upstream.url, freshReportsDir()), serviceNodeOptions);
 
@@ -101,6 +102,11 @@ try {
       await service.stop();
     }
     if (selected('memory')) sections.push(await runSection('3. Memory', () => measureRunMemory({ data, startService })));
+    if (selected('responsiveness')) {
+      const service = await startService();
+      sections.push(await runSection('6. Responsiveness', () => measureResponsiveness({ service, upstream, data })));
+      await service.stop();
+    }
     await upstream.stop();
   }
 
