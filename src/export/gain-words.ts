@@ -57,7 +57,7 @@ export function gainCautions(comparison: PairedComparison, names: { first: strin
   return cautions;
 }
 
-const percent = (share: number) => `${Math.round(share * 100)}%`;
+export const percent = (share: number) => `${Math.round(share * 100)}%`;
 
 /** "fine-tuned wins 62% of items (95% CI 45% to 77%), ties 20%, loses 18%; 3 of 40 verdicts flipped with the order". */
 export function pairwiseHeadline(tally: PairwiseTally, names: { first: string; second: string }): string {

@@ -1,7 +1,7 @@
 import type { PairwiseAspect } from '../scoring/pairwise-prompt.js';
 import { CRITERIA, type Criterion, roundForDisplay } from '../scoring/rubric.js';
 import type { PairedComparison } from '../stats/paired.js';
-import { formatP, signed } from './gain-words.js';
+import { formatP, percent, signed } from './gain-words.js';
 import type { Measure, ModelSummary, PairedGain, PairwiseSummary, RunSummary, SummarySection } from './summary-schema.js';
 
 export interface SummaryMeta {
@@ -33,7 +33,6 @@ const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 const score = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : roundForDisplay(x).toFixed(2));
 const signedOrMissing = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : signed(x));
 const itemCount = (n: number) => (n === 1 ? '1 item' : `${n} items`);
-const percent = (share: number) => `${Math.round(share * 100)}%`;
 
 const measureLabel = (measure: Measure, weights: RunSummary['weights']) =>
   measure === 'weighted' ? '**Weighted score**' : `${CRITERION_LABELS[measure]} (${weights[measure].toFixed(2)})`;

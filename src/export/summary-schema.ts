@@ -1,17 +1,10 @@
 import { z } from 'zod';
 import { PairedComparisonSchema } from '../stats/paired.js';
 import { PAIRWISE_ASPECTS } from '../scoring/pairwise-prompt.js';
-import { CRITERIA, MEASURES, RubricWeightsSchema, ScoringProvenanceSchema, type Measure } from '../scoring/rubric.js';
+import { byMeasure, MEASURES, RubricWeightsSchema, ScoringProvenanceSchema, type Measure } from '../scoring/rubric.js';
 
 /** One number (or null) per criterion and the weighted score. */
-const perMeasure = <T extends z.ZodType>(value: (measure: Measure) => T) =>
-  z.object({
-    accuracy: value('accuracy'),
-    actionability: value('actionability'),
-    completeness: value('completeness'),
-    safety_tone: value('safety_tone'),
-    weighted: value('weighted'),
-  });
+const perMeasure = <T extends z.ZodType>(value: (measure: Measure) => T) => z.object(byMeasure(value));
 
 const MEASURE_NAMES: Record<Measure, string> = {
   accuracy: 'accuracy',

@@ -6,9 +6,9 @@ import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels, type ModelEntry }
 import { CompareRequestSchema, CompareResponseSchema, type ComparedModel, type ScoreDeltas } from '../schemas/compare.js';
 import { ErrorResponseSchema, upstreamErrorResponses } from '../schemas/error.js';
 import { judgePair, type PairwiseVerdict } from '../scoring/pairwise-judge.js';
-import { byMeasure, WEIGHTED_TIE_BAND, type RubricScores, type ScoringProvenance } from '../scoring/rubric.js';
+import { byMeasure, WEIGHTED_TIE_BAND, type RubricScores } from '../scoring/rubric.js';
 import { defaultScorer, scoreAnswer, usesJudge, type ScorerChoice } from '../scoring/score-answer.js';
-import { runProvenanceFor } from '../runs/run-exports.js';
+import { scoringProvenanceFor } from '../scoring/provenance.js';
 import type { Services } from '../services.js';
 
 const TIE = 'tie';
@@ -142,21 +142,6 @@ async function judgeAllPairs(
   };
 }
 
-/** What produced the scores of this reply; null when nothing was scored. */
-function provenanceOf(services: Services, scorer: ScorerChoice, samples: number): ScoringProvenance | null {
-  if (scorer === 'none') return null;
-  const run = runProvenanceFor(services, { scorer, judge_samples: samples, weights: services.config.RUBRIC_WEIGHTS });
-  return {
-    scorer,
-    judge_alias: run.judge_alias,
-    judge_model_id: run.judge_model_id,
-    judge_samples: run.judge_samples,
-    prompt_sha256: run.prompt_sha256 as string,
-    weights: run.weights,
-    service_version: run.service_version,
-  };
-}
-
 export const compareRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.post('/compare', {
     schema: {
@@ -208,7 +193,7 @@ export const compareRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         deltas: scoreDeltas(results),
         pairwise: judged?.verdicts ?? null,
         pairwise_errors: judged?.errors.map(({ first, second, error }) => ({ first, second, ...errorFields(error) })) ?? null,
-        provenance: provenanceOf(services, scorer, samples),
+        provenance: scorer === 'none' ? null : scoringProvenanceFor(services.registry, { scorer, judge_samples: samples, weights: services.config.RUBRIC_WEIGHTS }),
       };
     },
   });

@@ -5,13 +5,12 @@ import { writeResultsCsv, type CsvRunContext } from '../export/csv.js';
 import { renderSummaryMarkdown } from '../export/summary-markdown.js';
 import { createSummaryAccumulator, type HeuristicAgreement, type RunProvenance, type RunSummary, type SummaryAccumulator } from '../export/summary.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
-import { JUDGE_ALIAS, type ModelRegistry, type Pricing } from '../models/registry.js';
-import { HEURISTIC_RULES_SHA256, knownUiLabelsOf, scoreWithHeuristic } from '../scoring/heuristic/score-heuristic.js';
+import type { ModelRegistry, Pricing } from '../models/registry.js';
+import { scoreWithHeuristic } from '../scoring/heuristic/score-heuristic.js';
 import { measureAgreement, readValidationPairs } from '../scoring/heuristic/validation.js';
-import { JUDGE_PROMPT_SHA256 } from '../scoring/judge-prompt.js';
-import { PAIRWISE_PROMPT_SHA256 } from '../scoring/pairwise-prompt.js';
+import { scoringProvenanceFor } from '../scoring/provenance.js';
 import { WEIGHTED_TIE_BAND, type RubricWeights } from '../scoring/rubric.js';
-import type { ScorerChoice } from '../scoring/score-answer.js';
+import { knownUiLabels, type ScorerChoice } from '../scoring/score-answer.js';
 import { DEFAULT_HALF_WIDTH, DEFAULT_RESAMPLES } from '../stats/defaults.js';
 import { API_VERSION } from '../version.js';
 import { readResults, readVerdicts, runFiles, writeFileAtomic, type RunRecord } from './run-store.js';
@@ -22,27 +21,17 @@ export interface RunExportsDeps {
   config: { REPORTS_DIR: string; DATA_DIR: string; BOOTSTRAP_SEED: number; RUBRIC_WEIGHTS: RubricWeights };
 }
 
-const PROMPT_SHA256: Record<ScorerChoice, string | null> = {
-  judge: JUDGE_PROMPT_SHA256,
-  pairwise: PAIRWISE_PROMPT_SHA256,
-  heuristic: HEURISTIC_RULES_SHA256,
-  none: null,
-};
-
 /** What will produce a new run's numbers, fixed in its run.json so that a later change of configuration cannot rewrite its history. */
 export function runProvenanceFor(
   deps: Pick<RunExportsDeps, 'registry' | 'config'>,
   run: { scorer: ScorerChoice; judge_samples: number; weights: RubricWeights },
 ): RunProvenance {
-  const judged = run.scorer === 'judge' || run.scorer === 'pairwise';
+  const scoring =
+    run.scorer === 'none'
+      ? { scorer: run.scorer, judge_alias: null, judge_model_id: null, judge_samples: null, prompt_sha256: null, weights: run.weights, service_version: API_VERSION }
+      : scoringProvenanceFor(deps.registry, { scorer: run.scorer, judge_samples: run.judge_samples, weights: run.weights });
   return {
-    scorer: run.scorer,
-    judge_alias: judged ? JUDGE_ALIAS : null,
-    judge_model_id: judged ? deps.registry.resolve(JUDGE_ALIAS).model_id : null,
-    judge_samples: judged ? run.judge_samples : null,
-    prompt_sha256: PROMPT_SHA256[run.scorer],
-    weights: run.weights,
-    service_version: API_VERSION,
+    ...scoring,
     bootstrap: { seed: deps.config.BOOTSTRAP_SEED, resamples: DEFAULT_RESAMPLES, method: 'bca' },
     weighted_tie_band: WEIGHTED_TIE_BAND,
     target_half_width: DEFAULT_HALF_WIDTH,
@@ -74,9 +63,9 @@ export const VALIDATION_FILES = { tuned: ['calibration_pairs.json', 'development
  * computed from the files, never typed in, so the figure in a summary is the one the rules earn today.
  */
 function measureHeuristicAgreement(deps: RunExportsDeps): HeuristicAgreement {
-  const knownUiLabels = knownUiLabelsOf(deps.knowledgeBase.examples.map((example) => example.answer));
+  const labels = knownUiLabels(deps.knowledgeBase);
   const score = (inquiry: string, answer: string, reference: string | null) =>
-    scoreWithHeuristic({ inquiry, answer, reference, knownUiLabels }, deps.config.RUBRIC_WEIGHTS);
+    scoreWithHeuristic({ inquiry, answer, reference, knownUiLabels: labels }, deps.config.RUBRIC_WEIGHTS);
   const measure = (files: readonly string[]) => {
     const pairs = files.flatMap((file) => readValidationPairs(join(deps.config.DATA_DIR, 'scorer_validation', file)));
     const { overall } = measureAgreement(pairs, score);

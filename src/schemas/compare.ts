@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
 import { PairwiseVerdictSchema } from '../scoring/pairwise-judge.js';
 import { CRITERIA, REFERENCE_SOURCES, RUBRIC_SCORES_EXAMPLE, RubricScoresSchema, ScoringProvenanceSchema, WEIGHTED_TIE_BAND } from '../scoring/rubric.js';
-import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
+import { SCORER_CHOICES } from '../scoring/score-answer.js';
 import { AnswerResponseSchema, AnswerStatusSchema, InquirySchema, ModelNameSchema, RetrievalMatchSchema, UsageSchema } from './answer.js';
 import { ErrorResponseSchema } from './error.js';
+import { JudgeSamplesSchema } from './evaluate.js';
 
 export const COMPARE_MIN_MODELS = 2;
 export const COMPARE_MAX_MODELS = 4;
@@ -34,13 +35,7 @@ export const CompareRequestSchema = z
       .describe(
         'judge: the LLM judge grades each answer on the rubric; heuristic: offline text rules (a screening tool); pairwise: the judge prefers one of two answers, every pair in both orders; none: answers only. Default: judge when its upstream has a key, else heuristic.',
       ),
-    judge_samples: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_JUDGE_SAMPLES)
-      .default(1)
-      .describe(`How many times the judge is asked per verdict (1 to ${MAX_JUDGE_SAMPLES}); the mean is the score and the spread is reported as sample_sd (self-consistency).`),
+    judge_samples: JudgeSamplesSchema.default(1),
   })
   .meta({
     examples: [

@@ -14,12 +14,12 @@ export const ScorerChoiceSchema = z
     'judge: the LLM judge grades every answer on the rubric; heuristic: the offline scorer (a screening tool, graded only against given references); pairwise: the judge compares the first model with each other one, item by item, in both orders (needs at least two models); none: answers only. Default: judge when its upstream has a key, else heuristic.',
   );
 
-const JudgeSamplesSchema = z
+export const JudgeSamplesSchema = z
   .number()
   .int()
   .min(1)
   .max(MAX_JUDGE_SAMPLES)
-  .describe(`How many times the judge is asked per verdict (1 to ${MAX_JUDGE_SAMPLES}); the mean is the score and the spread is reported.`);
+  .describe(`How many times the judge is asked per verdict (1 to ${MAX_JUDGE_SAMPLES}); the mean is the score and the spread is reported as sample_sd (self-consistency).`);
 
 export const EvaluateRequestSchema = z
   .strictObject({

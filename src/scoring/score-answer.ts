@@ -48,7 +48,7 @@ const uiLabelsByKnowledgeBase = new WeakMap<KnowledgeBase, KnownUiLabels>();
  * The pages and settings the knowledge base names: the heuristic credits a UI path only when it exists
  * there or in the given reference, so an invented "'Support Hub' > 'Order Wizard'" earns nothing.
  */
-function knownUiLabels(knowledgeBase: KnowledgeBase): KnownUiLabels {
+export function knownUiLabels(knowledgeBase: KnowledgeBase): KnownUiLabels {
   let labels = uiLabelsByKnowledgeBase.get(knowledgeBase);
   if (!labels) {
     labels = knownUiLabelsOf(knowledgeBase.examples.map((example) => example.answer));
