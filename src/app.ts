@@ -13,7 +13,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { AppError } from './errors.js';
+import { AppError, storageFailure } from './errors.js';
 import { answerRoutes } from './routes/answer.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { createRunManager } from './runs/run-manager.js';
@@ -61,6 +61,9 @@ const FASTIFY_CODES: Record<string, string> = {
 /** The one mapping from anything thrown in a request to our error reply. */
 export function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
+  // A full or unwritable reports folder reached from any route: 507 or 503 that say so, never a 500.
+  const storage = storageFailure(error);
+  if (storage) return storage;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = error.validationContext ?? 'body';
     const details = error.validation.map((issue) => ({

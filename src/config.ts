@@ -143,6 +143,16 @@ export const EnvSchema = z.object({
   BOOTSTRAP_SEED: int(0, 2 ** 31 - 1, 20_250_414),
   /** Where evaluation runs and the case study's eval_results.csv are written. */
   REPORTS_DIR: text('reports'),
+  /** While REPORTS_DIR's disk is full or unwritable, runs pause and try their writes again this often. */
+  STORAGE_RETRY_MS: int(100, 600_000, 5000),
+  /** Ended runs older than this many days (since they ended) are deleted; 0 keeps them for ever. */
+  RUN_RETENTION_DAYS: int(0, 36_500, 90),
+  /** Past this total (bytes, all runs), the oldest ended runs are deleted until it fits; 0 sets no limit. */
+  REPORTS_MAX_BYTES: int(0, 2 ** 50, 2 * 1024 ** 3),
+  /** Queued or running runs one caller (API key, or client address without keys) may have; 0 sets no limit. */
+  MAX_ACTIVE_RUNS_PER_CALLER: int(0, 1000, 8),
+  /** Bytes one caller's runs may take in REPORTS_DIR before its new runs are refused; 0 sets no limit. */
+  CALLER_MAX_STORED_BYTES: int(0, 2 ** 50, 512 * 1024 ** 2),
 
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   SHUTDOWN_GRACE_MS: int(0, 120_000, 10_000),

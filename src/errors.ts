@@ -141,3 +141,32 @@ export function mapUpstreamError(error: unknown, alias: string): AppError {
   }
   return new AppError(502, 'upstream_error', `The ${what} failed unexpectedly.`, { cause: error });
 }
+
+/** Errors of the disk holding REPORTS_DIR: no space left, or a quota. They pass once space is freed. */
+const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+/** The folder cannot be written at all: remounted read-only, permissions changed, or a failing device. */
+const STORAGE_UNAVAILABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'EIO']);
+
+const errnoOf = (error: unknown) => (error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined);
+
+/** How long a caller refused for storage is asked to wait: space is usually freed by a person or the retention sweep. */
+const STORAGE_RETRY_AFTER_SECONDS = '60';
+
+/**
+ * The one mapping from a failed write under REPORTS_DIR to our reply: 507 when the disk is full (or a quota
+ * is reached), 503 when the folder cannot be written at all; undefined for any other error. The message names
+ * neither the path nor the system's text, which would show the server's layout.
+ */
+export function storageFailure(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return ['insufficient_storage', 'storage_unavailable'].includes(error.code) ? error : undefined;
+  const errno = errnoOf(error);
+  if (errno === undefined) return undefined;
+  const extra = { headers: { 'retry-after': STORAGE_RETRY_AFTER_SECONDS }, cause: error, details: { errno } };
+  if (STORAGE_FULL.has(errno)) {
+    return new AppError(507, 'insufficient_storage', 'The disk holding the reports folder (REPORTS_DIR) is full; nothing more was stored. Try again once space is freed.', extra);
+  }
+  if (STORAGE_UNAVAILABLE.has(errno)) {
+    return new AppError(503, 'storage_unavailable', 'The reports folder (REPORTS_DIR) cannot be written right now; nothing more was stored. Try again later.', extra);
+  }
+  return undefined;
+}

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { SwaggerTransform } from '@fastify/swagger';
-import type { FastifySchema } from 'fastify';
+import type { FastifyRequest, FastifySchema } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 
@@ -25,6 +25,14 @@ export function isPublicRoute(url: string | undefined): boolean {
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Who is calling, for the rate limit and each caller's share of the reports folder: the start of the
+ * SHA-256 of the caller's verified key (never the key), or the client address when no key is presented.
+ */
+export function callerOf(request: FastifyRequest): string {
+  return request.apiKeyId ? `key:${request.apiKeyId.slice(0, 16)}` : `ip:${request.ip}`;
+}
 
 /**
  * Returns the digest (hex) of the presented key when it is one of `keys`, else null. Fixed-length

@@ -1,9 +1,9 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
-import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { callerOf } from './access-control.js';
 
 export type LimitsOptions = Pick<
   Config,
@@ -18,10 +18,6 @@ const UNSHED_ROUTES = new Set(['/health']);
 
 const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
-/** The rate-limit bucket: the verified key's digest (never the key), else the client address. */
-export function rateLimitBucket(request: FastifyRequest): string {
-  return request.apiKeyId ? `key:${request.apiKeyId}` : `ip:${request.ip}`;
-}
 
 const describeWindow = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
@@ -52,7 +48,7 @@ export const requestLimits = fp<LimitsOptions>(
       await app.register(fastifyRateLimit, {
         max: options.RATE_LIMIT_MAX,
         timeWindow: options.RATE_LIMIT_WINDOW_MS,
-        keyGenerator: rateLimitBucket,
+        keyGenerator: callerOf,
         allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
         errorResponseBuilder: (_request, context) => {
           const retryAfter = String(Math.max(1, Math.ceil(context.ttl / 1000)));

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { callerOf } from '../plugins/access-control.js';
 import type { RunManager, RunView } from '../runs/run-manager.js';
 import { CSV_COLUMNS } from '../export/csv.js';
 import { ErrorResponseSchema, upstreamErrorResponses } from '../schemas/error.js';
@@ -25,7 +26,7 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
       response: { 202: RunCreatedSchema, ...upstreamErrorResponses },
     },
     handler: async (request, reply) => {
-      const run = await runs.create(request.body);
+      const run = await runs.create({ ...request.body, owner: callerOf(request) });
       return reply
         .code(202)
         .header('location', `/evaluate/${run.run_id}`)

@@ -7,11 +7,12 @@ import { answerInquiry, type AnswerDeps, type ModelAnswer } from '../models/answ
 import { judgePair } from '../scoring/pairwise-judge.js';
 import { scoreAnswer, type ScoringDeps } from '../scoring/score-answer.js';
 import type { PairwiseResult, RunItem, RunResult } from './run-result.js';
+import type { StorageWaits } from './storage-waits.js';
 import { openVerdictsWriter, readItems, readResults, readVerdicts, resultKey, ResultsWriter, type JsonLinesWriter, type RunRecord } from './run-store.js';
 
 export type RunExecutorDeps = AnswerDeps &
   ScoringDeps & {
-    config: { REPORTS_DIR: string; RUN_MAX_OUTAGE_WAIT_MS: number };
+    config: { REPORTS_DIR: string; RUN_MAX_OUTAGE_WAIT_MS: number; STORAGE_RETRY_MS: number };
     log: FastifyBaseLogger;
   };
 
@@ -60,6 +61,8 @@ export interface ActiveRun {
   controller: AbortController;
   /** Set by DELETE; otherwise an abort means the service is shutting down and the run resumes later. */
   cancelled: boolean;
+  /** Its writes, which wait for space when the reports folder's disk is full. */
+  storage: StorageWaits;
   finished: Promise<void>;
 }
 
@@ -190,17 +193,24 @@ interface RunSink {
   verdicts: JsonLinesWriter<PairwiseResult> | null;
   summary: SummaryAccumulator;
   progress: RunProgress;
+  storage: StorageWaits;
+  signal: AbortSignal;
 }
 
+/**
+ * A result counts once its line is on disk. On a full disk the worker holds it and waits for space; if
+ * the run is stopped meanwhile, the pair is done again on resume, as if it had never been finished.
+ */
 async function recordResult(sink: RunSink, result: RunResult): Promise<void> {
-  await sink.results.append(result);
+  if (!(await sink.storage.untilStored(() => sink.results.append(result), sink.signal))) return;
   sink.summary.add(result);
   sink.progress.done += 1;
   if (result.outcome === 'failed') sink.progress.failed += 1;
 }
 
 async function recordVerdict(sink: RunSink, verdict: PairwiseResult): Promise<void> {
-  await (sink.verdicts as JsonLinesWriter<PairwiseResult>).append(verdict);
+  const verdicts = sink.verdicts as JsonLinesWriter<PairwiseResult>;
+  if (!(await sink.storage.untilStored(() => verdicts.append(verdict), sink.signal))) return;
   sink.summary.addVerdict(verdict);
   sink.progress.done += 1;
   if (verdict.outcome === 'failed') sink.progress.failed += 1;
@@ -217,6 +227,8 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
     verdicts: pairwise ? await openVerdictsWriter(reportsDir, runId) : null,
     summary,
     progress: run.progress,
+    storage: run.storage,
+    signal: run.controller.signal,
   };
 
   /** Pairs whose answer failed for the upstream's sake in the first pass: they get one more try at the end. */

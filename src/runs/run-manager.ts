@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { copyFile, open } from 'node:fs/promises';
+import { copyFile, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createResultsCsvStream } from '../export/csv.js';
@@ -10,14 +10,17 @@ import { AppError } from '../errors.js';
 import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels } from '../models/registry.js';
 import { defaultScorer, usesJudge, type ScorerChoice } from '../scoring/score-answer.js';
 import { createRunExports, runProvenanceFor, type RunExportsDeps } from './run-exports.js';
+import { createRunSpace, type RunSpaceConfig } from './run-space.js';
+import { StorageWaits, type RunPause } from './storage-waits.js';
 import { executeRun, scanRun, totalOf, type ActiveRun, type RunExecutorDeps, type RunProgress } from './run-executor.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
-import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, readResults, readRunRecords, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
+import type { RunItem } from './run-result.js';
+import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, listRunIds, readResults, readRunRecord, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
 
 export type { RunProgress } from './run-executor.js';
 
 export type RunManagerDeps = RunExecutorDeps &
-  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & { MAX_RUNNING_RUNS: number } };
+  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & RunSpaceConfig & { MAX_RUNNING_RUNS: number } };
 
 export interface CreateRunRequest {
   prompt_set?: string;
@@ -28,15 +31,22 @@ export interface CreateRunRequest {
   scorer?: ScorerChoice;
   judge_samples?: number;
   concurrency: number;
+  /** The caller, for its share of the reports folder (see RunRecord.owner); the CLI has none. */
+  owner?: string;
 }
 
 export interface RunView extends RunRecord {
   progress: RunProgress;
+  /** Set while a running run waits for its disk to take writes again. */
+  paused: RunPause | null;
 }
 
 const FINISHED: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
 const now = () => new Date().toISOString();
+
+/** How often ended runs are checked against the retention policy, besides at boot and whenever a run ends. */
+const RETENTION_SWEEP_INTERVAL_MS = 3_600_000;
 
 function newRunId(): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -66,6 +76,13 @@ export interface RunManager {
 export function createRunManager(deps: RunManagerDeps): RunManager {
   const reportsDir = deps.config.REPORTS_DIR;
   const exports = createRunExports(deps);
+  const space = createRunSpace(deps.config, deps.log);
+  /** Runs being created, per caller: they count against its cap before their record exists. */
+  const creating = new Map<string, number>();
+  /** Ends every wait for storage when the manager closes: unfinished runs resume at the next start. */
+  const shutdown = new AbortController();
+  let sweeping: Promise<void> = Promise.resolve();
+  let sweepTimer: NodeJS.Timeout | undefined;
   const records = new Map<string, RunRecord>();
   const active = new Map<string, ActiveRun>();
   const finishedProgress = new Map<string, RunProgress>();
@@ -78,37 +95,84 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   /** Resolves when the manager closes, so that nobody waits for a queued run that will not start. */
   const closing = new Promise<void>((resolve) => (closeNow = resolve));
 
-  const load = () =>
-    (loaded ??= readRunRecords(reportsDir).then((found) => {
-      for (const record of found) if (!records.has(record.run_id)) records.set(record.run_id, withDefaults(record));
-    }));
+  /**
+   * Takes in the runs another process (the CLI, a replica sharing the folder) created or deleted since the
+   * last look: the reports folder is the store, this map only a cache of it.
+   */
+  async function refresh(): Promise<void> {
+    const onDisk = new Set(await listRunIds(reportsDir));
+    for (const runId of onDisk) {
+      if (records.has(runId)) continue;
+      const record = await readRunRecord(reportsDir, runId);
+      if (record && !records.has(runId)) records.set(runId, withDefaults(record));
+    }
+    for (const [runId, record] of records) {
+      if (!onDisk.has(runId) && !active.has(runId) && !waiting.includes(record)) {
+        records.delete(runId);
+        finishedProgress.delete(runId);
+      }
+    }
+  }
+
+  const load = () => (loaded ??= refresh());
 
   async function recordOf(runId: string): Promise<RunRecord> {
     await load();
+    if (!records.has(runId)) await refresh();
     const record = records.get(runId);
     if (!record) throw new AppError(404, 'run_not_found', `No evaluation run '${runId}'. GET /evaluate lists the runs.`);
     return record;
   }
 
-  /** The one place a run's status changes; run.json is rewritten with it. */
+  /** A run this process does not execute may be moving on elsewhere: its status is read again from run.json. */
+  async function current(record: RunRecord): Promise<RunRecord> {
+    if (active.has(record.run_id) || waiting.includes(record) || FINISHED.includes(record.status)) return record;
+    const onDisk = await readRunRecord(reportsDir, record.run_id);
+    if (onDisk) Object.assign(record, withDefaults(onDisk));
+    return record;
+  }
+
+  /**
+   * The one place a run's status changes. run.json is written first and the record in memory follows it,
+   * so what a caller sees is what a restart would read, even when the write fails (a full disk).
+   */
   async function transition(record: RunRecord, status: RunStatus, fields: Partial<Pick<RunRecord, 'error' | 'finished_at'>> = {}): Promise<void> {
-    record.status = status;
-    if (status === 'running') record.started_at ??= now();
-    if (fields.error !== undefined) record.error = fields.error;
-    if (FINISHED.includes(status)) record.finished_at = fields.finished_at ?? now();
-    await writeRunRecord(reportsDir, record);
+    const next: RunRecord = { ...record, status };
+    if (status === 'running') next.started_at ??= now();
+    if (fields.error !== undefined) next.error = fields.error;
+    if (FINISHED.includes(status)) next.finished_at = fields.finished_at ?? now();
+    await writeRunRecord(reportsDir, next);
+    Object.assign(record, next);
+  }
+
+  /** Deletes the ended runs the retention policy no longer keeps; one sweep at a time. */
+  function sweep(): Promise<void> {
+    sweeping = sweeping
+      .then(async () => {
+        for (const record of await space.sweep([...records.values()])) {
+          records.delete(record.run_id);
+          finishedProgress.delete(record.run_id);
+          ended.delete(record.run_id);
+        }
+      })
+      .catch((error: unknown) => deps.log.error({ err: error }, 'retention: the sweep failed'));
+    return sweeping;
   }
 
   async function view(record: RunRecord): Promise<RunView> {
+    await current(record);
     const running = active.get(record.run_id);
-    if (running) return { ...record, progress: { ...running.progress } };
+    if (running) return { ...record, progress: { ...running.progress }, paused: running.storage.paused };
     let progress = finishedProgress.get(record.run_id);
     if (!progress) {
       progress = (await scanRun(reportsDir, record)).progress;
       if (FINISHED.includes(record.status)) finishedProgress.set(record.run_id, progress);
     }
-    return { ...record, progress: { ...progress } };
+    return { ...record, progress: { ...progress }, paused: null };
   }
+
+  /** Writes, waiting for the disk if it is full; false when the service stopped first (the run resumes at the next start). */
+  const stored = (run: ActiveRun, write: () => Promise<unknown>) => run.storage.untilStored(write, shutdown.signal);
 
   async function execute(run: ActiveRun): Promise<void> {
     const { record } = run;
@@ -117,21 +181,35 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     const summary = await exports.accumulatorOf(record);
     const scan = await scanRun(reportsDir, record, summary);
     run.progress = scan.progress;
-    await transition(record, 'running');
+    if (!(await stored(run, () => transition(record, 'running')))) return;
     deps.log.info({ run_id: record.run_id, ...run.progress }, scan.progress.done > 0 ? 'evaluation run resumed' : 'evaluation run started');
 
     await executeRun(deps, run, summary, scan);
     if (run.controller.signal.aborted && !run.cancelled) return;
 
     const finishedAt = now();
-    await exports.write(record, await summary.finishYielding());
+    const finalSummary = await summary.finishYielding();
+    if (!(await stored(run, () => exports.write(record, finalSummary)))) return;
     // Only now does the run read as ended: every export of an ended run is then served from its files.
-    await transition(record, run.cancelled ? 'cancelled' : 'completed', { finished_at: finishedAt });
-    if (record.status === 'completed') {
-      // The path the case study's spreadsheets read: always the latest completed run.
-      await copyFile(runFiles(reportsDir, record.run_id).csv, join(reportsDir, 'eval_results.csv'));
-    }
+    if (!(await stored(run, () => transition(record, run.cancelled ? 'cancelled' : 'completed', { finished_at: finishedAt })))) return;
+    if (record.status === 'completed') await publishCaseStudyCsv(record);
     deps.log.info({ run_id: record.run_id, status: record.status, ...run.progress }, 'evaluation run ended');
+  }
+
+  /**
+   * The path the case study's spreadsheets read: always the latest completed run. Copied and renamed, so a
+   * full disk leaves the previous copy whole; a copy that fails never changes the run's outcome.
+   */
+  async function publishCaseStudyCsv(record: RunRecord): Promise<void> {
+    const target = join(reportsDir, 'eval_results.csv');
+    const partial = `${target}.${record.run_id}.partial`;
+    try {
+      await copyFile(runFiles(reportsDir, record.run_id).csv, partial);
+      await rename(partial, target);
+    } catch (error) {
+      await rm(partial, { force: true });
+      deps.log.warn({ err: error, run_id: record.run_id }, 'could not update reports/eval_results.csv; the run’s own results.csv is complete');
+    }
   }
 
   function endedOf(runId: string) {
@@ -181,6 +259,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       progress: { total: totalOf(record), done: 0, failed: 0 },
       controller: new AbortController(),
       cancelled: false,
+      storage: new StorageWaits(deps.config.STORAGE_RETRY_MS, deps.log.child({ run_id: record.run_id })),
       finished: Promise.resolve(),
     };
     // Each worker links its current item to the run's signal: one listener per worker, by design.
@@ -192,15 +271,51 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     run.finished = execute(run)
       .catch(async (error: unknown) => {
         deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
-        await transition(record, 'failed', { error: (error as Error).message }).catch(() => undefined);
+        await stored(run, () => transition(record, 'failed', { error: (error as Error).message })).catch(() => undefined);
       })
       .finally(async () => {
         finishedProgress.set(record.run_id, { ...run.progress });
         active.delete(record.run_id);
         await lock.release().catch(() => undefined);
-        if (FINISHED.includes(record.status)) endedOf(record.run_id).resolve();
+        if (FINISHED.includes(record.status)) {
+          endedOf(record.run_id).resolve();
+          void sweep();
+        }
         await startNext().catch((error: unknown) => deps.log.error({ err: error }, 'could not start the next queued run'));
       });
+  }
+
+  /** Writes a new run's files and starts or queues it; a failed write (a full disk) leaves nothing behind. */
+  async function createAdmitted(request: CreateRunRequest, entries: ReturnType<typeof resolveDistinctModels>, scorer: ScorerChoice, items: RunItem[]): Promise<RunView> {
+    const weights = deps.config.RUBRIC_WEIGHTS;
+    const judgeSamples = request.judge_samples ?? 1;
+    const record: RunRecord = {
+      run_id: newRunId(),
+      status: 'queued',
+      created_at: now(),
+      started_at: null,
+      finished_at: null,
+      source: request.prompt_set ? `prompt_set:${request.prompt_set}` : (request.source ?? 'inline'),
+      models: entries.map((entry) => ({ alias: entry.alias, model_id: entry.model_id })),
+      scorer,
+      concurrency: request.concurrency,
+      weights,
+      judge_samples: judgeSamples,
+      provenance: runProvenanceFor(deps, { scorer, judge_samples: judgeSamples, weights }),
+      items: items.length,
+      error: null,
+      owner: request.owner,
+    };
+    try {
+      await createRunFiles(reportsDir, record, items);
+    } catch (error) {
+      await rm(runFiles(reportsDir, record.run_id).dir, { recursive: true, force: true });
+      throw error;
+    }
+    records.set(record.run_id, record);
+    const created: RunView = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
+    await startOrQueue(record);
+    return created;
   }
 
   async function summaryOf(record: RunRecord): Promise<RunSummary> {
@@ -223,29 +338,20 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       const entriesOrSet = request.inquiries ?? (await readPromptSet(deps.config.DATA_DIR, request.prompt_set as string));
       const items = toRunItems(entriesOrSet, deps.knowledgeBase);
       await load();
-      const weights = deps.config.RUBRIC_WEIGHTS;
-      const judgeSamples = request.judge_samples ?? 1;
-      const record: RunRecord = {
-        run_id: newRunId(),
-        status: 'queued',
-        created_at: now(),
-        started_at: null,
-        finished_at: null,
-        source: request.prompt_set ? `prompt_set:${request.prompt_set}` : (request.source ?? 'inline'),
-        models: entries.map((entry) => ({ alias: entry.alias, model_id: entry.model_id })),
-        scorer,
-        concurrency: request.concurrency,
-        weights,
-        judge_samples: judgeSamples,
-        provenance: runProvenanceFor(deps, { scorer, judge_samples: judgeSamples, weights }),
-        items: items.length,
-        error: null,
-      };
-      await createRunFiles(reportsDir, record, items);
-      records.set(record.run_id, record);
-      const created = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 } };
-      await startOrQueue(record);
-      return created;
+      const { owner } = request;
+      if (owner !== undefined) {
+        await space.admit(owner, [...records.values()], creating.get(owner) ?? 0);
+        creating.set(owner, (creating.get(owner) ?? 0) + 1);
+      }
+      try {
+        return await createAdmitted(request, entries, scorer, items);
+      } finally {
+        if (owner !== undefined) {
+          const left = (creating.get(owner) ?? 1) - 1;
+          if (left > 0) creating.set(owner, left);
+          else creating.delete(owner);
+        }
+      }
     },
 
     async get(runId) {
@@ -254,6 +360,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async list({ limit = DEFAULT_PAGE_SIZE, after } = {}) {
       await load();
+      await refresh();
       const sorted = [...records.values()].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.run_id.localeCompare(a.run_id));
       const start = after === undefined ? 0 : sorted.findIndex((record) => record.run_id === after) + 1;
       if (after !== undefined && start === 0) {
@@ -282,7 +389,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       }
       run.cancelled = true;
       run.controller.abort();
-      await run.finished;
+      // On a full disk the cancellation is written once space returns; the caller sees the run paused meanwhile.
+      await Promise.race([run.finished, run.storage.whenPaused()]);
       return view(record);
     },
 
@@ -311,6 +419,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async resumeAll() {
       await load();
+      await sweep();
+      sweepTimer ??= setInterval(() => void sweep(), RETENTION_SWEEP_INTERVAL_MS).unref();
       const unfinished = [...records.values()]
         .filter((record) => (record.status === 'queued' || record.status === 'running') && !active.has(record.run_id) && !waiting.includes(record))
         .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.run_id.localeCompare(b.run_id));
@@ -327,6 +437,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     async close() {
       closed = true;
       closeNow();
+      shutdown.abort();
+      clearInterval(sweepTimer);
       const running = [...active.values()];
       for (const run of running) run.controller.abort();
       await Promise.all(running.map((run) => run.finished));

@@ -34,6 +34,11 @@ export interface RunRecord {
   provenance?: RunProvenance;
   items: number;
   error: string | null;
+  /**
+   * Who created the run, for each caller's share of the reports folder: `key:` and the start of the SHA-256
+   * of the caller's API key (never the key), or `ip:` and its address; absent for the CLI and older runs.
+   */
+  owner?: string;
 }
 
 export const resultKey = (itemId: string, alias: string) => `${itemId}\u0000${alias}`;
@@ -55,11 +60,19 @@ export function runFiles(reportsDir: string, runId: string) {
   };
 }
 
-/** Writes next to the target and renames, so a crash never leaves half a file behind. */
+/**
+ * Writes next to the target and renames, so a crash never leaves half a file behind; a write that fails
+ * (a full disk) removes its partial file, which also gives back the space it took.
+ */
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
   const partial = `${path}.partial`;
-  await writeFile(partial, content);
-  await rename(partial, path);
+  try {
+    await writeFile(partial, content);
+    await rename(partial, path);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
 }
 
 export async function createRunFiles(reportsDir: string, record: RunRecord, items: RunItem[]): Promise<void> {
@@ -75,17 +88,18 @@ export async function writeRunRecord(reportsDir: string, record: RunRecord): Pro
   await writeFileAtomic(runFiles(reportsDir, record.run_id).record, `${JSON.stringify(record, null, 2)}\n`);
 }
 
-export async function readRunRecords(reportsDir: string): Promise<RunRecord[]> {
-  const dirs = await readdir(join(reportsDir, 'runs')).catch(() => [] as string[]);
-  const records: RunRecord[] = [];
-  for (const dir of dirs) {
-    try {
-      records.push(JSON.parse(await readFile(runFiles(reportsDir, dir).record, 'utf8')) as RunRecord);
-    } catch {
-      // A directory without a readable run.json was never a complete run (crash during creation).
-    }
+/** The runs' folders under reports/runs, whoever wrote them (this process, the CLI, another replica). */
+export async function listRunIds(reportsDir: string): Promise<string[]> {
+  return readdir(join(reportsDir, 'runs')).catch(() => [] as string[]);
+}
+
+/** A run's run.json; undefined when it is missing or unreadable (a run whose creation never finished). */
+export async function readRunRecord(reportsDir: string, runId: string): Promise<RunRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(runFiles(reportsDir, runId).record, 'utf8')) as RunRecord;
+  } catch {
+    return undefined;
   }
-  return records;
 }
 
 /**
@@ -192,20 +206,35 @@ async function cutPartialLine(path: string): Promise<void> {
 /**
  * Appends records one line at a time, in order. A record counts as done only once its line is written;
  * written lines survive a killed process (they are in the OS page cache), which is what resuming needs.
+ * A line that fails part-way (a full disk) is cut off again, so the file only ever holds whole lines
+ * and the caller may append the same record once space returns.
  */
 export class JsonLinesWriter<T> {
   private chain: Promise<void> = Promise.resolve();
-  private constructor(private readonly handle: FileHandle) {}
+  private constructor(
+    private readonly handle: FileHandle,
+    /** Bytes of whole lines in the file: where a failed append is cut back to. */
+    private size: number,
+  ) {}
 
   static async open<T>(path: string): Promise<JsonLinesWriter<T>> {
-    return new JsonLinesWriter<T>(await open(path, 'a'));
+    const handle = await open(path, 'a');
+    return new JsonLinesWriter<T>(handle, (await handle.stat()).size);
   }
 
   append(result: T): Promise<void> {
     // The one place results and verdicts are stored (the CSV and summaries are built from these files):
     // a secret quoted in a message, an answer or a rationale never reaches the disk.
-    const line = `${redactSecrets(JSON.stringify(result))}\n`;
-    const written = this.chain.then(() => this.handle.appendFile(line));
+    const line = Buffer.from(`${redactSecrets(JSON.stringify(result))}\n`);
+    const written = this.chain.then(async () => {
+      try {
+        await this.handle.appendFile(line);
+        this.size += line.length;
+      } catch (error) {
+        await this.handle.truncate(this.size).catch(() => undefined);
+        throw error;
+      }
+    });
     this.chain = written.catch(() => undefined);
     return written;
   }

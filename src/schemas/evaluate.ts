@@ -80,6 +80,14 @@ export const RunSchema = z.object({
   items: z.number().int(),
   error: z.string().nullable().describe('Why the run failed, when it did.'),
   progress: ProgressSchema,
+  paused: z
+    .object({
+      code: z.string().describe('insufficient_storage or storage_unavailable.'),
+      message: z.string(),
+      since: z.string().describe('When the run paused (ISO 8601).'),
+    })
+    .nullable()
+    .describe('Set while the run waits for the disk holding the reports folder to take writes again; it resumes by itself, and nothing finished is lost.'),
   links: z.object({ self: z.string(), results_csv: z.string(), summary_md: z.string(), chart_svg: z.string() }),
 });
 
