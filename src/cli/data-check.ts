@@ -1,12 +1,36 @@
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { checkDataFiles, dataCheckExitCode, formatDataCheckReport } from '../data/check-data.js';
+import { checkDataFiles, dataCheckExitCode, DEFAULT_DATA_CHECK_OPTIONS, formatDataCheckReport } from '../data/check-data.js';
+import { asksForHelp, type CommandHelp, helpText, parseCommandOptions, usageLine, UsageError } from './command-line.js';
 
-const USAGE =
-  'usage: data-check [--strict] [--json] [--epochs N] [--price-per-million USD] [--context-limit TOKENS] FILE... ' +
-  '(FILE: a JSONL fine-tuning file, "train" in the name for training, "val" or "test" for validation; or a .json prompt set)';
+export const DATA_CHECK_HELP: CommandHelp = {
+  name: 'data-check',
+  purpose:
+    'Checks OpenAI fine-tuning files and prompt sets before an upload or a run: format errors, repeated and near-duplicate examples, ' +
+    'tokens and training cost, and leakage of validation and evaluation inquiries from training.',
+  operands: {
+    synopsis: 'FILE...',
+    description: 'A JSONL fine-tuning file ("train" in the name for training, "val" or "test" for validation), or a .json prompt set.',
+  },
+  options: [
+    { name: 'strict', description: 'Also fail on leakage from training and on a file that repeats itself.' },
+    { name: 'json', description: 'Print the whole report as one JSON document.' },
+    { name: 'epochs', value: 'N', description: 'Training epochs, for the billed tokens (1 to 50).', default: String(DEFAULT_DATA_CHECK_OPTIONS.epochs) },
+    {
+      name: 'price-per-million',
+      value: 'USD',
+      description: 'Price of 1M training tokens.',
+      default: DEFAULT_DATA_CHECK_OPTIONS.pricePerMillionTokens.toFixed(2),
+    },
+    { name: 'context-limit', value: 'TOKENS', description: 'Tokens an example may have.', default: String(DEFAULT_DATA_CHECK_OPTIONS.contextLimit) },
+  ],
+  exitCodes: [
+    [0, 'every file is well-formed (leakage is only a warning without --strict)'],
+    [1, 'format errors; with --strict, also leakage from training or a file repeating itself'],
+    [2, 'the command itself is wrong (an unknown option, a bad value, an unreadable file)'],
+  ],
+};
 
 export interface DataCheckIo {
   stdout: (text: string) => void;
@@ -23,40 +47,20 @@ const ArgsSchema = z.object({
   'context-limit': numberArgument.pipe(z.number().int().min(1)).optional(),
 });
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 function parseCommandLine(argv: readonly string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        epochs: { type: 'string' },
-        'price-per-million': { type: 'string' },
-        'context-limit': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        strict: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    // parseArgs explains some mistakes over several lines; a usage error stays one line.
-    throw new UsageError((error as Error).message.replace(/\s+/g, ' ').trim());
-  }
-  const { json, strict, ...numbers } = parsed.values;
+  const { values, positionals } = parseCommandOptions(argv, DATA_CHECK_HELP);
+  const { json, strict, ...numbers } = values;
   const checked = ArgsSchema.safeParse(numbers);
   if (!checked.success) {
     const issue = checked.error.issues[0];
     const option = String(issue?.path[0]);
-    throw new UsageError(`--${option}: ${issue?.message} (got ${JSON.stringify(numbers[option as keyof typeof numbers])})`);
+    throw new UsageError(`--${option}: ${issue?.message} (got ${JSON.stringify(numbers[option])})`);
   }
-  if (parsed.positionals.length === 0) throw new UsageError(`no data files given; ${USAGE}`);
+  if (positionals.length === 0) throw new UsageError(`no data files given; ${usageLine(DATA_CHECK_HELP)} (--help says more)`);
   return {
-    files: parsed.positionals,
-    json,
-    strict,
+    files: positionals,
+    json: json === true,
+    strict: strict === true,
     options: {
       epochs: checked.data.epochs,
       pricePerMillionTokens: checked.data['price-per-million'],
@@ -79,11 +83,12 @@ const processIo: DataCheckIo = {
   readFile: (path) => readFile(path, 'utf8'),
 };
 
-/**
- * Exit code 0 when every file is well-formed, 1 on format errors (and with --strict, on leakage from
- * training or a file repeating itself), 2 when the command itself is wrong.
- */
+/** The exit codes are DATA_CHECK_HELP's. */
 export async function runDataCheck(argv: readonly string[], io: DataCheckIo = processIo): Promise<number> {
+  if (asksForHelp(argv)) {
+    io.stdout(helpText(DATA_CHECK_HELP));
+    return 0;
+  }
   try {
     const { files, json, strict, options } = parseCommandLine(argv);
     const contents = await Promise.all(files.map(async (name) => ({ name, content: await readDataFile(name, io) })));
