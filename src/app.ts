@@ -1,31 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import {
-  hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { AppError, storageFailure } from './errors.js';
+import type { ErrorCode } from './error-codes.js';
+import { AppError, storageFailure, unsupportedMediaType } from './errors.js';
 import { answerRoutes } from './routes/answer.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
-import { accessControl, BEARER_SCHEME_NAME, bearerSecurityScheme, withBearerSecurity } from './plugins/access-control.js';
-import { browserPolicy, withoutUpgradeInsecureRequests } from './plugins/browser-policy.js';
+import { accessControl } from './plugins/access-control.js';
+import { browserPolicy } from './plugins/browser-policy.js';
+import { openApiDocs } from './plugins/openapi.js';
 import { requestLimits } from './plugins/limits.js';
 import { redactSecrets } from './secrets.js';
 import { modelRoutes } from './routes/models.js';
 import { closeServices, createServices, type Services } from './services.js';
-import { API_VERSION } from './version.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -48,8 +40,7 @@ export const LOG_REDACT_PATHS = [
   '*.OPENAI_API_KEY',
 ];
 
-const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_body',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
@@ -74,6 +65,8 @@ export function toAppError(error: FastifyError): AppError {
     const message = details.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
     return new AppError(400, 'validation_error', `Invalid request: ${message}`, { details });
   }
+  // Fastify's own text, "Unsupported Media Type", does not say what to send instead.
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType();
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     // A SyntaxError from the JSON parser carries no Fastify code in every version.
@@ -150,11 +143,11 @@ function serializeRequest(request: FastifyRequest) {
   };
 }
 
-const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+const CLIENT_ERRORS: Record<string, { status: number; code: ErrorCode; message: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request did not arrive in time (REQUEST_TIMEOUT_MS or HEADERS_TIMEOUT_MS).' },
   HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large.' },
 };
-const MALFORMED_REQUEST = { status: 400, code: 'bad_request', message: 'The request is not valid HTTP.' };
+const MALFORMED_REQUEST = { status: 400, code: 'bad_request' as const, message: 'The request is not valid HTTP.' };
 
 /** Node's clientError: the connection gets one reply in our error shape, then is closed. */
 function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
@@ -271,29 +264,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(requestLimits, config);
   await app.register(accessControl, { apiKeys: config.SERVICE_API_KEYS });
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Amazon Electronics support models',
-        version: API_VERSION,
-        description:
-          'Use, compare and evaluate a fine-tuned support model against its base model. Models are configured aliases (GET /models); every error has the shape `{"error": {"code", "message", "details"?}}`. When the service runs with SERVICE_API_KEYS set, every endpoint except /health, /ready and the docs requires `Authorization: Bearer <key>` (401 otherwise); callers are rate limited per key, or per client address without keys (429 with Retry-After), and an overloaded instance answers 503 with Retry-After.',
-      },
-      tags: [
-        { name: 'answer', description: 'One answer from one model' },
-        { name: 'compare', description: 'One inquiry to several models side by side, scored on the rubric' },
-        { name: 'evaluate', description: 'Evaluation runs over a prompt set, with CSV, summary and chart' },
-        { name: 'models', description: 'The configured model aliases' },
-        { name: 'operations', description: 'Health and readiness' },
-      ],
-      // Declared whatever the environment, so that the committed document does not depend on it.
-      components: { securitySchemes: { [BEARER_SCHEME_NAME]: bearerSecurityScheme } },
-    },
-    transform: withBearerSecurity(jsonSchemaTransform),
-    transformObject: jsonSchemaTransformObject,
-  });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: withoutUpgradeInsecureRequests });
+  await app.register(openApiDocs);
 
   await app.register(healthRoutes, { services });
   await app.register(modelRoutes, { services });

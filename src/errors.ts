@@ -60,13 +60,19 @@ export class AppError extends Error {
   }
 }
 
-export const missingApiKey = (alias: string, variable: string) =>
+/** `availableNow`: the aliases that answer without that key, so that a caller can go on at once. */
+export const missingApiKey = (alias: string, variable: string, availableNow: readonly string[]) =>
   new AppError(
     503,
     'missing_api_key',
-    `Model '${alias}' is not available: its upstream needs an API key. Set the ${variable} environment variable and restart the service.`,
-    { details: { model: alias, variable } },
+    `Model '${alias}' is not available: its upstream needs an API key. Set the ${variable} environment variable and restart the service. ${
+      availableNow.length > 0 ? `Models that answer now: ${availableNow.join(', ')}.` : 'No model can answer until a key is set.'
+    }`,
+    { details: { model: alias, variable, available: availableNow } },
   );
+
+export const unsupportedMediaType = () =>
+  new AppError(415, 'unsupported_media_type', 'Unsupported media type: send the body as JSON, with the header `content-type: application/json`.');
 
 export const upstreamCircuitOpen = (alias: string, failures: number, cooldownMs: number, retryAfterSeconds: number) =>
   new AppError(

@@ -211,6 +211,23 @@ t.test('without an API key: 503 naming the variable, nothing sent upstream', asy
   t.match(models[0], { available: false, unavailable_reason: 'Set OPENAI_API_KEY.' });
 });
 
+t.test('the missing_api_key message names the models that answer now, from the registry', async (t) => {
+  const offline = await setup(t, { OPENAI_API_KEY: '' });
+  const reply = await post(offline.app, { inquiry: 'Where is my refund?', model: 'baseline' });
+  t.match(reply.json().error, {
+    message: /Set the OPENAI_API_KEY environment variable and restart the service\. Models that answer now: retrieval, handoff\.$/,
+    details: { model: 'baseline', variable: 'OPENAI_API_KEY', available: ['retrieval', 'handoff'] },
+  });
+
+  // An alias on a server that needs no key answers too, and is named; the judge's own refusal says the same.
+  const modelsFile = join(t.testdir(), 'models.json');
+  writeFileSync(modelsFile, JSON.stringify({ models: { 'llama-local': { model_id: 'llama3.1:8b', api_key_env: null, api_style: 'chat' } } }));
+  const withLocal = await setup(t, { OPENAI_API_KEY: '', MODELS_FILE: modelsFile });
+  const compared = await withLocal.app.inject({ method: 'POST', url: '/compare', payload: { inquiry: 'Where is my refund?', models: ['retrieval', 'handoff'], scorer: 'judge' } });
+  t.equal(compared.statusCode, 503);
+  t.match(compared.json().error, { code: 'missing_api_key', message: /Models that answer now: retrieval, handoff, llama-local\.$/, details: { model: 'judge' } });
+});
+
 t.test('invalid bodies are 400 in the one error shape', async (t) => {
   const { app, fake } = await setup(t);
   const cases: Array<[unknown, RegExp]> = [
@@ -240,6 +257,13 @@ t.test('invalid bodies are 400 in the one error shape', async (t) => {
   const wrongType = await app.inject({ method: 'POST', url: '/answer', payload: 'inquiry=hi', headers: { 'content-type': 'text/plain' } });
   t.equal(wrongType.statusCode, 415);
   t.equal(wrongType.json().error.code, 'unsupported_media_type');
+  for (const headers of [{ 'content-type': 'application/x-www-form-urlencoded' }, {}]) {
+    const refused = await app.inject({ method: 'POST', url: '/answer', payload: 'inquiry=hi', headers });
+    t.equal(refused.statusCode, 415, `content-type ${headers['content-type'] ?? 'missing'}`);
+    t.same(refused.json(), {
+      error: { code: 'unsupported_media_type', message: 'Unsupported media type: send the body as JSON, with the header `content-type: application/json`.' },
+    });
+  }
 });
 
 t.test('an unknown model is a 400 that lists the allowed ones', async (t) => {

@@ -264,7 +264,7 @@ t.test('the OpenAPI document describes POST /compare with examples', async (t) =
   t.match(operation.description, /Partial failure/);
   t.ok(operation.requestBody.content['application/json'].examples, 'request examples');
   t.ok(operation.responses['200'].content['application/json'].examples, 'response examples');
-  t.same(Object.keys(operation.responses).sort(), ['200', '400', '429', '502', '503', '504']);
+  t.same(Object.keys(operation.responses).sort(), ['200', '400', '401', '413', '415', '429', '502', '503', '504']);
   t.ok(document.tags.some((tag: { name: string }) => tag.name === 'compare'));
 });
 

@@ -63,6 +63,20 @@ t.test('below the confidence threshold it hands off instead of guessing', async 
   t.notMatch(HANDOFF_ANSWER, /password|card number/i, 'the hand-off asks for nothing sensitive');
 });
 
+t.test('a hand-off shows the closest example whenever one shares a word with the inquiry, and null only when none does', async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const ask = async (inquiry: string) => (await app.inject({ method: 'POST', url: '/answer', payload: { inquiry, model: 'retrieval' } })).json();
+
+  const weak = await ask('What is the capital of France? I ordered a map of it');
+  t.match(weak, { status: 'no_match', answer: HANDOFF_ANSWER, match: { inquiry: /order/i, min_confidence: 0.35 } });
+  t.ok(weak.match.confidence > 0 && weak.match.confidence < weak.match.min_confidence, `its low confidence is shown (${weak.match.confidence})`);
+
+  t.match(await ask('What is the capital of France?'), { status: 'no_match', answer: HANDOFF_ANSWER, match: null }, 'no word in common: no candidate');
+  const readme = readFileSync('README.md', 'utf8');
+  t.match(readme, /`match` is `null` only when there is no candidate at all[^.]*"What is the capital of France\?"/, 'the README says when match is null');
+  t.notMatch(readme, /\(with the closest example still shown in `match`\)/, 'and no longer that it is always shown');
+});
+
 t.test('the hand-off floor always hands off, even where retrieval would answer', async (t) => {
   const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
   const { inquiry } = example(10);

@@ -3,7 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
+import { type Options, stringify } from 'csv-stringify';
+import { stringify as stringifySync } from 'csv-stringify/sync';
 import type { RunResult } from '../runs/run-result.js';
 import { CRITERIA, type RubricWeights } from '../scoring/rubric.js';
 import { SAFETY_GATE_MAX_LEVEL, type RunProvenance } from './summary.js';
@@ -110,22 +111,29 @@ async function* toCsvRecords(results: AsyncIterable<RunResult> | Iterable<RunRes
   for await (const result of results) yield toCsvRecord(result, context);
 }
 
+const CSV_FORMAT: Options = {
+  header: true,
+  columns: [...CSV_COLUMNS],
+  // Answers and inquiries are untrusted text: a cell starting with = + - @ would run as a formula in a
+  // spreadsheet. Numbers are passed as numbers, which the option leaves alone (negative ones included).
+  escape_formulas: true,
+  // The default writes false as an empty cell, which would read as "unknown" next to real blanks.
+  cast: { boolean: (value) => (value ? 'true' : 'false') },
+};
+
 /**
  * Streams the results as CSV with a header row; rows are produced as the consumer reads, so a run of any
  * size never sits in memory as one string.
  */
 export function createResultsCsvStream(results: AsyncIterable<RunResult> | Iterable<RunResult>, context: CsvRunContext): Readable {
-  const stringifier = stringify({
-    header: true,
-    columns: [...CSV_COLUMNS],
-    // Answers and inquiries are untrusted text: a cell starting with = + - @ would run as a formula in a
-    // spreadsheet. Numbers are passed as numbers, which the option leaves alone (negative ones included).
-    escape_formulas: true,
-    // The default writes false as an empty cell, which would read as "unknown" next to real blanks.
-    cast: { boolean: (value) => (value ? 'true' : 'false') },
-  });
+  const stringifier = stringify(CSV_FORMAT);
   // pipeline destroys the stringifier with the source's error, so whoever reads the CSV sees the failure.
   return pipeline(Readable.from(toCsvRecords(results, context)), stringifier, () => {});
+}
+
+/** A few results as one CSV text, in the stream's format: for examples in the documentation. */
+export function resultsCsvText(results: readonly RunResult[], context: CsvRunContext): string {
+  return stringifySync(results.map((result) => toCsvRecord(result, context)), CSV_FORMAT);
 }
 
 /** Writes next to the target and renames at the end, so a reader never sees half a file. */

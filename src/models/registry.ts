@@ -232,9 +232,17 @@ export function resolveDistinctModels(registry: ModelRegistry, names: readonly s
   return entries;
 }
 
+/** The aliases that can answer now: the offline models always, the others once their key is set. */
+export function availableAliases(registry: ModelRegistry): string[] {
+  return registry.entries.filter((entry) => registry.availability(entry).available).map((entry) => entry.alias);
+}
+
+/** The 503 of a model whose key is not set: the variable to set, and the models that answer meanwhile. */
+export function missingApiKeyFor(registry: ModelRegistry, entry: OpenAIModelEntry): AppError {
+  return missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY', availableAliases(registry));
+}
+
 /** A 503 naming the variable to set, before anything is spent on a model that cannot answer. */
 export function requireAvailable(registry: ModelRegistry, entry: ModelEntry): void {
-  if (entry.kind === 'openai' && !registry.availability(entry).available) {
-    throw missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY');
-  }
+  if (entry.kind === 'openai' && !registry.availability(entry).available) throw missingApiKeyFor(registry, entry);
 }

@@ -1,11 +1,10 @@
 import OpenAI from 'openai';
 import { Agent } from 'undici';
 import type { Config } from '../config.js';
-import { missingApiKey } from '../errors.js';
 import { createUpstreamFetch } from './upstream-fetch.js';
 import { createUpstreamHttp, type UpstreamHttp } from './upstream-http.js';
 import { createUpstreamBreaker, type CircuitStatus, type UpstreamBreaker } from './circuit-breaker.js';
-import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
+import { missingApiKeyFor, type ModelRegistry, type OpenAIModelEntry } from './registry.js';
 
 /**
  * Which connections a call uses: interactive calls (/answer, /compare) and evaluation runs each have
@@ -63,7 +62,7 @@ export function createUpstreamClients(config: Config, registry: ModelRegistry): 
 
   function upstreamFor(entry: OpenAIModelEntry): Upstream {
     const apiKey = registry.apiKeyFor(entry);
-    if (!apiKey) throw missingApiKey(entry.alias, entry.upstream.api_key_env ?? 'OPENAI_API_KEY');
+    if (!apiKey) throw missingApiKeyFor(registry, entry);
     const key = keyOf(entry, apiKey);
     let upstream = upstreams.get(key);
     if (!upstream) {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { answerInquiry } from '../models/answer.js';
 import { AnswerRequestSchema, AnswerResponseSchema } from '../schemas/answer.js';
-import { upstreamErrorResponses } from '../schemas/error.js';
+import { BODY_ERRORS, errorResponses, MODEL_CALL_ERRORS, SERVICE_ERRORS } from '../schemas/error.js';
 import type { Services } from '../services.js';
 
 export const answerRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -12,7 +12,7 @@ export const answerRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
       description:
         'Sends the inquiry to the selected model (an alias such as `fine-tuned` or `baseline`, or a model id the registry lists) with the system prompt the fine-tune was trained on, and returns its answer, token usage and latency. Parameters left out take the alias defaults.',
       body: AnswerRequestSchema,
-      response: { 200: AnswerResponseSchema, ...upstreamErrorResponses },
+      response: { 200: AnswerResponseSchema, ...errorResponses(...BODY_ERRORS, 'prompt_not_supported', ...MODEL_CALL_ERRORS, ...SERVICE_ERRORS) },
     },
     handler: async (request) => {
       const { model, ...params } = request.body;

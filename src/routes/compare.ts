@@ -4,7 +4,7 @@ import { AppError, type ErrorBody } from '../errors.js';
 import { answerInquiry, type ModelAnswer } from '../models/answer.js';
 import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels, type ModelEntry } from '../models/registry.js';
 import { CompareRequestSchema, CompareResponseSchema, type ComparedModel, type ScoreDeltas } from '../schemas/compare.js';
-import { ErrorResponseSchema, upstreamErrorResponses } from '../schemas/error.js';
+import { BODY_ERRORS, errorResponses, MODEL_CALL_ERRORS, SERVICE_ERRORS } from '../schemas/error.js';
 import { judgePair, type PairwiseVerdict } from '../scoring/pairwise-judge.js';
 import { byMeasure, WEIGHTED_TIE_BAND, type RubricScores } from '../scoring/rubric.js';
 import { defaultScorer, scoreAnswer, usesJudge, type ScorerChoice } from '../scoring/score-answer.js';
@@ -156,12 +156,7 @@ export const compareRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         'Partial failure: when a model fails, its entry carries `error` (with the upstream status) and the other models still come back with 200; when an answer cannot be scored, its entry keeps the answer, `scores` is null and `score_error` says why. ' +
         'Only when every model fails is the reply an error: the first model\'s error, with its status.',
       body: CompareRequestSchema,
-      response: {
-        200: CompareResponseSchema,
-        ...upstreamErrorResponses,
-        400: ErrorResponseSchema.describe('Invalid request (validation_error, unknown_model, duplicate_model).'),
-        503: ErrorResponseSchema.describe('No model could answer for lack of an API key, or the judge was asked for and has none.'),
-      },
+      response: { 200: CompareResponseSchema, ...errorResponses(...BODY_ERRORS, 'duplicate_model', ...MODEL_CALL_ERRORS, ...SERVICE_ERRORS) },
     },
     handler: async (request) => {
       const { inquiry, models, reference, judge_samples: samples } = request.body;

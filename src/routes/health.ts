@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { errorResponses } from '../schemas/error.js';
 import type { Services } from '../services.js';
 
 const HealthSchema = z.object({ status: z.literal('ok') }).meta({ examples: [{ status: 'ok' }] });
@@ -23,7 +24,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
       tags: ['operations'],
       summary: 'Readiness',
       description: 'Answers 200 once the configuration is loaded and the model registry is built. A model without credentials does not make the service unready: it answers 503 on its own.',
-      response: { 200: ReadySchema },
+      response: { 200: ReadySchema, ...errorResponses('overloaded', 'shutting_down') },
     },
     handler: async () => ({
       status: 'ready' as const,

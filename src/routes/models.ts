@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { errorResponses, SERVICE_ERRORS } from '../schemas/error.js';
 import { ModelListSchema } from '../schemas/models.js';
 import { publicUrl } from '../secrets.js';
 import type { Services } from '../services.js';
@@ -10,7 +11,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
       summary: 'List the configured models',
       description:
         'Every alias with the upstream model id it resolves to, its wire style and whether it can answer now, with the state of the circuit breaker of its upstream. Keys are never shown, only the name of the variable that holds them.',
-      response: { 200: ModelListSchema },
+      response: { 200: ModelListSchema, ...errorResponses(...SERVICE_ERRORS) },
     },
     handler: async () => ({
       models: services.registry.entries.map((entry) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FINE_TUNED_ALIAS } from '../models/registry.js';
+import { BASELINE_ALIAS, FINE_TUNED_ALIAS, RETRIEVAL_ALIAS } from '../models/registry.js';
 
 export const INQUIRY_MAX_CHARS = 4000;
 
@@ -39,10 +39,12 @@ export const AnswerRequestSchema = z
       .describe('Sent to chat-style upstreams only: the Responses API has no seed.'),
     prompt: StoredPromptSchema.optional(),
   })
+  // The offline model first: it answers with no key, so "Try it out" works on a fresh install.
   .meta({
     examples: [
-      { inquiry: 'How do I return a defective Bluetooth speaker?', model: 'fine-tuned' },
-      { inquiry: 'Is this SSD compatible with a PS5?', model: 'baseline', temperature: 0, max_output_tokens: 200 },
+      { inquiry: 'my bluetoth headphones wont pair', model: RETRIEVAL_ALIAS },
+      { inquiry: 'How do I return a defective Bluetooth speaker?', model: FINE_TUNED_ALIAS },
+      { inquiry: 'Is this SSD compatible with a PS5?', model: BASELINE_ALIAS, temperature: 0, max_output_tokens: 200 },
     ],
   });
 
@@ -66,7 +68,9 @@ export const RetrievalMatchSchema = z
     min_confidence: z.number().describe('The threshold below which the model hands off (RETRIEVAL_MIN_CONFIDENCE).'),
   })
   .nullable()
-  .describe('Offline model only: the closest training example, even when it was not close enough to use.');
+  .describe(
+    'Offline model only: the closest training example, even when it was not close enough to use; null when there is no candidate (no content word of the inquiry is in the knowledge base), and always for handoff.',
+  );
 
 export const AnswerResponseSchema = z
   .object({

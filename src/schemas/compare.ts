@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
+import { BASELINE_ALIAS, FINE_TUNED_ALIAS, HANDOFF_ALIAS, RETRIEVAL_ALIAS } from '../models/registry.js';
 import { PairwiseVerdictSchema } from '../scoring/pairwise-judge.js';
 import { CRITERIA, REFERENCE_SOURCES, RUBRIC_SCORES_EXAMPLE, RubricScoresSchema, ScoringProvenanceSchema, WEIGHTED_TIE_BAND } from '../scoring/rubric.js';
 import { SCORER_CHOICES } from '../scoring/score-answer.js';
@@ -37,8 +37,15 @@ export const CompareRequestSchema = z
       ),
     judge_samples: JudgeSamplesSchema.default(1),
   })
+  // The offline models first: they answer with no key, so "Try it out" works on a fresh install.
   .meta({
     examples: [
+      {
+        inquiry: 'How do I return a defective Bluetooth speaker?',
+        models: [RETRIEVAL_ALIAS, HANDOFF_ALIAS],
+        reference: "Go to 'Your Orders', select the item and choose 'Return or replace items'. Pick 'Defective' as the reason; the return is free within 30 days.",
+        scorer: 'heuristic',
+      },
       { inquiry: 'How do I return a defective Bluetooth speaker?' },
       {
         inquiry: 'My order says delivered but I never got it. What should I do?',

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from '../error-codes.js';
+import { ERROR_EXAMPLES, type DocumentedErrorCode } from './error-examples.js';
 
 export const ErrorResponseSchema = z
   .object({
@@ -10,29 +12,53 @@ export const ErrorResponseSchema = z
       upstream_request_id: z.string().optional().describe('The upstream request id, for its support.'),
     }),
   })
-  .meta({
-    description: 'The one shape of every error reply.',
-    examples: [
-      {
-        error: {
-          code: 'missing_api_key',
-          message:
-            "Model 'fine-tuned' is not available: its upstream needs an API key. Set the OPENAI_API_KEY environment variable and restart the service.",
-          details: { model: 'fine-tuned', variable: 'OPENAI_API_KEY' },
-        },
-      },
-    ],
-  });
+  .describe('The one shape of every error reply.');
 
-const described = (description: string) => ErrorResponseSchema.describe(description);
+/** What every route but /health, /ready and the docs can answer: authentication, rate limit, load shedding, shutdown. */
+export const SERVICE_ERRORS = ['unauthorized', 'rate_limited', 'too_many_auth_failures', 'overloaded', 'shutting_down'] as const;
+/** What a JSON request body can be refused for before the route runs. */
+export const BODY_ERRORS = ['validation_error', 'invalid_json', 'payload_too_large', 'unsupported_media_type'] as const;
+/** What a model called within the request can answer. */
+export const MODEL_CALL_ERRORS = [
+  'unknown_model',
+  'missing_api_key',
+  'upstream_rate_limited',
+  'upstream_error',
+  'upstream_auth_failed',
+  'upstream_unreachable',
+  'upstream_invalid_reply',
+  'upstream_reply_too_large',
+  'upstream_circuit_open',
+  'upstream_timeout',
+] as const;
+/** What a write under REPORTS_DIR can fail with (a run's files, its exports). */
+export const STORAGE_ERRORS = ['storage_unavailable', 'insufficient_storage'] as const;
+/** A path that names a run: a malformed id, or no such run. */
+export const RUN_PATH_ERRORS = ['validation_error', 'run_not_found'] as const;
 
-/** Error replies shared by routes that call an upstream model. */
-export const upstreamErrorResponses = {
-  400: described('Invalid request (validation_error, unknown_model, prompt_not_supported).'),
-  429: described('The upstream still rate-limits after retries; see Retry-After.'),
-  502: described(
-    'The upstream failed (upstream_error), rejected our credentials (upstream_auth_failed), could not be reached (upstream_unreachable), sent a reply of the wrong shape (upstream_invalid_reply) or one over UPSTREAM_MAX_REPLY_BYTES (upstream_reply_too_large).',
-  ),
-  503: described("The selected model's upstream has no API key configured (missing_api_key), or its circuit breaker is open after repeated failures (upstream_circuit_open; see Retry-After)."),
-  504: described('The upstream did not answer in time: within OPENAI_TIMEOUT_MS for one attempt, or OPENAI_TOTAL_TIMEOUT_MS in all (upstream_timeout).'),
-};
+const CODE_ORDER = Object.keys(ERROR_CODES) as ErrorCode[];
+const byListOrder = (a: ErrorCode, b: ErrorCode) => CODE_ORDER.indexOf(a) - CODE_ORDER.indexOf(b);
+
+/**
+ * The documented error replies of a route, one per status, always JSON: each code's meaning in the
+ * description and a true example of each, named by its code; the list's most common code comes first,
+ * which is the example Swagger UI shows first.
+ */
+export function errorResponses(...codes: DocumentedErrorCode[]): Record<number, typeof ErrorResponseSchema> {
+  const byStatus = new Map<number, DocumentedErrorCode[]>();
+  for (const code of [...new Set(codes)].sort(byListOrder)) {
+    const { status } = ERROR_CODES[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, group]) => [
+      status,
+      // @fastify/swagger makes x-response-description the response's description, and x-examples the
+      // media type's named examples; the schema keeps its own description.
+      ErrorResponseSchema.meta({
+        'x-response-description': group.map((code) => `- \`${code}\`: ${ERROR_CODES[code].meaning}`).join('\n'),
+        'x-examples': Object.fromEntries(group.map((code) => [code, { value: ERROR_EXAMPLES[code].toBody() }])),
+      }),
+    ]),
+  );
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RunSummarySchema } from '../export/summary-schema.js';
-import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
+import { BASELINE_ALIAS, FINE_TUNED_ALIAS, HANDOFF_ALIAS, RETRIEVAL_ALIAS } from '../models/registry.js';
 import { MAX_RUN_ITEMS, PromptEntrySchema, PromptSetNameSchema } from '../runs/prompt-set.js';
 import { RunProvenanceSchema } from '../export/summary-schema.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RUN_STATUSES } from '../runs/run-store.js';
@@ -43,9 +43,11 @@ export const EvaluateRequestSchema = z
   .refine((body) => (body.prompt_set === undefined) !== (body.inquiries === undefined), {
     message: 'give exactly one of prompt_set and inquiries',
   })
+  // The offline models first: they answer with no key, so "Try it out" works on a fresh install.
   .meta({
     examples: [
-      { prompt_set: 'eval_inquiries.json', models: ['fine-tuned', 'baseline'], scorer: 'judge', concurrency: 8 },
+      { prompt_set: 'eval_inquiries.json', models: [RETRIEVAL_ALIAS, HANDOFF_ALIAS], scorer: 'heuristic' },
+      { prompt_set: 'eval_inquiries.json', models: [FINE_TUNED_ALIAS, BASELINE_ALIAS], scorer: 'judge', concurrency: 8 },
       {
         inquiries: ['Where is my order?', { id: 'ssd-1', inquiry: 'Will this SSD work in my PS5?', reference: 'Yes, if it is an M.2 NVMe PCIe Gen4 SSD with a heatsink.', category: 'compatibility' }],
         models: ['retrieval'],
