@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { TransportSingleOptions } from 'pino';
 import type { Config } from './config.js';
 import type { ErrorCode } from './error-codes.js';
 import { AppError, storageFailure, unsupportedMediaType } from './errors.js';
@@ -12,6 +13,7 @@ import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
 import { accessControl } from './plugins/access-control.js';
+import { bootReport } from './plugins/boot-report.js';
 import { browserPolicy } from './plugins/browser-policy.js';
 import { openApiDocs } from './plugins/openapi.js';
 import { requestLimits } from './plugins/limits.js';
@@ -184,10 +186,19 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
   return false;
 }
 
+/**
+ * Pretty, coloured lines for a person at a terminal (pino-pretty, on pino's transport thread); JSON lines
+ * for everything else, which log collectors parse. Secrets are removed before either (streamWrite).
+ */
+function logFormat(config: Config): { transport?: TransportSingleOptions } {
+  const pretty = config.LOG_FORMAT === 'pretty' || (config.LOG_FORMAT === 'auto' && process.stdout.isTTY === true);
+  return pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: false } } } : {};
+}
+
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
-    logger: withSecretRedaction(options.logger ?? { level: config.LOG_LEVEL, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }),
+    logger: withSecretRedaction(options.logger ?? { level: config.LOG_LEVEL, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' }, ...logFormat(config) }),
     // genReqId reads x-request-id itself, so that an unsafe incoming id is replaced rather than echoed.
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
@@ -271,6 +282,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(answerRoutes, { services });
   await app.register(evaluateRoutes, { runs });
   await app.register(compareRoutes, { services });
+  await app.register(bootReport, { services });
 
   return app;
 }

@@ -85,6 +85,8 @@ export const EnvSchema = z.object({
   PORT: int(0, 65535, 3000),
   HOST: text('127.0.0.1'),
   LOG_LEVEL: envVar(z.enum(LOG_LEVELS).default('info')),
+  /** `auto`: readable lines on a terminal, JSON lines otherwise (a container, a pipe, a log collector). */
+  LOG_FORMAT: envVar(z.enum(['auto', 'pretty', 'json']).default('auto')),
 
   OPENAI_API_KEY: optionalText(),
   OPENAI_BASE_URL: envVar(z.url({ protocol: /^https?$/ }).default(OPENAI_DEFAULT_BASE_URL)),

@@ -128,3 +128,41 @@ t.test('a REPORTS_DIR that cannot be created or written stops the boot, naming t
   t.match(server.output(), /REPORTS_DIR: .*a-file\/reports cannot be created or written \(ENOTDIR\)\. Point REPORTS_DIR at a writable folder\./);
   t.notMatch(server.output(), /\n\s+at /, 'no stack trace');
 });
+
+t.test('at boot: one readable line per model, the docs address and the reports folder; pretty on request, JSON by default off a terminal', async (t) => {
+  const dir = t.testdir();
+  const key = 'AzureKey0123456789abcdefSECRET';
+  const fake = await startFakeOpenAI({
+    behaviour: (request) => ({ status: 500, errorBody: { error: { message: `Internal error for ${request.authorization}`, type: 'server_error', param: null, code: null } } }),
+  });
+  t.teardown(() => fake.close());
+  const port = await freePort();
+  const pretty = startServerProcess({ PORT: String(port), HOST: '127.0.0.1', REPORTS_DIR: dir, LOG_FORMAT: 'pretty', OPENAI_API_KEY: key, OPENAI_BASE_URL: fake.url, OPENAI_MAX_RETRIES: '0' });
+  t.teardown(() => pretty.child.kill('SIGKILL'));
+  await pretty.listening;
+  const failed = await fetch(`http://127.0.0.1:${port}/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inquiry: 'Where is my order?' }) });
+  t.equal(failed.status, 502);
+  pretty.child.kill('SIGTERM');
+  t.equal(await pretty.exited, 0);
+  const lines = pretty.output();
+  t.match(lines, /INFO: model fine-tuned \(ft:gpt-4\.1-mini-2025-04-14:buldee:amazon-electronics-ft:CaOkOuOd\): ready \(upstream\)/);
+  t.match(lines, /INFO: model retrieval \(bm25:amazon_electronics_adapted_train\): ready \(offline\)/);
+  t.match(lines, new RegExp(`INFO: API docs and "Try it out": http://127\\.0\\.0\\.1:${port}/docs`));
+  t.match(lines, `INFO: evaluation runs are kept in ${dir}`);
+  t.notMatch(lines, /^\{"level"/m, 'no JSON lines');
+  t.match(lines, /upstream/, 'the failed upstream call is logged');
+  t.notOk(lines.includes(key) || lines.includes('abcdefSECRET'), 'pretty lines are scrubbed of secrets too');
+
+  const plain = startServerProcess({ PORT: String(await freePort()), HOST: '127.0.0.1', REPORTS_DIR: dir });
+  t.teardown(() => plain.child.kill('SIGKILL'));
+  await plain.listening;
+  plain.child.kill('SIGTERM');
+  await plain.exited;
+  const json = plain
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg: string });
+  t.ok(json.some((line) => line.msg === 'model fine-tuned (ft:gpt-4.1-mini-2025-04-14:buldee:amazon-electronics-ft:CaOkOuOd): not available: Set OPENAI_API_KEY.'), 'off a terminal the same lines are JSON');
+  t.ok(json.some((line) => line.msg === 'model handoff (handoff:safe-reply): ready (offline)'));
+});

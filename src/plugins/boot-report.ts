@@ -1,0 +1,24 @@
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import fp from 'fastify-plugin';
+import type { Services } from '../services.js';
+
+/**
+ * Once the server listens: one line per model alias (ready, or what it needs), the docs' address and the
+ * reports folder, so that a first `npm start` says what works without reading JSON. They are ordinary log
+ * lines, a message each (GET /models has the same facts as data): pretty on a terminal, JSON otherwise (LOG_FORMAT).
+ */
+export const bootReport = fp<{ services: Services }>(async (app, { services }) => {
+  app.addHook('onListen', async function reportBoot() {
+    const address = app.server.address() as AddressInfo | string | null;
+    const origin = address && typeof address === 'object' ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : undefined;
+    for (const entry of services.registry.entries) {
+      const availability = services.registry.availability(entry);
+      const where = entry.kind === 'openai' ? 'upstream' : 'offline';
+      const state = availability.available ? `ready (${where})` : `not available: ${availability.reason}`;
+      app.log.info(`model ${entry.alias} (${entry.model_id}): ${state}`);
+    }
+    if (origin) app.log.info(`API docs and "Try it out": ${origin}/docs`);
+    app.log.info(`evaluation runs are kept in ${resolve(services.config.REPORTS_DIR)}`);
+  });
+});
