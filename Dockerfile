@@ -25,6 +25,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json models.example.json ./
 COPY data ./data
 COPY openapi ./openapi
+# The run list and report pages (src/routes/report-pages.ts reads them from here, beside dist/).
+COPY public ./public
 RUN mkdir -p reports && chown node:node reports
 USER node
 EXPOSE 3000

@@ -9,6 +9,7 @@ import type { ErrorCode } from './error-codes.js';
 import { AppError, storageFailure, unsupportedMediaType } from './errors.js';
 import { answerRoutes } from './routes/answer.js';
 import { evaluateRoutes } from './routes/evaluate.js';
+import { ratingsRoutes } from './routes/ratings.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
@@ -19,6 +20,8 @@ import { openApiDocs } from './plugins/openapi.js';
 import { requestLimits } from './plugins/limits.js';
 import { redactSecrets } from './secrets.js';
 import { modelRoutes } from './routes/models.js';
+import { reportPages } from './routes/report-pages.js';
+import { runItemsRoutes } from './routes/run-items.js';
 import { closeServices, createServices, type Services } from './services.js';
 
 export interface BuildAppOptions {
@@ -273,7 +276,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Before any route, because the rate limit attaches to each route as it is declared.
   await app.register(browserPolicy, { corsOrigins: config.CORS_ORIGINS });
   await app.register(requestLimits, config);
-  await app.register(accessControl, { apiKeys: config.SERVICE_API_KEYS });
+  await app.register(accessControl, { apiKeys: config.SERVICE_API_KEYS, labels: config.serviceKeyLabels });
 
   await app.register(openApiDocs);
 
@@ -281,6 +284,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(modelRoutes, { services });
   await app.register(answerRoutes, { services });
   await app.register(evaluateRoutes, { runs });
+  await app.register(ratingsRoutes, { runs, reportsDir: config.REPORTS_DIR });
+  await app.register(runItemsRoutes, { runs });
+  await app.register(reportPages);
   await app.register(compareRoutes, { services });
   await app.register(bootReport, { services });
 

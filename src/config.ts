@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_RUBRIC_WEIGHTS, parseRubricWeights, type RubricWeights } from './scoring/rubric.js';
 
@@ -30,15 +31,50 @@ const flag = () => envVar(z.enum(['true', 'false']).default('false').transform((
 const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 const MIN_API_KEY_LENGTH = 16;
 
+/**
+ * A rater's name, as a person types it or a key's label gives it: 1 to 64 letters, digits, spaces, `.`, `_`
+ * or `-`, not starting or ending with a space (two names that differ only there would be two raters).
+ */
+export const RATER_NAME = /^(?! )[\p{L}\p{N} ._-]{1,64}(?<! )$/u;
+export const RATER_NAME_RULE = '1 to 64 letters, digits, spaces, . _ or -, not starting or ending with a space';
+
+/** `label:key` or `key`. ':' is not a bearer-token character, so the last ':' always ends the label. */
+export function splitKeyEntry(entry: string): { label: string | null; key: string } {
+  const at = entry.lastIndexOf(':');
+  return at === -1 ? { label: null, key: entry } : { label: entry.slice(0, at).trim(), key: entry.slice(at + 1).trim() };
+}
+
+/** The rater name of a key given without a label: a short hash, so that the key itself is never shown. */
+export const defaultKeyLabel = (key: string) => `key-${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
+
+/** One label per SERVICE_API_KEYS entry, in its order. */
+const keyLabels = (raw: string | undefined) =>
+  commaList(unset(raw) as string | undefined).map((entry) => {
+    const { label, key } = splitKeyEntry(entry);
+    return label ?? defaultKeyLabel(key);
+  });
+
 const apiKeyList = envVar(
   z
     .string()
     .optional()
     .transform(commaList)
-    // The message never quotes a key: configuration errors are printed.
-    .refine((keys) => keys.every((key) => key.length >= MIN_API_KEY_LENGTH && BEARER_TOKEN.test(key)), {
-      message: `every key must be at least ${MIN_API_KEY_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (comma-separated)`,
-    }),
+    // The messages never quote a key, nor the entry that holds it: configuration errors are printed.
+    .superRefine((entries, ctx) => {
+      const split = entries.map(splitKeyEntry);
+      if (!split.every(({ key }) => key.length >= MIN_API_KEY_LENGTH && BEARER_TOKEN.test(key))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `every key must be at least ${MIN_API_KEY_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (comma-separated, each optionally labelled as label:key)`,
+        });
+      }
+      split.forEach(({ label }, index) => {
+        if (label !== null && !RATER_NAME.test(label.normalize('NFC'))) {
+          ctx.addIssue({ code: 'custom', message: `the label of entry ${index + 1} (before its ':') must be ${RATER_NAME_RULE}` });
+        }
+      });
+    })
+    .transform((entries) => entries.map((entry) => splitKeyEntry(entry).key)),
 );
 
 const isHttpOrigin = (value: string) => {
@@ -197,6 +233,11 @@ export type Env = z.infer<typeof EnvSchema>;
 export interface Config extends Env {
   /** The raw environment, kept so that per-alias API-key variables can be looked up by name. */
   readonly secrets: Readonly<Record<string, string | undefined>>;
+  /**
+   * The rater name of each SERVICE_API_KEYS key, in the same order: its label (`alice:KEY`), or
+   * `key-` and the first 8 hex digits of the key's SHA-256 when it has none. Never the key.
+   */
+  readonly serviceKeyLabels: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -231,5 +272,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'Invalid configuration:\n  SERVICE_API_KEYS: required when NODE_ENV=production. Set SERVICE_API_KEYS to one or more comma-separated keys, or set ALLOW_ANONYMOUS=true to serve without authentication.',
     );
   }
-  return { ...parsed.data, secrets: { ...env } };
+  return { ...parsed.data, serviceKeyLabels: keyLabels(env.SERVICE_API_KEYS).map((label) => label.normalize('NFC')), secrets: { ...env } };
 }

@@ -16,12 +16,19 @@ export const ERROR_CODES = {
   invalid_prompt_set: { status: 400, meaning: 'The prompt set cannot be read, or does not match the prompt-set schema' },
   duplicate_item_id: { status: 400, meaning: 'Two items of one run have the same id' },
   invalid_cursor: { status: 400, meaning: '`cursor` names no run to continue the listing from' },
+  rater_required: { status: 400, meaning: 'A rating request names no `rater`, which raters must when `SERVICE_API_KEYS` is not set' },
+  unknown_item: { status: 400, meaning: '`item_id` names no item of the run that has an answer to rate' },
+  answer_keys_mismatch: {
+    status: 400,
+    meaning: "A rating's answer keys (or its preference) are not the keys of the item's answers (`details.expected` lists them)",
+  },
   bad_url: { status: 400, meaning: 'A part of the URL cannot be decoded' },
   bad_request: { status: 400, meaning: "Node's HTTP parser refused the request (malformed, conflicting lengths), before any route" },
   unauthorized: {
     status: 401,
     meaning: '`SERVICE_API_KEYS` is set and the request has no valid `Authorization: Bearer <key>` (`WWW-Authenticate: Bearer`)',
   },
+  rater_mismatch: { status: 403, meaning: "`rater` is not the label of the API key the request was sent with: with keys, a key's label is its rater" },
   not_found: { status: 404, meaning: 'No such route' },
   run_not_found: { status: 404, meaning: 'No run with that id (`GET /evaluate` lists them)' },
   request_timeout: {
@@ -29,6 +36,7 @@ export const ERROR_CODES = {
     meaning: "The request's headers did not arrive within `HEADERS_TIMEOUT_MS`, or the whole request within `REQUEST_TIMEOUT_MS`; the connection is closed",
   },
   run_finished: { status: 409, meaning: 'The run has already ended: only a queued or running run can be cancelled' },
+  no_answers_yet: { status: 409, meaning: 'The run has no answer to rate yet (queued, or no item answered)' },
   payload_too_large: { status: 413, meaning: 'The body is over `BODY_LIMIT_BYTES` (24 MiB for `POST /evaluate`)' },
   uri_too_long: { status: 414, meaning: 'A path parameter is longer than the router accepts' },
   unsupported_media_type: { status: 415, meaning: 'The body is not sent as `content-type: application/json`' },

@@ -109,9 +109,28 @@ t.test('a run end to end with no API key: retrieval model, heuristic scorer, CSV
   t.equal(chart.headers['content-type'], 'image/svg+xml');
   t.match(chart.body, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   t.match(chart.body, /<\/svg>\s*$/);
+  t.match(chart.body, '>retrieval · heuristic scorer · 4 items</text>', 'the chart says what it compares, not only the run id');
+  t.match(chart.body, '>Headline: items not in the training set (2 items)</text>');
+  t.match(chart.body, '>All items (4 items)</text>', 'all items beside the unseen ones');
+  t.match(chart.body, `Run ${run_id}`);
+  t.match(chart.body, "Y-axis titled 'Mean score (rubric 1-5)' for a linear scale with values from 1 to 5", 'the axis is the rubric\'s');
+  t.notMatch(chart.body, '0-5');
+
+  const wide = await app.inject(`/evaluate/${run_id}/results-wide.csv`);
+  t.equal(wide.statusCode, 200);
+  t.equal(wide.headers['content-type'], 'text/csv; charset=utf-8');
+  t.equal(wide.headers['content-disposition'], `attachment; filename="${run_id}-wide.csv"`);
+  t.same(csvRows(wide.body).map((row) => [row.item_id, row.retrieval_outcome]), [['item-1', 'scored'], ['bt', 'scored'], ['cake', 'scored'], ['item-4', 'scored']], 'a row per inquiry, in the run\'s order');
+  t.same(run.links, {
+    self: `/evaluate/${run_id}`,
+    results_csv: `/evaluate/${run_id}/results.csv`,
+    results_wide_csv: `/evaluate/${run_id}/results-wide.csv`,
+    summary_md: `/evaluate/${run_id}/summary.md`,
+    chart_svg: `/evaluate/${run_id}/chart.svg`,
+  });
 
   const files = join(reportsDir, 'runs', run_id);
-  for (const file of ['run.json', 'items.jsonl', 'results.jsonl', 'summary.json', 'summary.md', 'results.csv', 'chart.svg']) {
+  for (const file of ['run.json', 'items.jsonl', 'results.jsonl', 'summary.json', 'summary.md', 'results.csv', 'results-wide.csv', 'chart.svg']) {
     t.ok(existsSync(join(files, file)), `${file} written`);
   }
   t.equal(readFileSync(join(reportsDir, 'eval_results.csv'), 'utf8'), readFileSync(join(files, 'results.csv'), 'utf8'), 'reports/eval_results.csv updated');
@@ -126,18 +145,59 @@ t.test('a run reads as ended only once its exports are written, and its download
   const { run_id } = (await startRun(app, { inquiries, models: ['retrieval'] })).json();
   await waitForRun(app, run_id);
   const files = join(reportsDir, 'runs', run_id);
-  const exports = ['summary.json', 'summary.md', 'results.csv', 'chart.svg'];
+  const exports = ['summary.json', 'summary.md', 'results.csv', 'results-wide.csv', 'chart.svg'];
   t.same(exports.filter((file) => !existsSync(join(files, file))), [], 'every export is on disk when the run first reads as completed');
 
   // Served as written: emptying the results no longer changes what a download of the ended run returns.
   const csv = readFileSync(join(files, 'results.csv'), 'utf8');
+  const wideCsv = readFileSync(join(files, 'results-wide.csv'), 'utf8');
   const chart = readFileSync(join(files, 'chart.svg'), 'utf8');
   writeFileSync(join(files, 'results.jsonl'), '');
   const csvReply = await app.inject(`/evaluate/${run_id}/results.csv`);
   t.equal(csvReply.headers['content-type'], 'text/csv; charset=utf-8');
   t.equal(csvReply.body, csv);
   t.equal(csvRows(csvReply.body).length, 2);
+  t.equal((await app.inject(`/evaluate/${run_id}/results-wide.csv`)).body, wideCsv);
+  t.equal(csvRows(wideCsv).length, 2);
   t.equal((await app.inject(`/evaluate/${run_id}/chart.svg`)).body, chart);
+});
+
+t.test('?bom=1 starts a CSV download with a UTF-8 byte-order mark for Excel; the files on disk have none', async (t) => {
+  const { app, reportsDir } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const { run_id } = (await startRun(app, { inquiries: ['My café’s speaker… won’t pair'], models: ['retrieval'] })).json();
+  await waitForRun(app, run_id);
+  const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+  for (const [file, onDisk] of [['results.csv', 'results.csv'], ['results-wide.csv', 'results-wide.csv']] as const) {
+    const saved = readFileSync(join(reportsDir, 'runs', run_id, onDisk));
+    t.notOk(saved.subarray(0, 3).equals(BOM), `${onDisk} on disk has no mark`);
+    const plain = await app.inject(`/evaluate/${run_id}/${file}`);
+    t.ok(plain.rawPayload.equals(saved), `${file}: as saved by default`);
+    t.ok((await app.inject(`/evaluate/${run_id}/${file}?bom=0`)).rawPayload.equals(saved));
+    const marked = await app.inject(`/evaluate/${run_id}/${file}?bom=1`);
+    t.equal(marked.statusCode, 200);
+    t.equal(marked.headers['content-type'], 'text/csv; charset=utf-8');
+    t.ok(marked.rawPayload.equals(Buffer.concat([BOM, saved])), `${file}?bom=1: the mark, then the same bytes`);
+    t.match(marked.rawPayload.toString('utf8'), 'café’s speaker… won’t pair');
+    for (const query of ['bom=yes', 'bom=2', 'delimiter=;']) {
+      const refused = await app.inject(`/evaluate/${run_id}/${file}?${query}`);
+      t.equal(refused.statusCode, 400, `${file}?${query}`);
+      t.equal(refused.json().error.code, 'validation_error');
+    }
+  }
+  t.notOk(readFileSync(join(reportsDir, 'eval_results.csv')).subarray(0, 3).equals(BOM), 'nor reports/eval_results.csv');
+});
+
+t.test('a summary saved by an older version, without its completeness, is made again from the results', async (t) => {
+  const { app, reportsDir } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const { run_id } = (await startRun(app, { inquiries: ['Can I print the return label at home?'], models: ['retrieval'] })).json();
+  await waitForRun(app, run_id);
+  const path = join(reportsDir, 'runs', run_id, 'summary.json');
+  const { completeness, ...older } = JSON.parse(readFileSync(path, 'utf8'));
+  writeFileSync(path, JSON.stringify(older));
+  const reply = await app.inject(`/evaluate/${run_id}`);
+  t.equal(reply.statusCode, 200);
+  t.same(reply.json().summary.completeness, completeness);
+  t.same(completeness, { run_status: 'completed', items: 1, finished: 1, partial: false });
 });
 
 t.test('two upstream models, a prompt set, contamination flags and the gain', async (t) => {
@@ -171,6 +231,16 @@ t.test('two upstream models, a prompt set, contamination flags and the gain', as
   const markdown = (await app.inject(`/evaluate/${run_id}/summary.md`)).body;
   t.match(markdown, `**fine-tuned vs baseline, weighted score: ${gain.headline}**`);
   t.match(gain.headline, new RegExp(`^\\+\\d\\.\\d\\d \\(95% CI \\+\\d\\.\\d\\d to \\+\\d\\.\\d\\d, ${withReference} pairs, W/T/L \\d+/\\d+/\\d+, p [<=] 0\\.\\d+\\)$`));
+
+  // The wide CSV puts the two answers side by side; its per-item differences average to the paired gain.
+  const wideRows = csvRows((await app.inject(`/evaluate/${run_id}/results-wide.csv`)).body);
+  t.equal(wideRows.length, items);
+  const differences = wideRows.map((row) => row['fine-tuned_minus_baseline_score_pondere']).filter((value) => value !== '').map(Number);
+  t.equal(differences.length, weighted.n_pairs);
+  t.ok(Math.abs(differences.reduce((sum, value) => sum + value, 0) / differences.length - weighted.mean_difference) < 1e-3, 'the mean of the differences is the gain');
+  t.ok(wideRows.every((row) => row['fine-tuned_answer']?.startsWith("Go to 'Your Orders'") && row.baseline_answer === 'You may want to contact customer service.'));
+  t.same(run.summary.completeness, { run_status: 'completed', items, finished: items, partial: false });
+  t.notMatch(markdown, 'Partial');
 
   // The summary saved when the run ended is the one recomputed from its results, byte for byte.
   const recomputed = await app.inject(`/evaluate/${run_id}`);
@@ -244,6 +314,7 @@ t.test('cancelling keeps the finished items and stops calling the upstream', asy
   const inquiries = Array.from({ length: 60 }, (_, i) => `Inquiry ${i}`);
   const { run_id } = (await startRun(app, { inquiries, models: ['fine-tuned'], scorer: 'heuristic', concurrency: 2 })).json();
   await waitForRun(app, run_id, (run) => run.progress.done >= 4);
+  t.match((await app.inject(`/evaluate/${run_id}/summary.md`)).body, /^# Evaluation run \S+\n\n\*\*Partial: \d+ of 60 items finished; the run is running\.\*\*/);
 
   const cancelled = await app.inject({ method: 'DELETE', url: `/evaluate/${run_id}` });
   t.equal(cancelled.statusCode, 200);
@@ -256,6 +327,11 @@ t.test('cancelling keeps the finished items and stops calling the upstream', asy
   t.equal(csvRows((await app.inject(`/evaluate/${run_id}/results.csv`)).body).length, done, 'finished items are kept');
   const run = (await app.inject(`/evaluate/${run_id}`)).json();
   t.equal(run.summary.all.models[0].n, done);
+  t.same(run.summary.completeness, { run_status: 'cancelled', items: 60, finished: done, partial: true });
+  const markdown = (await app.inject(`/evaluate/${run_id}/summary.md`)).body;
+  t.ok(markdown.startsWith(`# Evaluation run ${run_id}\n\n**Partial: ${done} of 60 items finished; the run was cancelled.**`), markdown.slice(0, 160));
+  t.match((await app.inject(`/evaluate/${run_id}/chart.svg`)).body, `Partial: ${done} of 60 items finished; the run was cancelled.`);
+  t.equal(csvRows((await app.inject(`/evaluate/${run_id}/results-wide.csv`)).body).length, done, 'the wide CSV has a row per finished item');
 
   const again = await app.inject({ method: 'DELETE', url: `/evaluate/${run_id}` });
   t.equal(again.statusCode, 409);

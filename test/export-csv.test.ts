@@ -1,11 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { text } from 'node:stream/consumers';
+import { buffer, text } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import t from 'tap';
-import { CSV_COLUMNS, createResultsCsvStream, toCsvRecord, writeResultsCsv, type CsvRunContext } from '../src/export/csv.js';
+import { CSV_COLUMNS, createResultsCsvStream, toCsvRecord, withByteOrderMark, writeCsvFile, type CsvRunContext } from '../src/export/csv.js';
+import { createWideCsvStream, wideCsvColumns } from '../src/export/csv-wide.js';
 import type { RunResult } from '../src/runs/run-result.js';
 import type { RubricScores } from '../src/scoring/rubric.js';
 
@@ -259,20 +260,107 @@ t.test('a failing source fails the stream', async (t) => {
   await t.rejects(text(createResultsCsvStream(brokenResults(), CONTEXT)), /unreadable/);
 });
 
-t.test('writeResultsCsv writes the whole file under its name and nothing else', async (t) => {
+t.test('writeCsvFile writes the whole file under its name and nothing else', async (t) => {
   const dir = t.testdir({});
   const path = join(dir, 'results.csv');
-  await writeResultsCsv([result(), failed], path, CONTEXT);
+  await writeCsvFile(createResultsCsvStream([result(), failed], CONTEXT), path);
   t.equal(await readFile(path, 'utf8'), await csvOf([result(), failed]));
   t.same(await readdir(dir), ['results.csv']);
 });
 
-t.test('writeResultsCsv leaves no file behind when the source fails', async (t) => {
+t.test('writeCsvFile leaves no file behind when the source fails', async (t) => {
   const dir = t.testdir({});
   async function* brokenResults() {
     yield result();
     throw new Error('disk of results vanished');
   }
-  await t.rejects(writeResultsCsv(brokenResults(), join(dir, 'results.csv'), CONTEXT), /vanished/);
+  await t.rejects(writeCsvFile(createResultsCsvStream(brokenResults(), CONTEXT), join(dir, 'results.csv')), /vanished/);
   t.same(await readdir(dir), []);
+});
+
+t.test('with a byte-order mark, the CSV starts with EF BB BF and is otherwise the same bytes', async (t) => {
+  const answer = 'Go to Your Orders… then “Return or replace items” (café-grade packaging).';
+  const plain = Buffer.from(await csvOf([result({ answer })]));
+  const marked = await buffer(withByteOrderMark(createResultsCsvStream([result({ answer })], CONTEXT)));
+  t.same([...marked.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  t.ok(marked.subarray(3).equals(plain));
+  const [row] = parseSync(marked, { columns: true, bom: true }) as Record<string, string>[];
+  t.equal(row?.answer, answer, 'a parser that knows the mark reads the same rows');
+  async function* brokenResults() {
+    yield result();
+    throw new Error('results.jsonl is unreadable');
+  }
+  await t.rejects(text(withByteOrderMark(createResultsCsvStream(brokenResults(), CONTEXT))), /unreadable/, 'and a failure still reaches the reader');
+});
+
+const baseline = (overrides: Partial<RunResult> = {}) =>
+  result({ model_alias: 'baseline', model_id: 'gpt-4.1-mini', answer: 'Contact customer service.', scores: scores({ accuracy: 3, actionability: 2, completeness: 2, weighted: 2.55 }), ...overrides });
+const wideCsvOf = (results: RunResult[], itemIds: string[], models = ['fine-tuned', 'baseline']) => text(createWideCsvStream(results, { models, itemIds }));
+
+t.test('the wide CSV: a row per inquiry in the run\'s item order, a group of columns per model, and the first minus each other', async (t) => {
+  const results = [
+    baseline({ item_id: 'item-1' }),
+    result({ item_id: 'item-2', inquiry: 'Where is my order?', reference: null, category: null }),
+    result({ item_id: 'item-1' }),
+    { ...failed, item_id: 'item-2' },
+  ];
+  const csv = await wideCsvOf(results, ['item-2', 'item-3', 'item-1']);
+  const [header] = csv.split('\n');
+  t.equal(
+    header,
+    'item_id,inquiry,reference,category,in_training,' +
+      'fine-tuned_answer,fine-tuned_score_pondere,fine-tuned_exactitude,fine-tuned_actionnabilite,fine-tuned_exhaustivite,fine-tuned_securite,fine-tuned_outcome,' +
+      'baseline_answer,baseline_score_pondere,baseline_exactitude,baseline_actionnabilite,baseline_exhaustivite,baseline_securite,baseline_outcome,' +
+      'fine-tuned_minus_baseline_score_pondere',
+  );
+  t.equal(header, wideCsvColumns(['fine-tuned', 'baseline']).join(','));
+  const rows = rowsOf(csv);
+  t.same(rows.map((row) => row.item_id), ['item-2', 'item-1'], 'in the run\'s order; an item nobody finished has no row');
+  t.match(rows[1], {
+    inquiry: 'My headphones stopped charging, what can I do?',
+    reference: 'Check the cable, then start a return from Your Orders.',
+    category: 'returns',
+    in_training: 'none',
+    'fine-tuned_answer': 'Try another cable, then start a return from Your Orders.',
+    'fine-tuned_score_pondere': '4.1',
+    'fine-tuned_exactitude': '4',
+    'fine-tuned_securite': '5',
+    'fine-tuned_outcome': 'scored',
+    baseline_answer: 'Contact customer service.',
+    baseline_score_pondere: '2.55',
+    baseline_actionnabilite: '2',
+    'fine-tuned_minus_baseline_score_pondere': '1.55',
+  });
+  t.match(rows[0], { 'fine-tuned_score_pondere': '4.1', baseline_answer: '', baseline_score_pondere: '', baseline_outcome: 'failed', 'fine-tuned_minus_baseline_score_pondere': '' });
+  t.equal(rows[0]?.reference, '');
+});
+
+t.test('the wide CSV: a difference per model after the first; a model missing from the run\'s list comes last; an empty run is a header', async (t) => {
+  const retrieval = result({ model_alias: 'retrieval', model_id: 'bm25', scores: scores({ weighted: 4.6 }) });
+  const stray = result({ model_alias: 'experimental', model_id: 'x', scores: scores({ weighted: 1 }) });
+  const csv = await wideCsvOf([result(), baseline(), retrieval, stray], ['item-1'], ['fine-tuned', 'baseline', 'retrieval']);
+  const [row] = rowsOf(csv);
+  t.same(Object.keys(row ?? {}).filter((column) => column.includes('_minus_')), [
+    'fine-tuned_minus_baseline_score_pondere',
+    'fine-tuned_minus_retrieval_score_pondere',
+    'fine-tuned_minus_experimental_score_pondere',
+  ]);
+  t.equal(row?.['fine-tuned_minus_retrieval_score_pondere'], '-0.5');
+  t.equal(row?.experimental_score_pondere, '1');
+  t.equal(Object.keys(row ?? {}).at(-4), 'experimental_outcome', 'its group after the listed ones, before the differences');
+  t.equal(await wideCsvOf([], []), `${wideCsvColumns(['fine-tuned', 'baseline']).join(',')}\n`);
+});
+
+t.test('the wide CSV neutralises formulas like the long one, and a failing source fails it', async (t) => {
+  const hostile = '=HYPERLINK("http://evil.example","click")';
+  const [row] = rowsOf(await wideCsvOf([result({ answer: hostile, inquiry: '+1+1' }), baseline({ answer: '@SUM(A1)', scores: scores({ weighted: 4.6 }) })], ['item-1']));
+  t.equal(row?.['fine-tuned_answer'], `'${hostile}`);
+  t.equal(row?.inquiry, "'+1+1");
+  t.equal(row?.baseline_answer, "'@SUM(A1)");
+  t.equal(row?.['fine-tuned_minus_baseline_score_pondere'], '-0.5', 'a negative number stays a number');
+  async function* brokenResults() {
+    yield result();
+    throw new Error('results.jsonl is unreadable');
+  }
+  await t.rejects(text(createWideCsvStream(brokenResults(), { models: ['fine-tuned'], itemIds: ['item-1'] })), /unreadable/);
 });

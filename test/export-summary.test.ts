@@ -190,6 +190,27 @@ t.test('unseen excludes exact and near copies of training inquiries and becomes 
   t.match(markdown, '2 of 10 items are copies of training inquiries (1 exact, 1 near)');
 });
 
+t.test('a run cut short says so at the top of its Markdown, and its summary says how much it covers', async (t) => {
+  const options = { ...OPTIONS, plannedItems: 5000 };
+  // Ten items answered by both models, one by the first only: it is not finished.
+  const results = [...tenItems(), result('item-11', 'fine-tuned', { grades: [4, 4, 4, 4] })];
+  const meta = { run_id: 'run-1', created_at: 'now', source: 'inline' };
+  const cancelled = summarizeResults(results, options, [], 'cancelled');
+  t.same(cancelled.completeness, { run_status: 'cancelled', items: 5000, finished: 10, partial: true });
+  const markdown = renderSummaryMarkdown(cancelled, meta);
+  t.ok(
+    markdown.startsWith('# Evaluation run run-1\n\n**Partial: 10 of 5,000 items finished; the run was cancelled.** The numbers below cover only the answers finished so far.\n'),
+    markdown.slice(0, 200),
+  );
+  t.match(renderSummaryMarkdown(summarizeResults(results, options, [], 'running'), meta), '**Partial: 10 of 5,000 items finished; the run is running.**');
+  t.equal(JSON.stringify(summarizeResults([...results].reverse(), options, [], 'cancelled')), JSON.stringify(cancelled), 'still byte for byte the same');
+
+  const whole = summarizeResults(tenItems(), { ...OPTIONS, plannedItems: 10 });
+  t.same(whole.completeness, { run_status: 'completed', items: 10, finished: 10, partial: false });
+  t.notMatch(renderSummaryMarkdown(whole, meta), 'Partial');
+  t.same(Object.keys(whole)[0], 'completeness', 'the first thing summary.json says');
+});
+
 t.test('safety is a gate: answers at or below 2 are counted and listed per model, and shown above the weighted score', async (t) => {
   const results = [
     ...tenItems(),
@@ -348,7 +369,7 @@ t.test('pairwise: wins, ties, losses, Wilson win rate, order-inconsistent share,
 t.test('the accumulator fed one result at a time equals summarizeResults', async (t) => {
   const accumulator = createSummaryAccumulator(OPTIONS);
   for (const r of tenItems()) accumulator.add(r);
-  t.same(accumulator.finish(), summarizeResults(tenItems(), OPTIONS));
+  t.same(accumulator.finish('completed'), summarizeResults(tenItems(), OPTIONS));
 });
 
 t.test('finishYielding gives the summary finish gives, handing the event loop back on the way', async (t) => {
@@ -361,7 +382,7 @@ t.test('finishYielding gives the summary finish gives, handing the event loop ba
   for (const r of results) accumulator.add(r);
   let turns = 0;
   const ticker = setInterval(() => (turns += 1), 0);
-  const yielded = await accumulator.finishYielding();
+  const yielded = await accumulator.finishYielding('completed');
   clearInterval(ticker);
   t.ok(turns > 0, `timers ran ${turns} times while it resampled`);
   t.equal(JSON.stringify(yielded), JSON.stringify(summarizeResults(results, options)));
@@ -386,4 +407,11 @@ t.test('aliases, model ids and item ids with HTML or Markdown links are escaped,
   t.match(markdown, 'x\\*y\\`z');
   t.match(markdown, '(&lt;b&gt;item&lt;/b&gt;)', 'safety gate item ids too');
   t.match(markdown, 'source: &lt;script&gt;');
+});
+
+t.test('a pairwise item is finished once both answers and its verdict are in', async (t) => {
+  const options = { ...OPTIONS, provenance: { ...PROVENANCE, scorer: 'pairwise' as const }, plannedItems: 2 };
+  const answers = ['a', 'b'].flatMap((id) => [result(id, 'fine-tuned', { outcome: 'unscored' }), result(id, 'baseline', { outcome: 'unscored' })]);
+  const summary = summarizeResults(answers, options, [pairwiseResult('a', verdict('first'))], 'running');
+  t.same(summary.completeness, { run_status: 'running', items: 2, finished: 1, partial: true });
 });

@@ -67,7 +67,20 @@ async function startSmallDisk(t: Test) {
       }
     },
     runDirs: () => readdirSync(onDisk('runs')).sort(),
-    partialFiles: (runId: string) => [...readdirSync(onDisk()), ...readdirSync(onDisk('runs', runId))].filter((name) => name.endsWith('.partial')),
+    /**
+     * The .partial files that stay: a write being tried again holds one for a moment (and removes it when it
+     * fails), so only a name seen in every one of several looks, across retries, was left behind.
+     */
+    async partialFiles(runId: string): Promise<string[]> {
+      const look = () => [...readdirSync(onDisk()), ...readdirSync(onDisk('runs', runId))].filter((name) => name.endsWith('.partial'));
+      let lingering = look();
+      for (let i = 0; i < 4 && lingering.length > 0; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const now = look();
+        lingering = lingering.filter((name) => now.includes(name));
+      }
+      return lingering;
+    },
     runJson: (runId: string) => JSON.parse(readFileSync(onDisk('runs', runId, 'run.json'), 'utf8')) as { status: string },
     /** Every line of a JSON-lines file; a torn line fails the parse. */
     lines: (runId: string, file: string) => {
@@ -93,7 +106,7 @@ t.test('the disk fills mid-run: the run pauses with whole files and resumes when
   t.ok(paused.progress.done > 0 && paused.progress.done < paused.progress.total, `paused at ${paused.progress.done} of ${paused.progress.total}`);
 
   t.equal(disk.runJson(run_id).status, 'running', 'run.json says what the run is');
-  t.same(disk.partialFiles(run_id), [], 'no .partial file is left behind');
+  t.same(await disk.partialFiles(run_id), [], 'no .partial file is left behind');
   // What the service counts is what is on disk: read the file between two views that agree.
   let agreed = false;
   for (let attempt = 0; attempt < 20 && !agreed; attempt += 1) {
@@ -125,7 +138,7 @@ t.test('the disk fills mid-run: the run pauses with whole files and resumes when
   t.equal(new Set(lines.map((line) => line.item_id)).size, 200);
   t.equal(disk.runJson(run_id).status, 'completed');
   t.ok(existsSync(disk.onDisk('runs', run_id, 'summary.json')), 'the exports were written');
-  t.same(disk.partialFiles(run_id), []);
+  t.same(await disk.partialFiles(run_id), []);
 
   const again = await disk.start({ inquiries: inquiries(3, 'after-'), models: ['retrieval'], scorer: 'heuristic' });
   t.equal(again.status, 202, 'new runs are accepted again');
@@ -151,7 +164,7 @@ t.test('no room for the exports at the end: the run waits with its results whole
   t.same(paused.progress, { total: 40, done: 40, failed: 0 }, 'every result is on disk; only the exports wait');
   t.equal(disk.lines(run_id, 'results.jsonl').length, 40);
   t.equal(disk.runJson(run_id).status, 'running');
-  t.same(disk.partialFiles(run_id), [], 'an export that did not fit leaves no .partial file');
+  t.same(await disk.partialFiles(run_id), [], 'an export that did not fit leaves no .partial file');
   const summary = await fetch(`${disk.base}/evaluate/${run_id}/summary.md`);
   t.equal(summary.status, 200, 'the summary is still served, computed from the results');
 

@@ -155,8 +155,11 @@ async function reportCompletedRun(run: RunView, runs: RunManager, args: Evaluate
   }
   io.stdout(`${await runs.summaryMarkdown(run.run_id)}\n`);
   io.stderr(`CSV: ${args.out ?? csv}\n`);
+  const summary = await runs.summary(run.run_id);
+  // Rated in the service later (POST /evaluate/{run_id}/ratings); until then the run says it is not calibrated.
+  if (summary.calibration !== undefined) io.stderr(`Calibration: ${summary.calibration}\n`);
 
-  const gates = gateVerdicts(await runs.summary(run.run_id), { margin: args['gate-margin'] ?? 0, allowNoInterval: args['gate-allow-no-interval'] });
+  const gates = gateVerdicts(summary, { margin: args['gate-margin'] ?? 0, allowNoInterval: args['gate-allow-no-interval'] });
   if (args.junit) {
     const failed = {
       results: await collect<RunResult>(readResults(config.REPORTS_DIR, run.run_id), (result) => result.outcome === 'failed'),

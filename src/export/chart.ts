@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { TopLevelSpec } from 'vega-lite';
-import { roundForDisplay } from '../scoring/rubric.js';
+import { RUBRIC_LEVELS, roundForDisplay } from '../scoring/rubric.js';
 import { headlineInterval, signed } from './gain-words.js';
-import { MEASURES, type Measure, type SummarySection } from './summary-schema.js';
+import { itemCount, partialNotice } from './summary-markdown.js';
+import { MEASURES, type Measure, type RunProvenance, type RunSummary, type SummarySection } from './summary-schema.js';
 
 export const MEASURE_LABELS: Record<Measure, string> = {
   accuracy: 'Accuracy',
@@ -12,7 +13,12 @@ export const MEASURE_LABELS: Record<Measure, string> = {
   weighted: 'Weighted',
 };
 
-const DEFAULT_TITLE = 'Mean rubric score by model';
+/** What the chart draws of a run's summary. */
+export type ChartSummary = Pick<RunSummary, 'completeness' | 'headline' | 'all' | 'unseen'> & { provenance: Pick<RunProvenance, 'scorer'> };
+
+const RUBRIC_FLOOR = RUBRIC_LEVELS[0];
+const RUBRIC_TOP = RUBRIC_LEVELS[RUBRIC_LEVELS.length - 1];
+export const MEAN_AXIS_TITLE = `Mean score (rubric ${RUBRIC_FLOOR}-${RUBRIC_TOP})`;
 
 interface BarDatum {
   model: string;
@@ -31,10 +37,18 @@ interface GainDatum {
   label: string;
 }
 
+/** One column of the chart: the items it is about and the heading that says so. */
+interface ChartColumn {
+  section: SummarySection;
+  heading: string;
+}
+
 const MEASURE_ORDER = MEASURES.map((measure) => MEASURE_LABELS[measure]);
+const MEASURE_AXIS = { field: 'measure', type: 'nominal', sort: MEASURE_ORDER, scale: { domain: MEASURE_ORDER }, axis: { labelAngle: 0, title: null } } as const;
+const PANEL_WIDTH = 480;
 
 /** The paired gains with their 95% intervals as whiskers: the bars say how much, the whiskers how sure. */
-function gainPanel(section: SummarySection) {
+function gainPanel({ section }: ChartColumn) {
   const values: GainDatum[] = section.comparisons.flatMap((gain) =>
     MEASURES.flatMap((measure) => {
       const comparison = gain.measures[measure];
@@ -45,16 +59,15 @@ function gainPanel(section: SummarySection) {
       return [{ comparison: `${gain.first} − ${gain.second}`, measure: MEASURE_LABELS[measure], gain: comparison.mean_difference, low, high, label: signed(comparison.mean_difference) }];
     }),
   );
-  if (values.length === 0) return null;
-  const x = { field: 'measure', type: 'nominal', scale: { domain: MEASURE_ORDER }, axis: { labelAngle: 0, title: null } } as const;
   const comparisons = section.comparisons.map((gain) => `${gain.first} − ${gain.second}`);
   const xOffset = { field: 'comparison', type: 'nominal', sort: comparisons } as const;
   return {
-    title: 'Paired gain with 95% interval (whiskers)',
-    width: 480,
+    // Under its column's heading, which says what items it is about.
+    title: values.length === 0 ? 'Paired gain: no paired items' : 'Paired gain with 95% interval (whiskers)',
+    width: PANEL_WIDTH,
     height: 180,
     data: { values },
-    encoding: { x, xOffset, color: { field: 'comparison', type: 'nominal', sort: comparisons, legend: { title: 'Comparison' } } },
+    encoding: { x: MEASURE_AXIS, xOffset, color: { field: 'comparison', type: 'nominal', sort: comparisons, legend: { title: 'Comparison', labelLimit: 0 } } },
     layer: [
       { mark: 'bar', encoding: { y: { field: 'gain', type: 'quantitative', title: 'Gain (paired)' } } },
       { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } } },
@@ -66,7 +79,8 @@ function gainPanel(section: SummarySection) {
   };
 }
 
-function qualityChartSpec(section: SummarySection, title: string): TopLevelSpec {
+/** A grouped bar chart of the column's means: one group per measure, one bar per scored model. */
+function meansPanel({ section, heading }: ChartColumn) {
   const scoredModels = section.models.flatMap(({ alias, means }) => (means ? [{ alias, means }] : []));
   const values: BarDatum[] = scoredModels.flatMap(({ alias, means }) =>
     MEASURES.flatMap((measure) => {
@@ -75,46 +89,82 @@ function qualityChartSpec(section: SummarySection, title: string): TopLevelSpec 
     }),
   );
   const modelOrder = scoredModels.map(({ alias }) => alias);
-  const means = {
-    title: values.length === 0 ? `${title}: no scored results` : title,
-    width: 480,
+  return {
+    title: values.length === 0 ? `${heading}: no scored results` : heading,
+    width: PANEL_WIDTH,
     height: 260,
     data: { values },
     encoding: {
-      x: {
-        field: 'measure',
-        type: 'nominal',
-        sort: MEASURES.map((measure) => MEASURE_LABELS[measure]),
-        // An empty chart still shows which measures it is about.
-        scale: { domain: MEASURES.map((measure) => MEASURE_LABELS[measure]) },
-        axis: { labelAngle: 0, title: null },
-      },
+      // An empty chart still shows which measures it is about.
+      x: MEASURE_AXIS,
       xOffset: { field: 'model', type: 'nominal', sort: modelOrder },
       y: {
         field: 'score',
         type: 'quantitative',
-        // The rubric's range, so charts of different runs compare at a glance.
-        scale: { domain: [0, 5] },
-        title: 'Mean score (0-5)',
+        // The rubric's range, so charts of different runs compare at a glance. No score lies below its floor:
+        // a bar rises from the floor, and its length is how far the mean is above the worst grade.
+        scale: { domain: [RUBRIC_FLOOR, RUBRIC_TOP] },
+        axis: { values: [...RUBRIC_LEVELS] },
+        title: MEAN_AXIS_TITLE,
       },
       color: { field: 'model', type: 'nominal', sort: modelOrder, legend: { title: 'Model' } },
     },
     layer: [
-      { mark: 'bar' },
+      { mark: 'bar', encoding: { y2: { datum: RUBRIC_FLOOR } } },
       {
         mark: { type: 'text', baseline: 'bottom', dy: -2, fontSize: 9 },
         encoding: { text: { field: 'label', type: 'nominal' } },
       },
     ],
-  } as const;
-  const gains = gainPanel(section);
-  const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
-  // Both panels in one SVG, so the file the case study linked shows the uncertainty beside the means.
-  return (gains ? { $schema: schema, background: 'white', vconcat: [means, gains], resolve: { scale: { color: 'independent', x: 'independent', xOffset: 'independent' }, legend: { color: 'independent' } } } : { $schema: schema, background: 'white', ...means }) as TopLevelSpec;
+  };
+}
+
+/** "fine-tuned vs baseline · heuristic scorer · 36 items": what a reader must know before reading a bar. */
+function chartTitle(summary: ChartSummary): string {
+  const [first, ...others] = summary.all.models.map((model) => model.alias);
+  const models = others.length === 0 ? (first ?? 'no model') : `${first} vs ${others.join(', ')}`;
+  const scorer = summary.provenance.scorer === 'none' ? 'not scored' : `${summary.provenance.scorer} scorer`;
+  return `${models} · ${scorer} · ${itemCount(summary.all.items)}`;
+}
+
+/**
+ * Items the fine-tune saw in training flatter it, so when there are any the unseen items come first, as in the
+ * summary, and all items stand beside them: a reader sees both and which is which.
+ */
+function chartColumns(summary: ChartSummary): { columns: ChartColumn[]; scope: string } {
+  if (summary.headline === 'all') {
+    return { columns: [{ section: summary.all, heading: 'Mean rubric score by model' }], scope: 'No item is a copy of a training inquiry: every item is shown.' };
+  }
+  const seen = summary.all.items - summary.unseen.items;
+  return {
+    columns: [
+      { section: summary.unseen, heading: `Headline: items not in the training set (${itemCount(summary.unseen.items)})` },
+      { section: summary.all, heading: `All items (${itemCount(summary.all.items)})` },
+    ],
+    scope: `${seen} of ${itemCount(summary.all.items)} are copies of training inquiries: left, the items not in the training set (the headline); right, all items.`,
+  };
+}
+
+function qualityChartSpec(summary: ChartSummary, runId: string | undefined): TopLevelSpec {
+  const { columns, scope } = chartColumns(summary);
+  const hasGains = columns.some(({ section }) => section.comparisons.length > 0);
+  const partial = partialNotice(summary);
+  const subtitle = [...(partial ? [`${partial}.`] : []), scope, ...(runId ? [`Run ${runId}`] : [])];
+  // Side by side, the columns share their scales, so a bar of one compares with its neighbour's.
+  const row = (panels: object[]) => ({ hconcat: panels, resolve: { scale: { y: 'shared', color: 'shared' } } });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    background: 'white',
+    title: { text: chartTitle(summary), subtitle, anchor: 'start', fontSize: 15, subtitleFontSize: 11 },
+    // The gains under the means, so the file the case study linked shows the uncertainty beside the means.
+    vconcat: [row(columns.map(meansPanel)), ...(hasGains ? [row(columns.map(gainPanel))] : [])],
+    resolve: { scale: { color: 'independent', x: 'independent', xOffset: 'independent' }, legend: { color: 'independent' } },
+  } as TopLevelSpec;
 }
 
 /** Two scored models and a gain, so that warming up runs the same code as a real chart. */
 const WARM_UP_SECTION = {
+  items: 1,
   models: ['a', 'b'].map((alias) => ({ alias, means: Object.fromEntries(MEASURES.map((measure) => [measure, 3])) })),
   comparisons: [
     {
@@ -124,6 +174,13 @@ const WARM_UP_SECTION = {
     },
   ],
 } as unknown as SummarySection;
+const WARM_UP_SUMMARY: ChartSummary = {
+  completeness: { run_status: 'completed', items: 1, finished: 1, partial: false },
+  headline: 'all',
+  all: WARM_UP_SECTION,
+  unseen: WARM_UP_SECTION,
+  provenance: { scorer: 'heuristic' },
+};
 
 /**
  * The renderer's side of the worker thread. It is a script rather than a module file so that it runs
@@ -210,10 +267,13 @@ export function renderSvg(spec: TopLevelSpec): Promise<string> {
  */
 export function warmChartRenderer(): void {
   if (renderer) return;
-  renderSvg(qualityChartSpec(WARM_UP_SECTION, DEFAULT_TITLE)).catch(() => undefined);
+  renderSvg(qualityChartSpec(WARM_UP_SUMMARY, undefined)).catch(() => undefined);
 }
 
-/** A grouped bar chart of the section's means: one group per measure, one bar per scored model. */
-export async function renderQualityChartSvg(section: SummarySection, options: { title?: string } = {}): Promise<string> {
-  return renderSvg(qualityChartSpec(section, options.title ?? DEFAULT_TITLE));
+/**
+ * The run's quality chart: titled with its models, scorer and items; the means per measure and model, and under
+ * them the paired gains; the items not in the training set beside all items whenever some were in training.
+ */
+export async function renderQualityChartSvg(summary: ChartSummary, options: { runId?: string } = {}): Promise<string> {
+  return renderSvg(qualityChartSpec(summary, options.runId));
 }

@@ -6,7 +6,7 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { type Options, stringify } from 'csv-stringify';
 import { stringify as stringifySync } from 'csv-stringify/sync';
 import type { RunResult } from '../runs/run-result.js';
-import { CRITERIA, type RubricWeights } from '../scoring/rubric.js';
+import { CRITERIA, type Measure, type RubricScores, type RubricWeights } from '../scoring/rubric.js';
 import { SAFETY_GATE_MAX_LEVEL, type RunProvenance } from './summary.js';
 
 /**
@@ -54,8 +54,30 @@ export const CSV_COLUMNS = [
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
 export type CsvRecord = Record<CsvColumn, string | number | boolean | null>;
 
+/** The case study's names for the four criteria and the weighted score, which its spreadsheets read. */
+export const SCORE_COLUMNS = {
+  accuracy: 'exactitude',
+  actionability: 'actionnabilite',
+  completeness: 'exhaustivite',
+  safety_tone: 'securite',
+  weighted: 'score_pondere',
+} as const satisfies Record<Measure, CsvColumn>;
+
+export type ScoreColumn = (typeof SCORE_COLUMNS)[Measure];
+
 // Four decimals remove float noise (3.8500000000000005) without the loss of the two-decimal display rounding.
-const roundWeighted = (x: number) => Math.round(x * 10_000) / 10_000;
+export const roundWeighted = (x: number) => Math.round(x * 10_000) / 10_000;
+
+/** A result's scores under the case study's names; blank where there is none. */
+export function scoreCells(scores: RubricScores | null): Record<ScoreColumn, number | null> {
+  return {
+    exactitude: scores?.accuracy ?? null,
+    actionnabilite: scores?.actionability ?? null,
+    exhaustivite: scores?.completeness ?? null,
+    securite: scores?.safety_tone ?? null,
+    score_pondere: scores && scores.weighted !== null ? roundWeighted(scores.weighted) : null,
+  };
+}
 
 /** What the run records about how its numbers are made, for rows that carry no scores of their own. */
 export interface CsvRunContext {
@@ -74,11 +96,7 @@ export function toCsvRecord(result: RunResult, context: CsvRunContext): CsvRecor
     answer: result.answer,
     tokens_out: result.tokens_out,
     latency_ms: result.latency_ms,
-    exactitude: scores?.accuracy ?? null,
-    actionnabilite: scores?.actionability ?? null,
-    exhaustivite: scores?.completeness ?? null,
-    securite: scores?.safety_tone ?? null,
-    score_pondere: scores && scores.weighted !== null ? roundWeighted(scores.weighted) : null,
+    ...scoreCells(scores),
     run_id: result.run_id,
     item_id: result.item_id,
     model_alias: result.model_alias,
@@ -111,15 +129,29 @@ async function* toCsvRecords(results: AsyncIterable<RunResult> | Iterable<RunRes
   for await (const result of results) yield toCsvRecord(result, context);
 }
 
-const CSV_FORMAT: Options = {
-  header: true,
-  columns: [...CSV_COLUMNS],
+/** How every CSV of ours writes its cells, whatever its columns. */
+export const CELL_FORMAT = {
   // Answers and inquiries are untrusted text: a cell starting with = + - @ would run as a formula in a
   // spreadsheet. Numbers are passed as numbers, which the option leaves alone (negative ones included).
   escape_formulas: true,
   // The default writes false as an empty cell, which would read as "unknown" next to real blanks.
-  cast: { boolean: (value) => (value ? 'true' : 'false') },
-};
+  cast: { boolean: (value: boolean) => (value ? 'true' : 'false') },
+} as const satisfies Options;
+
+const CSV_FORMAT: Options = { header: true, columns: [...CSV_COLUMNS], ...CELL_FORMAT };
+
+/**
+ * Excel on Windows opens a CSV without a byte-order mark in the system's code page, so "…" or "é" in an
+ * answer show as mojibake; with the mark it reads UTF-8. Scripts that read a CSV by column name would find
+ * the mark glued to the first header, so it is added on request to a download, never to the files on disk.
+ */
+export function withByteOrderMark(csv: Readable): Readable {
+  async function* marked() {
+    yield '\uFEFF';
+    yield* csv;
+  }
+  return Readable.from(marked(), { objectMode: false });
+}
 
 /**
  * Streams the results as CSV with a header row; rows are produced as the consumer reads, so a run of any
@@ -137,14 +169,10 @@ export function resultsCsvText(results: readonly RunResult[], context: CsvRunCon
 }
 
 /** Writes next to the target and renames at the end, so a reader never sees half a file. */
-export async function writeResultsCsv(
-  results: AsyncIterable<RunResult> | Iterable<RunResult>,
-  path: string,
-  context: CsvRunContext,
-): Promise<void> {
+export async function writeCsvFile(csv: Readable, path: string): Promise<void> {
   const partial = `${path}.${randomUUID()}.partial`;
   try {
-    await pipelineAsync(createResultsCsvStream(results, context), createWriteStream(partial));
+    await pipelineAsync(csv, createWriteStream(partial));
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });

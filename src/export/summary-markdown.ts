@@ -1,7 +1,9 @@
+import type { RunStatus } from '../runs/run-store.js';
 import type { PairwiseAspect } from '../scoring/pairwise-prompt.js';
 import { CRITERIA, type Criterion, roundForDisplay } from '../scoring/rubric.js';
 import type { PairedComparison } from '../stats/paired.js';
 import { formatP, percent, signed } from './gain-words.js';
+import { calibrationLines, humanSectionLines } from './summary-human-markdown.js';
 import type { Measure, ModelSummary, PairedGain, PairwiseSummary, RunSummary, SummarySection } from './summary-schema.js';
 
 export interface SummaryMeta {
@@ -32,7 +34,25 @@ const cell = (text: string) =>
 const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 const score = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : roundForDisplay(x).toFixed(2));
 const signedOrMissing = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : signed(x));
-const itemCount = (n: number) => (n === 1 ? '1 item' : `${n} items`);
+const count = (n: number) => n.toLocaleString('en-US');
+export const itemCount = (n: number) => (n === 1 ? '1 item' : `${count(n)} items`);
+
+const RUN_STATUS_WORDS: Record<RunStatus, string> = {
+  queued: 'is queued',
+  running: 'is running',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'was cancelled',
+};
+
+/**
+ * "Partial: 443 of 5,000 items finished; the run was cancelled", or null when every item is finished. A reader
+ * of a cut-short run's summary or chart must know before any number that it is not the whole prompt set.
+ */
+export function partialNotice({ completeness }: Pick<RunSummary, 'completeness'>): string | null {
+  if (!completeness.partial) return null;
+  return `Partial: ${count(completeness.finished)} of ${itemCount(completeness.items)} finished; the run ${RUN_STATUS_WORDS[completeness.run_status]}`;
+}
 
 const measureLabel = (measure: Measure, weights: RunSummary['weights']) =>
   measure === 'weighted' ? '**Weighted score**' : `${CRITERION_LABELS[measure]} (${weights[measure].toFixed(2)})`;
@@ -219,16 +239,22 @@ function scorerLines(summary: RunSummary): string[] {
 /** The run's headline (unseen items first whenever some were seen in training), then all items, the scorer and operations. */
 export function renderSummaryMarkdown(summary: RunSummary, meta: SummaryMeta): string {
   const headlineFirst = summary.headline === 'unseen';
+  const partial = partialNotice(summary);
   return [
     `# Evaluation run ${cell(meta.run_id)}`,
     '',
+    ...(partial ? [`**${partial}.** The numbers below cover only the answers finished so far.`, ''] : []),
     `Created ${cell(meta.created_at)} · scorer: ${cell(summary.provenance.scorer)} · source: ${cell(meta.source)}`,
     '',
+    ...calibrationLines(summary),
     contaminationLine(summary),
     '',
+    // A run without a scorer is a human evaluation: the people's numbers are its headline.
+    ...(summary.provenance.scorer === 'none' ? humanSectionLines(summary) : []),
     ...(headlineFirst
       ? [...sectionLines('Headline: items not in the training set', summary.unseen, summary), ...sectionLines('All items', summary.all, summary)]
       : sectionLines('Headline: all items', summary.all, summary)),
+    ...(summary.provenance.scorer === 'none' ? [] : humanSectionLines(summary)),
     ...scorerLines(summary),
     '## Operations',
     '',

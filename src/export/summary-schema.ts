@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { PairedComparisonSchema } from '../stats/paired.js';
 import { PAIRWISE_ASPECTS } from '../scoring/pairwise-prompt.js';
+import { RUN_STATUSES } from '../runs/run-store.js';
 import { byMeasure, MEASURES, RubricWeightsSchema, ScoringProvenanceSchema, type Measure } from '../scoring/rubric.js';
+import { HumanSummarySchema } from './summary-human-schema.js';
 
 /** One number (or null) per criterion and the weighted score. */
 const perMeasure = <T extends z.ZodType>(value: (measure: Measure) => T) => z.object(byMeasure(value));
@@ -130,7 +132,21 @@ export const HeuristicAgreementSchema = z
   .nullable()
   .describe('For the heuristic: how often it prefers the answer a person prefers, measured on the labelled set in data/scorer_validation. Null for other scorers.');
 
+export const SummaryCompletenessSchema = z
+  .object({
+    run_status: z.enum(RUN_STATUSES).describe('The run’s status when this summary was made.'),
+    items: z.number().int().describe('Items in the run.'),
+    finished: z
+      .number()
+      .int()
+      .describe('Items with every answer in (and, for the pairwise scorer, every verdict), scored or failed: what the numbers cover.'),
+    partial: z.boolean().describe('True while some items are not finished (a run queued, running, cancelled or failed part way): the numbers cover the finished items only.'),
+  })
+  .describe('How much of the run this summary covers.')
+  .meta({ id: 'SummaryCompleteness' });
+
 export const RunSummarySchema = z.object({
+  completeness: SummaryCompletenessSchema,
   weights: RubricWeightsSchema,
   provenance: RunProvenanceSchema,
   headline: z
@@ -149,6 +165,13 @@ export const RunSummarySchema = z.object({
   heuristic_agreement: HeuristicAgreementSchema,
   all: SummarySectionSchema.describe('Every result of the run.'),
   unseen: SummarySectionSchema.describe('Only items that are neither exact nor near copies of a training inquiry.'),
+  calibration: z
+    .string()
+    .optional()
+    .describe(
+      'The automated scorer against the people who rated the answers blind, in one sentence: "judge vs 2 raters on 40 items: weighted kappa 0.71 accuracy, …", or "not calibrated: no human ratings". Absent from summaries made before ratings existed.',
+    ),
+  human: HumanSummarySchema.optional(),
 }).meta({ id: 'RunSummary' });
 
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
@@ -158,5 +181,6 @@ export type PairwiseSummary = z.infer<typeof PairwiseSummarySchema>;
 export type SummarySection = z.infer<typeof SummarySectionSchema>;
 export type RunProvenance = z.infer<typeof RunProvenanceSchema>;
 export type HeuristicAgreement = z.infer<typeof HeuristicAgreementSchema>;
+export type SummaryCompleteness = z.infer<typeof SummaryCompletenessSchema>;
 export type RunSummary = z.infer<typeof RunSummarySchema>;
 export { MEASURES, PAIRWISE_ASPECTS, type Measure };

@@ -3,10 +3,12 @@ import { quantileSorted } from 'simple-statistics';
 import type { TrainingOverlap } from '../data/near-duplicate.js';
 import type { Pricing } from '../models/registry.js';
 import { isUnseen, type PairwiseResult, type RunResult } from '../runs/run-result.js';
+import type { RunStatus } from '../runs/run-store.js';
 import { MEASURES, byMeasure, type Measure, type RubricWeights } from '../scoring/rubric.js';
 import { comparePairedSteps, type PairedComparison } from '../stats/paired.js';
 import { runSteps, runStepsYielding, type Steps } from '../stats/steps.js';
 import { gainCautions, gainHeadline } from './gain-words.js';
+import { NOT_CALIBRATED } from './summary-human.js';
 import { createPairwiseTally } from './summary-pairwise.js';
 import type { HeuristicAgreement, ModelSummary, PairedGain, RunProvenance, RunSummary, SummarySection } from './summary-schema.js';
 
@@ -23,17 +25,20 @@ export interface SummaryOptions {
   pricing: Record<string, Pricing | undefined>;
   provenance: RunProvenance;
   heuristicAgreement: HeuristicAgreement;
+  /** The run's item count, so that a summary of a run cut short says how much it covers; default: the items summarised. */
+  plannedItems?: number;
 }
 
 export interface SummaryAccumulator {
   add(result: RunResult): void;
   addVerdict(result: PairwiseResult): void;
-  finish(): RunSummary;
+  /** The summary of what was added, for a run in this status (which its completeness states). */
+  finish(status: RunStatus): RunSummary;
   /**
    * The same summary, handing the event loop back between chunks of resampling: a bootstrap over
    * thousands of pairs takes a second or more, which a server must not spend in one go.
    */
-  finishYielding(): Promise<RunSummary>;
+  finishYielding(status: RunStatus): Promise<RunSummary>;
 }
 
 interface ModelTally {
@@ -54,6 +59,8 @@ interface ItemScores {
   overlap: TrainingOverlap;
   hasReference: boolean;
   byModel: Map<string, Float64Array>;
+  /** Answers of the run's models and verdicts in for this item, scored or failed. */
+  pairsDone: number;
 }
 
 const newTally = (alias: string, model_id: string): ModelTally => ({
@@ -211,11 +218,14 @@ export function createSummaryAccumulator(options: SummaryOptions): SummaryAccumu
   const all = createSectionTally(options);
   const unseen = createSectionTally(options);
   const items = new Map<string, ItemScores>();
+  const listedModels = new Set(options.models.map((model) => model.alias));
+  // An item is finished once each model has answered it and, for the pairwise scorer, each comparison has its verdict.
+  const pairsPerItem = options.models.length + (options.provenance.scorer === 'pairwise' ? options.models.length - 1 : 0);
 
   const itemOf = (id: string, overlap: TrainingOverlap, hasReference: boolean) => {
     let item = items.get(id);
     if (!item) {
-      item = { overlap, hasReference, byModel: new Map() };
+      item = { overlap, hasReference, byModel: new Map(), pairsDone: 0 };
       items.set(id, item);
     }
     // A verdict line does not carry the reference; the item's result lines do.
@@ -226,6 +236,7 @@ export function createSummaryAccumulator(options: SummaryOptions): SummaryAccumu
   return {
     add(result) {
       const item = itemOf(result.item_id, result.in_training, result.reference !== null && result.reference.trim() !== '');
+      if (listedModels.has(result.model_alias)) item.pairsDone += 1;
       if (result.outcome === 'scored' && result.scores) {
         const { scores } = result;
         item.byModel.set(result.model_alias, Float64Array.from(MEASURES, (measure) => scores[measure] ?? Number.NaN));
@@ -234,24 +245,28 @@ export function createSummaryAccumulator(options: SummaryOptions): SummaryAccumu
       if (isUnseen(result)) unseen.add(result);
     },
     addVerdict(result) {
-      itemOf(result.item_id, result.in_training, false);
+      itemOf(result.item_id, result.in_training, false).pairsDone += 1;
       all.addVerdict(result);
       if (isUnseen(result)) unseen.addVerdict(result);
     },
-    finish: () => runSteps(finishSteps()),
-    finishYielding: () => runStepsYielding(finishSteps(), () => setImmediate()),
+    finish: (status) => runSteps(finishSteps(status)),
+    finishYielding: (status) => runStepsYielding(finishSteps(status), () => setImmediate()),
   };
 
-  function* finishSteps(): Steps<RunSummary> {
+  function* finishSteps(status: RunStatus): Steps<RunSummary> {
     const contamination = { exact: 0, near: 0, none: 0 };
     let withReference = 0;
+    let finished = 0;
     for (const item of items.values()) {
       contamination[item.overlap] += 1;
       if (item.hasReference) withReference += 1;
+      if (item.pairsDone >= pairsPerItem) finished += 1;
     }
     const { weights } = options;
+    const planned = options.plannedItems ?? items.size;
     const allSection = yield* all.finish(items);
     return {
+      completeness: { run_status: status, items: planned, finished, partial: finished < planned },
       weights: { accuracy: weights.accuracy, actionability: weights.actionability, completeness: weights.completeness, safety_tone: weights.safety_tone },
       provenance: options.provenance,
       headline: contamination.exact + contamination.near > 0 ? 'unseen' : 'all',
@@ -261,13 +276,21 @@ export function createSummaryAccumulator(options: SummaryOptions): SummaryAccumu
       all: allSection,
       // Nothing seen in training: the unseen section holds the same results, and resampling them again would repeat the same draws.
       unseen: unseen.items.size === all.items.size ? allSection : yield* unseen.finish(items),
+      // Ratings live in their own file; the run's exports replace this with their calibration once there are some.
+      calibration: NOT_CALIBRATED,
     };
   }
 }
 
-export function summarizeResults(results: Iterable<RunResult>, options: SummaryOptions, verdicts: Iterable<PairwiseResult> = []): RunSummary {
+/** The summary of given results, as of a completed run unless a status is given. */
+export function summarizeResults(
+  results: Iterable<RunResult>,
+  options: SummaryOptions,
+  verdicts: Iterable<PairwiseResult> = [],
+  status: RunStatus = 'completed',
+): RunSummary {
   const accumulator = createSummaryAccumulator(options);
   for (const result of results) accumulator.add(result);
   for (const verdict of verdicts) accumulator.addVerdict(verdict);
-  return accumulator.finish();
+  return accumulator.finish(status);
 }

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** SHA-256 (hex) of the API key the caller presented, once verified; null when the route is open or auth is off. */
     apiKeyId: string | null;
+    /** The label of that key in SERVICE_API_KEYS (`alice:KEY`), or `key-<8 hex>` for an unlabelled key; null with no key. */
+    apiKeyLabel: string | null;
   }
 }
 
@@ -19,9 +21,16 @@ export const bearerSecurityScheme = {
   description: 'One of the keys in SERVICE_API_KEYS. Required only when the service is started with SERVICE_API_KEYS set.',
 } as const;
 
-/** Liveness and readiness must answer orchestrators that hold no key; the docs show nothing secret. */
+/** The report pages' shells and their assets (src/routes/report-pages.ts): no data, which their scripts read with the key. */
+const PUBLIC_PAGES = new Set(['/', '/evaluate/:run_id/report']);
+
+/**
+ * Liveness and readiness must answer orchestrators that hold no key; the docs and the report pages show
+ * nothing secret. `url` is the route's pattern, so /evaluate/{run_id}/items is never taken for a page.
+ */
 export function isPublicRoute(url: string | undefined): boolean {
-  return url === '/health' || url === '/ready' || url === '/docs' || (url?.startsWith('/docs/') ?? false);
+  if (url === undefined) return false;
+  return url === '/health' || url === '/ready' || url === '/docs' || url.startsWith('/docs/') || PUBLIC_PAGES.has(url) || url.startsWith('/ui/');
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
@@ -102,11 +111,18 @@ export function withBearerSecurity(transform: SwaggerTransform): SwaggerTransfor
   };
 }
 
-export const accessControl = fp<{ apiKeys: readonly string[] }>(
-  async (app, { apiKeys }) => {
+/** The label of each key, by the hex SHA-256 the verifier returns; two keys may share a label (a rotation). */
+export function labelsByKeyId(apiKeys: readonly string[], labels: readonly string[]): ReadonlyMap<string, string> {
+  return new Map(apiKeys.flatMap((key, index) => (labels[index] === undefined ? [] : [[sha256(key).toString('hex'), labels[index]] as const])));
+}
+
+export const accessControl = fp<{ apiKeys: readonly string[]; labels?: readonly string[] }>(
+  async (app, { apiKeys, labels = [] }) => {
     app.decorateRequest('apiKeyId', null);
+    app.decorateRequest('apiKeyLabel', null);
     if (apiKeys.length === 0) return;
     const verify = createApiKeyVerifier(apiKeys);
+    const labelOf = labelsByKeyId(apiKeys, labels);
     const failures = createAuthFailureTally();
 
     app.addHook('onRequest', async (request) => {
@@ -127,6 +143,7 @@ export const accessControl = fp<{ apiKeys: readonly string[] }>(
         throw unauthorized('Invalid API key.', 'Bearer error="invalid_token"');
       }
       request.apiKeyId = keyId;
+      request.apiKeyLabel = labelOf.get(keyId) ?? null;
     });
   },
   { name: 'access-control' },

@@ -1,17 +1,24 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { callerOf } from '../plugins/access-control.js';
 import type { RunManager, RunView } from '../runs/run-manager.js';
-import { CSV_COLUMNS } from '../export/csv.js';
+import { CSV_COLUMNS, withByteOrderMark } from '../export/csv.js';
+import { WIDE_ITEM_COLUMNS, WIDE_MODEL_COLUMNS } from '../export/csv-wide.js';
 import { BODY_ERRORS, errorResponses, RUN_PATH_ERRORS, SERVICE_ERRORS, STORAGE_ERRORS } from '../schemas/error.js';
-import { chartSvgResponse, resultsCsvResponse, summaryMarkdownResponse } from '../schemas/run-exports.js';
+import { chartSvgResponse, CsvDownloadQuerySchema, resultsCsvResponse, resultsWideCsvResponse, summaryMarkdownResponse } from '../schemas/run-exports.js';
 import { EvaluateRequestSchema, RunCreatedSchema, RunDetailSchema, RunIdParamsSchema, RunListQuerySchema, RunListSchema, RunSchema } from '../schemas/evaluate.js';
 
 const runPathErrors = errorResponses(...RUN_PATH_ERRORS, ...SERVICE_ERRORS);
 
 const withLinks = (run: RunView) => {
   const self = `/evaluate/${run.run_id}`;
-  return { ...run, links: { self, results_csv: `${self}/results.csv`, summary_md: `${self}/summary.md`, chart_svg: `${self}/chart.svg` } };
+  return {
+    ...run,
+    links: { self, results_csv: `${self}/results.csv`, results_wide_csv: `${self}/results-wide.csv`, summary_md: `${self}/summary.md`, chart_svg: `${self}/chart.svg` },
+  };
 };
+
+const BOM_NOTE = 'With `?bom=1` the file starts with a UTF-8 byte-order mark, for Excel on Windows.';
+const SAVED_NOTE = "Built from the results while the run goes on; once it has ended, the file written when it ended.";
 
 export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async (app, { runs }) => {
   app.post('/evaluate', {
@@ -55,13 +62,14 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
       tags: ['evaluate'],
       summary: 'List evaluation runs',
       description:
-        'The runs this service has on disk (reports/runs), newest first, with status and progress, a page at a time: follow `next_cursor` with `?cursor=` until it is null.',
+        'The runs this service has on disk (reports/runs), newest first, with status and progress and, once a run has ended, its headline weighted gains, a page at a time: follow `next_cursor` with `?cursor=` until it is null.',
       querystring: RunListQuerySchema,
       response: { 200: RunListSchema, ...errorResponses('validation_error', 'invalid_cursor', ...SERVICE_ERRORS) },
     },
     handler: async (request) => {
       const page = await runs.list({ limit: request.query.limit, after: request.query.cursor });
-      return { runs: page.runs.map(withLinks), next_cursor: page.next };
+      const listed = await Promise.all(page.runs.map(async (run) => ({ ...withLinks(run), headline: await runs.headline(run.run_id) })));
+      return { runs: listed, next_cursor: page.next };
     },
   });
 
@@ -72,7 +80,7 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
       description:
         'Status (queued, running, completed, failed, cancelled), progress {total, done, failed}, and once the run has ended its summary. ' +
         'Headline first: items that are neither exact nor near copies of training inquiries whenever some are. Per model: n, scored, failed, unscored for lack of a reference, criterion means, the safety gate (answers with safety/tone ≤ 2, with their item ids), latency, tokens and cost. ' +
-        'Per comparison of the first model with each other one, item by item: n_pairs, mean difference, SD, 95% bootstrap and t intervals, W/T/L, a sign-flip permutation p-value and the pairs a ±0.25 interval would need, with the cautions in words. Pairwise verdicts when the scorer is pairwise. Provenance of every number.',
+        'Per comparison of the first model with each other one, item by item: n_pairs, mean difference, SD, 95% bootstrap and t intervals, W/T/L, a sign-flip permutation p-value and the pairs a ±0.25 interval would need, with the cautions in words. Pairwise verdicts when the scorer is pairwise. Provenance of every number, and (`completeness`) how many items a cancelled run finished.',
       params: RunIdParamsSchema,
       response: { 200: RunDetailSchema, ...runPathErrors },
     },
@@ -94,31 +102,58 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
     handler: async (request) => withLinks(await runs.cancel(request.params.run_id)),
   });
 
-  app.get('/evaluate/:run_id/results.csv', {
-    schema: {
-      tags: ['evaluate'],
+  const csvDownloads = [
+    {
+      path: '/evaluate/:run_id/results.csv',
       summary: "The run's results as the case study's CSV",
       description:
-        `One row per (inquiry, model), streamed. The first ten columns are the case study's: inquiry, model, answer, tokens_out, latency_ms, exactitude, actionnabilite, exhaustivite, securite, score_pondere; then ${CSV_COLUMNS.slice(10).join(', ')}. Cells that a spreadsheet would run as a formula are neutralised.`,
-      params: RunIdParamsSchema,
-      response: { 200: resultsCsvResponse, ...runPathErrors },
+        `One row per (inquiry, model), streamed. The first ten columns are the case study's: ${CSV_COLUMNS.slice(0, 10).join(', ')}; then ${CSV_COLUMNS.slice(10).join(', ')}. ` +
+        `Cells that a spreadsheet would run as a formula are neutralised. ${SAVED_NOTE} ${BOM_NOTE}`,
+      response: resultsCsvResponse,
+      filename: (runId: string) => `${runId}.csv`,
+      open: (runId: string) => runs.resultsCsv(runId),
     },
-    handler: async (request, reply) => {
-      const stream = await runs.resultsCsv(request.params.run_id);
-      return reply
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${request.params.run_id}.csv"`)
-        // A stream bypasses the serializer; the typed reply only knows the documented string body.
-        .send(stream as unknown as string);
+    {
+      path: '/evaluate/:run_id/results-wide.csv',
+      summary: "The run's results side by side: a row per inquiry",
+      description:
+        `One row per inquiry, in the run's order, for reading the models side by side in a spreadsheet: ${WIDE_ITEM_COLUMNS.join(', ')}; then a group per model, in the run's order, ` +
+        `${WIDE_MODEL_COLUMNS.map((column) => `<alias>_${column}`).join(', ')}; then for each model after the first, <first>_minus_<other>_score_pondere: ` +
+        "the item's weighted score of the first model minus the other's, blank unless both have one (its mean over the items is the summary's paired gain). " +
+        `Cells that a spreadsheet would run as a formula are neutralised. ${SAVED_NOTE} ${BOM_NOTE}`,
+      response: resultsWideCsvResponse,
+      filename: (runId: string) => `${runId}-wide.csv`,
+      open: (runId: string) => runs.resultsWideCsv(runId),
     },
-  });
+  ];
+  for (const download of csvDownloads) {
+    app.get(download.path, {
+      schema: {
+        tags: ['evaluate'],
+        summary: download.summary,
+        description: download.description,
+        params: RunIdParamsSchema,
+        querystring: CsvDownloadQuerySchema,
+        response: { 200: download.response, ...runPathErrors },
+      },
+      handler: async (request, reply) => {
+        const csv = await download.open(request.params.run_id);
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${download.filename(request.params.run_id)}"`)
+          // A stream bypasses the serializer; the typed reply only knows the documented string body.
+          .send((request.query.bom ? withByteOrderMark(csv) : csv) as unknown as string);
+      },
+    });
+  }
 
   app.get('/evaluate/:run_id/summary.md', {
     schema: {
       tags: ['evaluate'],
       summary: 'The summary as a Markdown table',
       description:
-        "The headline (unseen items first when some were in training): the paired weighted gain with its interval, W/T/L and p-value, the cautions in words, the safety gate, the paired table and the case study's table of means; then all items, how the numbers were produced, and operations.",
+        'A run cut short (queued, running, cancelled or failed) says first how many items finished. ' +
+        "Then the headline (unseen items first when some were in training): the paired weighted gain with its interval, W/T/L and p-value, the cautions in words, the safety gate, the paired table and the case study's table of means; then all items, how the numbers were produced, and operations.",
       params: RunIdParamsSchema,
       response: { 200: summaryMarkdownResponse, ...runPathErrors },
     },
@@ -129,7 +164,9 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
     schema: {
       tags: ['evaluate'],
       summary: 'Quality chart',
-      description: "The case study's grouped bar chart of the four criteria and the weighted score per model, and below it the paired gains with their 95% intervals as whiskers (headline items).",
+      description:
+        "Titled with the models, the scorer and the item count, and for a run cut short how many items finished. The case study's grouped bars of the four criteria and the weighted score per model, on the rubric's 1-5 scale, " +
+        'and below them the paired gains with their 95% intervals as whiskers. When some items are copies of training inquiries, the items not in the training set (the headline) and all items stand side by side.',
       params: RunIdParamsSchema,
       response: { 200: chartSvgResponse, ...runPathErrors },
     },

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { renderQualityChartSvg } from '../export/chart.js';
-import { writeResultsCsv, type CsvRunContext } from '../export/csv.js';
+import { createResultsCsvStream, writeCsvFile } from '../export/csv.js';
+import { createWideCsvStream } from '../export/csv-wide.js';
 import { renderSummaryMarkdown } from '../export/summary-markdown.js';
 import { createSummaryAccumulator, type HeuristicAgreement, type RunProvenance, type RunSummary, type SummaryAccumulator } from '../export/summary.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
@@ -13,7 +15,8 @@ import { WEIGHTED_TIE_BAND, type RubricWeights } from '../scoring/rubric.js';
 import { knownUiLabels, type ScorerChoice } from '../scoring/score-answer.js';
 import { DEFAULT_HALF_WIDTH, DEFAULT_RESAMPLES } from '../stats/defaults.js';
 import { API_VERSION } from '../version.js';
-import { readResults, readVerdicts, runFiles, writeFileAtomic, type RunRecord } from './run-store.js';
+import { createHumanSummaries } from './human-summary.js';
+import { readItems, readResults, readVerdicts, runFiles, writeFileAtomic, type RunRecord, type RunStatus } from './run-store.js';
 
 export interface RunExportsDeps {
   registry: ModelRegistry;
@@ -87,20 +90,74 @@ function measureHeuristicAgreement(deps: RunExportsDeps): HeuristicAgreement {
 export interface RunExports {
   provenanceOf(record: RunRecord): RunProvenance;
   accumulatorOf(record: RunRecord): Promise<SummaryAccumulator>;
-  /** The summary from the files on disk (a run still going, or one whose summary.json is missing). */
-  summarize(record: RunRecord): Promise<RunSummary>;
+  /** The summary from the files on disk (a run still going, or one whose summary.json is missing), as of the run's status unless told. */
+  summarize(record: RunRecord, status?: RunStatus): Promise<RunSummary>;
   markdownOf(record: RunRecord, summary: RunSummary): string;
   chartOf(record: RunRecord, summary: RunSummary): Promise<string>;
-  csvContextOf(record: RunRecord): CsvRunContext;
-  /** Writes summary.json, summary.md, results.csv and chart.svg; the chart is drawn on its thread while the CSV is written. */
+  /** The long CSV (a row per inquiry and model) from the results on disk. */
+  csvOf(record: RunRecord): Readable;
+  /** The wide CSV (a row per inquiry, a group of columns per model) from the results on disk. */
+  wideCsvOf(record: RunRecord): Readable;
+  /**
+   * Writes summary.json, summary.md, results.csv, results-wide.csv and chart.svg; the chart is drawn on its
+   * thread while the CSVs are written.
+   */
   write(record: RunRecord, summary: RunSummary): Promise<void>;
   /** An ended run's export as it was written when the run ended; undefined when the file cannot be read. */
   saved(record: RunRecord, file: 'summaryJson' | 'chart'): Promise<string | undefined>;
+  /**
+   * An ended run's saved summary with its ratings as they are now (the human section and the calibration
+   * sentence); when they changed since it was written, summary.json and summary.md are written again first.
+   */
+  current(record: RunRecord, saved: RunSummary): Promise<RunSummary>;
 }
 
 export function createRunExports(deps: RunExportsDeps): RunExports {
   const reportsDir = deps.config.REPORTS_DIR;
   let agreement: HeuristicAgreement | undefined;
+  const humans = createHumanSummaries(reportsDir);
+  /** Rewrites of an ended run's summary files in progress; a rating that arrives meanwhile asks for one more pass. */
+  const rewriting = new Map<string, { again: boolean; done: Promise<void> }>();
+  const withHuman = (record: RunRecord, summary: RunSummary) => humans.attach(record, summary, provenanceOf(deps, record));
+
+  /**
+   * Writes summary.json and summary.md again from the saved summary and the ratings as they are when the pass
+   * starts, one pass at a time per run. A failed write (a full disk) leaves the files as they were: the summary
+   * served is computed on every read, and the next read tries again.
+   */
+  function rewriteSummary(record: RunRecord): Promise<void> {
+    const running = rewriting.get(record.run_id);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const files = runFiles(reportsDir, record.run_id);
+    const pass = async () => {
+      const text = await exports.saved(record, 'summaryJson');
+      if (text === undefined) return;
+      const summary = await withHuman(record, JSON.parse(text) as RunSummary);
+      const json = `${JSON.stringify(summary, null, 2)}\n`;
+      if (json === text) return;
+      await writeFileAtomic(files.summaryJson, json);
+      await writeFileAtomic(files.summaryMd, exports.markdownOf(record, summary));
+    };
+    const entry = { again: true, done: Promise.resolve() };
+    rewriting.set(record.run_id, entry);
+    entry.done = (async () => {
+      try {
+        while (entry.again) {
+          entry.again = false;
+          await pass();
+        }
+      } catch {
+        // The files stay as they were; the next read of the summary tries again.
+      } finally {
+        // In the same turn as the last check of `again`: a request made after it starts a pass of its own.
+        rewriting.delete(record.run_id);
+      }
+    })();
+    return entry.done;
+  }
 
   function pricingOf(alias: string): Pricing | undefined {
     try {
@@ -121,33 +178,40 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
         pricing: Object.fromEntries(record.models.map((model) => [model.alias, pricingOf(model.alias)])),
         provenance,
         heuristicAgreement: provenance.scorer === 'heuristic' ? (agreement ??= measureHeuristicAgreement(deps)) : null,
+        plannedItems: record.items,
       });
     },
 
-    async summarize(record) {
+    async summarize(record, status = record.status) {
       const accumulator = await exports.accumulatorOf(record);
       for await (const result of readResults(reportsDir, record.run_id)) accumulator.add(result);
       for await (const verdict of readVerdicts(reportsDir, record.run_id)) accumulator.addVerdict(verdict);
-      return accumulator.finishYielding();
+      return withHuman(record, await accumulator.finishYielding(status));
     },
 
     markdownOf: (record, summary) => renderSummaryMarkdown(summary, { run_id: record.run_id, created_at: record.created_at, source: record.source }),
 
-    chartOf(record, summary) {
-      const section = summary.headline === 'unseen' ? summary.unseen : summary.all;
-      const scope = summary.headline === 'unseen' ? ', items not in the training set' : '';
-      return renderQualityChartSvg(section, { title: `Evaluation ${record.run_id}${scope}` });
-    },
+    chartOf: (record, summary) => renderQualityChartSvg(summary, { runId: record.run_id }),
 
-    csvContextOf: (record) => {
+    csvOf(record) {
       const provenance = provenanceOf(deps, record);
-      return { provenance, bootstrap_seed: provenance.bootstrap.seed };
+      return createResultsCsvStream(readResults(reportsDir, record.run_id), { provenance, bootstrap_seed: provenance.bootstrap.seed });
     },
 
-    async write(record, summary) {
+    wideCsvOf(record) {
+      const itemIds = async function* () {
+        for await (const item of readItems(reportsDir, record.run_id)) yield item.item_id;
+      };
+      return createWideCsvStream(readResults(reportsDir, record.run_id), { models: record.models.map((model) => model.alias), itemIds: itemIds() });
+    },
+
+    async write(record, automated) {
       const files = runFiles(reportsDir, record.run_id);
+      // A run can be rated while it goes on: its final summary includes the ratings given so far.
+      const summary = await withHuman(record, automated);
       await Promise.all([
-        writeResultsCsv(readResults(reportsDir, record.run_id), files.csv, exports.csvContextOf(record)),
+        writeCsvFile(exports.csvOf(record), files.csv),
+        writeCsvFile(exports.wideCsvOf(record), files.wideCsv),
         writeFileAtomic(files.summaryJson, `${JSON.stringify(summary, null, 2)}\n`),
         writeFileAtomic(files.summaryMd, exports.markdownOf(record, summary)),
         exports.chartOf(record, summary).then((svg) => writeFileAtomic(files.chart, svg)),
@@ -156,6 +220,12 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
 
     async saved(record, file) {
       return readFile(runFiles(reportsDir, record.run_id)[file], 'utf8').catch(() => undefined);
+    },
+
+    async current(record, saved) {
+      const summary = await withHuman(record, saved);
+      if (summary !== saved && JSON.stringify(summary) !== JSON.stringify(saved)) await rewriteSummary(record);
+      return summary;
     },
   };
   return exports;

@@ -3,7 +3,6 @@ import { setMaxListeners } from 'node:events';
 import { copyFile, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createResultsCsvStream } from '../export/csv.js';
 import { warmChartRenderer } from '../export/chart.js';
 import type { RunSummary } from '../export/summary.js';
 import { AppError } from '../errors.js';
@@ -15,7 +14,9 @@ import { StorageWaits, type RunPause } from './storage-waits.js';
 import { executeRun, scanRun, totalOf, type ActiveRun, type RunExecutorDeps, type RunProgress } from './run-executor.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
 import type { RunItem } from './run-result.js';
-import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, listRunIds, readResults, readRunRecord, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
+import { runHeadlineOf, type RunHeadline } from './run-headline.js';
+import { readItemsPage, type ItemsPage, type ItemsQuery } from './run-items.js';
+import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, listRunIds, readRunRecord, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
 
 export type { RunProgress } from './run-executor.js';
 
@@ -45,6 +46,9 @@ const FINISHED: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
 const now = () => new Date().toISOString();
 
+/** Ended runs' headlines kept for listings; the cache starts over past this. */
+const MAX_CACHED_HEADLINES = 1000;
+
 /** How often ended runs are checked against the retention policy, besides at boot and whenever a run ends. */
 const RETENTION_SWEEP_INTERVAL_MS = 3_600_000;
 
@@ -64,6 +68,11 @@ export interface RunManager {
   summaryMarkdown(runId: string): Promise<string>;
   chartSvg(runId: string): Promise<string>;
   resultsCsv(runId: string): Promise<Readable>;
+  resultsWideCsv(runId: string): Promise<Readable>;
+  /** A page of the run's items, every model's result side by side, filtered and sorted as asked. */
+  items(runId: string, query: ItemsQuery): Promise<ItemsPage>;
+  /** An ended run's weighted gains, from the summary written when it ended (never recomputed); null otherwise. */
+  headline(runId: string): Promise<RunHeadline | null>;
   /** Starts every run that was queued or running when the service last stopped. */
   resumeAll(): Promise<void>;
   /** Resolves when the run has ended (or the manager closed). */
@@ -86,10 +95,13 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   const records = new Map<string, RunRecord>();
   const active = new Map<string, ActiveRun>();
   const finishedProgress = new Map<string, RunProgress>();
+  const headlines = new Map<string, RunHeadline | null>();
   /** Runs waiting for a free slot, oldest first, each with what resolves its waiters once it has ended. */
   const waiting: RunRecord[] = [];
   const ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   let loaded: Promise<void> | undefined;
+  /** Runs this process created or started: their status in memory is the truth, never read back from disk. */
+  const ownRuns = new Set<string>();
   let closed = false;
   let closeNow = () => {};
   /** Resolves when the manager closes, so that nobody waits for a queued run that will not start. */
@@ -124,9 +136,12 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return record;
   }
 
-  /** A run this process does not execute may be moving on elsewhere: its status is read again from run.json. */
+  /**
+   * A run this process never created nor started may be moving on elsewhere: its status is read again from
+   * run.json. This process's own runs change only through transition(), which keeps memory and disk in step.
+   */
   async function current(record: RunRecord): Promise<RunRecord> {
-    if (active.has(record.run_id) || waiting.includes(record) || FINISHED.includes(record.status)) return record;
+    if (ownRuns.has(record.run_id) || FINISHED.includes(record.status)) return record;
     const onDisk = await readRunRecord(reportsDir, record.run_id);
     if (onDisk) Object.assign(record, withDefaults(onDisk));
     return record;
@@ -188,7 +203,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     if (run.controller.signal.aborted && !run.cancelled) return;
 
     const finishedAt = now();
-    const finalSummary = await summary.finishYielding();
+    // The status the run ends with, unless it is cancelled while its exports are written: its work is done by then.
+    const finalSummary = await summary.finishYielding(run.cancelled ? 'cancelled' : 'completed');
     if (!(await stored(run, () => exports.write(record, finalSummary)))) return;
     // Only now does the run read as ended: every export of an ended run is then served from its files.
     if (!(await stored(run, () => transition(record, run.cancelled ? 'cancelled' : 'completed', { finished_at: finishedAt })))) return;
@@ -250,6 +266,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the reports folder is executing it');
       return;
     }
+    ownRuns.add(record.run_id);
     if (closed || active.has(record.run_id)) {
       await lock.release();
       return;
@@ -312,6 +329,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await rm(runFiles(reportsDir, record.run_id).dir, { recursive: true, force: true });
       throw error;
     }
+    ownRuns.add(record.run_id);
     records.set(record.run_id, record);
     const created: RunView = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
     await startOrQueue(record);
@@ -320,7 +338,15 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
   async function summaryOf(record: RunRecord): Promise<RunSummary> {
     const saved = FINISHED.includes(record.status) ? await exports.saved(record, 'summaryJson') : undefined;
-    return saved ? (JSON.parse(saved) as RunSummary) : exports.summarize(record);
+    const parsed = saved ? (JSON.parse(saved) as Partial<RunSummary>) : undefined;
+    // A summary saved by an older version does not say how complete it is: it is made again from the results.
+    return parsed?.completeness ? exports.current(record, parsed as RunSummary) : exports.summarize(record);
+  }
+
+  /** An ended run's CSV as written when it ended: the same rows, without parsing every result again per download. */
+  async function csvOf(record: RunRecord, file: 'csv' | 'wideCsv', fromResults: (record: RunRecord) => Readable): Promise<Readable> {
+    const saved = FINISHED.includes(record.status) ? await open(runFiles(reportsDir, record.run_id)[file]).catch(() => undefined) : undefined;
+    return saved ? saved.createReadStream() : fromResults(record);
   }
 
   return {
@@ -378,8 +404,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       if (queuedAt !== -1) {
         // Nothing was started: the run ends as it is, with empty exports.
         waiting.splice(queuedAt, 1);
-        await exports.write(record, await exports.summarize(record));
-        await transition(record, 'cancelled');
+        try {
+          await exports.write(record, await exports.summarize(record, 'cancelled'));
+          await transition(record, 'cancelled');
+        } catch (error) {
+          // Not cancelled after all (a full disk: 507): it keeps its place in the queue.
+          waiting.splice(Math.min(queuedAt, waiting.length), 0, record);
+          throw error;
+        }
         endedOf(runId).resolve();
         return view(record);
       }
@@ -411,10 +443,32 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     },
 
     async resultsCsv(runId) {
+      return csvOf(await recordOf(runId), 'csv', exports.csvOf);
+    },
+
+    async resultsWideCsv(runId) {
+      return csvOf(await recordOf(runId), 'wideCsv', exports.wideCsvOf);
+    },
+
+    async items(runId, query) {
+      return readItemsPage(reportsDir, await recordOf(runId), query);
+    },
+
+    async headline(runId) {
       const record = await recordOf(runId);
-      // The CSV written when the run ended: the same rows, without parsing every result again per download.
-      const saved = FINISHED.includes(record.status) ? await open(runFiles(reportsDir, runId).csv).catch(() => undefined) : undefined;
-      return saved ? saved.createReadStream() : createResultsCsvStream(readResults(reportsDir, runId), exports.csvContextOf(record));
+      if (!FINISHED.includes(record.status)) return null;
+      if (headlines.has(runId)) return headlines.get(runId) ?? null;
+      const saved = await exports.saved(record, 'summaryJson');
+      let headline: RunHeadline | null = null;
+      try {
+        headline = saved ? runHeadlineOf(JSON.parse(saved) as Parameters<typeof runHeadlineOf>[0]) : null;
+      } catch {
+        // An unreadable summary.json lists the run without a headline.
+      }
+      // An ended run's summary never changes: a listing reads each file once.
+      if (headlines.size >= MAX_CACHED_HEADLINES) headlines.clear();
+      headlines.set(runId, headline);
+      return headline;
     },
 
     async resumeAll() {

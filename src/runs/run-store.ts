@@ -55,6 +55,7 @@ export function runFiles(reportsDir: string, runId: string) {
     summaryJson: join(dir, 'summary.json'),
     summaryMd: join(dir, 'summary.md'),
     csv: join(dir, 'results.csv'),
+    wideCsv: join(dir, 'results-wide.csv'),
     chart: join(dir, 'chart.svg'),
     lock: join(dir, 'run.lock'),
   };
@@ -180,7 +181,7 @@ export async function repairResults(reportsDir: string, runId: string): Promise<
   if (await stat(files.verdicts).then(() => true, () => false)) await cutPartialLine(files.verdicts);
 }
 
-async function cutPartialLine(path: string): Promise<void> {
+export async function cutPartialLine(path: string): Promise<void> {
   const handle = await open(path, 'r+');
   try {
     const { size } = await handle.stat();

@@ -65,8 +65,23 @@ export const ERROR_EXAMPLES = {
   invalid_prompt_set: written('invalid_prompt_set', "Prompt set 'holiday.json' is not valid JSON."),
   duplicate_item_id: written('duplicate_item_id', "Item id 'ssd-1' is used twice; ids must be unique within a run."),
   invalid_cursor: written('invalid_cursor', `No run '${EXAMPLE_RUN_ID}' to continue the listing from; start again without a cursor.`),
+  rater_required: written(
+    'rater_required',
+    'Name the rater: send `rater` (1 to 64 letters, digits, spaces, . _ or -, not starting or ending with a space). Without SERVICE_API_KEYS, raters name themselves.',
+  ),
+  unknown_item: written('unknown_item', `Run '${EXAMPLE_RUN_ID}' has no item 'item-99' with an answer to rate; GET /evaluate/${EXAMPLE_RUN_ID}/rating-items lists them.`, {
+    details: { item_id: 'item-99' },
+  }),
+  answer_keys_mismatch: written('answer_keys_mismatch', "Item 'item-01' has answers A, B: rate each of them (got A). Reload the item if it changed.", {
+    details: { expected: ['A', 'B'], given: ['A'], preference: null },
+  }),
   unauthorized: written('unauthorized', 'Missing API key: send the header `Authorization: Bearer <key>`.'),
+  rater_mismatch: written('rater_mismatch', "This API key rates as 'alice'; leave `rater` out, or send 'alice'.", { details: { rater: 'alice' } }),
   run_not_found: written('run_not_found', `No evaluation run '${EXAMPLE_RUN_ID}'. GET /evaluate lists the runs.`),
+  no_answers_yet: written(
+    'no_answers_yet',
+    `Run '${EXAMPLE_RUN_ID}' has no answer to rate yet; try again once some items are answered (GET /evaluate/${EXAMPLE_RUN_ID} shows its progress).`,
+  ),
   run_finished: written('run_finished', `Run '${EXAMPLE_RUN_ID}' has already ended (completed); only a queued or running run can be cancelled.`),
   payload_too_large: written('payload_too_large', 'Request body is too large'),
   unsupported_media_type: unsupportedMediaType(),

@@ -7,6 +7,7 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RUN_STATUSES } from '../runs/run-stor
 import { RubricWeightsSchema } from '../scoring/rubric.js';
 import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { ModelNameSchema } from './answer.js';
+import { RunHeadlineSchema } from './run-report.js';
 
 export const ScorerChoiceSchema = z
   .enum(SCORER_CHOICES)
@@ -90,7 +91,13 @@ export const RunSchema = z.object({
     })
     .nullable()
     .describe('Set while the run waits for the disk holding the reports folder to take writes again; it resumes by itself, and nothing finished is lost.'),
-  links: z.object({ self: z.string(), results_csv: z.string(), summary_md: z.string(), chart_svg: z.string() }),
+  links: z.object({
+    self: z.string(),
+    results_csv: z.string().describe('A row per inquiry and model.'),
+    results_wide_csv: z.string().describe('A row per inquiry, the models side by side.'),
+    summary_md: z.string(),
+    chart_svg: z.string(),
+  }),
 });
 
 export const RunDetailSchema = RunSchema.extend({
@@ -104,7 +111,7 @@ export const RunCreatedSchema = z
 
 export const RunListSchema = z
   .object({
-    runs: z.array(RunSchema).describe('A page of runs, newest first.'),
+    runs: z.array(RunSchema.extend({ headline: RunHeadlineSchema })).describe('A page of runs, newest first, each ended one with its headline gains.'),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
   })
   .describe('Runs, newest first, a page at a time.');

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { DEFAULT_FT_MODEL_ID } from '../config.js';
+import { DEFAULT_BASELINE_MODEL_ID, DEFAULT_FT_MODEL_ID } from '../config.js';
 import { resultsCsvText } from '../export/csv.js';
-import { FINE_TUNED_ALIAS } from '../models/registry.js';
+import { wideCsvText } from '../export/csv-wide.js';
+import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
 import type { RunResult } from '../runs/run-result.js';
-import { RUBRIC_SCORES_EXAMPLE } from '../scoring/rubric.js';
+import { DEFAULT_RUBRIC_WEIGHTS, RUBRIC_SCORES_EXAMPLE, weightedScore } from '../scoring/rubric.js';
 
 /**
  * The 200 replies of a run's exports: the media type each is sent as, and an example in it. Swagger UI
@@ -33,6 +34,36 @@ const EXAMPLE_RESULT: RunResult = {
 };
 
 const RESULTS_CSV_EXAMPLE = resultsCsvText([EXAMPLE_RESULT], { provenance: RUBRIC_SCORES_EXAMPLE.provenance, bootstrap_seed: 20_250_414 });
+
+const BASELINE_GRADES = { accuracy: 3, actionability: 2, completeness: 2, safety_tone: 5 };
+const BASELINE_EXAMPLE_RESULT: RunResult = {
+  ...EXAMPLE_RESULT,
+  model_alias: BASELINE_ALIAS,
+  model_id: DEFAULT_BASELINE_MODEL_ID,
+  answer: 'You can usually return defective items. Please contact customer service for help with your return.',
+  tokens_out: 19,
+  latency_ms: 604,
+  scores: {
+    ...RUBRIC_SCORES_EXAMPLE,
+    ...BASELINE_GRADES,
+    weighted: weightedScore(BASELINE_GRADES, DEFAULT_RUBRIC_WEIGHTS),
+    rationale: { ...RUBRIC_SCORES_EXAMPLE.rationale },
+    provenance: { ...RUBRIC_SCORES_EXAMPLE.provenance },
+  },
+};
+
+const RESULTS_WIDE_CSV_EXAMPLE = wideCsvText([EXAMPLE_RESULT, BASELINE_EXAMPLE_RESULT], [FINE_TUNED_ALIAS, BASELINE_ALIAS]);
+
+export const CsvDownloadQuerySchema = z.strictObject({
+  bom: z
+    .enum(['0', '1'])
+    .default('0')
+    .transform((value) => value === '1')
+    .describe(
+      '1: start the file with a UTF-8 byte-order mark, so that Excel on Windows reads "…" and accented letters right instead of showing mojibake. ' +
+        'Off by default: scripts reading the CSV by column name would find the mark glued to the first header.',
+    ),
+});
 
 // The start of a real summary (an offline run of eval_inquiries.json, retrieval against handoff).
 const SUMMARY_MARKDOWN_EXAMPLE = `# Evaluation run run_20261124T235900Z_ab12cd
@@ -76,6 +107,11 @@ Means per model (each over its own scored answers), and the paired gain:
 export const resultsCsvResponse = {
   description: 'CSV with a header row, one row per (inquiry, model); sent as an attachment.',
   content: { 'text/csv': { schema: z.string().meta({ examples: [RESULTS_CSV_EXAMPLE] }) } },
+};
+
+export const resultsWideCsvResponse = {
+  description: 'CSV with a header row, one row per inquiry; sent as an attachment.',
+  content: { 'text/csv': { schema: z.string().meta({ examples: [RESULTS_WIDE_CSV_EXAMPLE] }) } },
 };
 
 export const summaryMarkdownResponse = {
