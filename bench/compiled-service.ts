@@ -43,6 +43,8 @@ export function compileService(outDir: string): { service: URL; referenceProxy: 
   writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
   // Packages resolve from the compiled files' folder upwards, so the repository's own node_modules must be found there.
   symlinkSync(join(ROOT, 'node_modules'), join(outDir, 'node_modules'), 'dir');
+  // The report pages' assets, found next to the sources' root as in the repository and the image.
+  symlinkSync(join(ROOT, 'public'), join(outDir, 'public'), 'dir');
   return {
     service: pathToFileURL(join(outDir, 'bench', 'service-process.js')),
     referenceProxy: pathToFileURL(join(outDir, 'bench', 'reference-proxy-process.js')),

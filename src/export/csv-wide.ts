@@ -80,60 +80,68 @@ function toWideCsvRecord(entry: WideItem, models: readonly string[]): Record<str
   return record;
 }
 
-interface GroupedResults {
-  /** The run's models, then any model found in the results that its list no longer has. */
-  models: string[];
-  items: Map<string, WideItem>;
-}
-
 /**
- * Results arrive in the order they finished, and a row needs all of its item's: they are grouped first,
- * keeping each answer, its scores and outcome, but nothing else (no rationale, no provenance).
+ * Keeps an item's answers, scores and outcomes until its row is written: nothing else of a result (no
+ * rationale, no provenance). A model outside the run's list has no column group, and is left out.
  */
-function addToGroup(grouped: GroupedResults, result: RunResult): void {
-  let entry = grouped.items.get(result.item_id);
+function addToGroup(items: Map<string, WideItem>, models: readonly string[], result: RunResult): void {
+  if (!models.includes(result.model_alias)) return;
+  let entry = items.get(result.item_id);
   if (!entry) {
     const { item_id, inquiry, reference, category, in_training } = result;
     entry = { item: { item_id, inquiry, reference, category, in_training }, byModel: new Map() };
-    grouped.items.set(result.item_id, entry);
+    items.set(result.item_id, entry);
   }
   entry.byModel.set(result.model_alias, { answer: result.answer, scores: result.scores, outcome: result.outcome });
-  // A model dropped from the run's list since: its answers are still shown, after the listed ones.
-  if (!grouped.models.includes(result.model_alias)) grouped.models.push(result.model_alias);
 }
 
 const wideCsvFormat = (models: readonly string[]) => ({ header: true, columns: wideCsvColumns(models), ...CELL_FORMAT });
 
-/** The rows in the run's item order; an item no model has finished yet has none. */
-async function* wideCsvRecords({ models, items }: GroupedResults, itemIds: WideCsvOptions['itemIds']) {
-  const left = new Map(items);
-  for await (const id of itemIds) {
-    const entry = left.get(id);
-    if (!entry) continue;
-    left.delete(id);
-    yield toWideCsvRecord(entry, models);
+/**
+ * The rows in the run's item order, read alongside the results. Results arrive in the order they finished,
+ * which follows the item order within the run's concurrency (workers take items in order), so an item's row
+ * is written as soon as every model has its result, and only the few items finished out of order wait in
+ * memory: a 10,000-result run is never held whole. An item that some model never finished (a cancelled run)
+ * gets its row with blanks once the results have been read to the end; an item no model finished has none.
+ */
+async function* wideCsvRecords(results: AsyncIterable<RunResult> | Iterable<RunResult>, { models, itemIds }: WideCsvOptions) {
+  const waiting = new Map<string, WideItem>();
+  const source = (results as AsyncIterable<RunResult>)[Symbol.asyncIterator]?.() ?? (results as Iterable<RunResult>)[Symbol.iterator]();
+  let exhausted = false;
+  const complete = (id: string) => {
+    const entry = waiting.get(id);
+    return entry !== undefined && models.every((alias) => entry.byModel.has(alias));
+  };
+  try {
+    for await (const id of itemIds) {
+      while (!exhausted && !complete(id)) {
+        const next = await source.next();
+        if (next.done) exhausted = true;
+        else addToGroup(waiting, models, next.value);
+      }
+      const entry = waiting.get(id);
+      if (!entry) continue;
+      waiting.delete(id);
+      yield toWideCsvRecord(entry, models);
+    }
+    // Results of items the run does not list (never written by the service): after the listed ones.
+    if (!exhausted) for (let next = await source.next(); !next.done; next = await source.next()) addToGroup(waiting, models, next.value);
+    for (const entry of waiting.values()) yield toWideCsvRecord(entry, models);
+  } finally {
+    // A reader that stops early (a dropped download) closes the results file too.
+    await source.return?.();
   }
-  for (const entry of left.values()) yield toWideCsvRecord(entry, models);
 }
 
-/**
- * Streams the wide CSV with a header row. The header depends on the models found in the results, so they are
- * read to the end before the first line is written.
- */
+/** Streams the wide CSV with a header row, a row per item in the run's order. */
 export function createWideCsvStream(results: AsyncIterable<RunResult> | Iterable<RunResult>, options: WideCsvOptions): Readable {
-  async function* csvText() {
-    const grouped: GroupedResults = { models: [...options.models], items: new Map() };
-    for await (const result of results) addToGroup(grouped, result);
-    const stringifier = stringify(wideCsvFormat(grouped.models));
-    // pipeline destroys the stringifier with the source's error, so whoever reads the CSV sees the failure.
-    yield* pipeline(Readable.from(wideCsvRecords(grouped, options.itemIds)), stringifier, () => {});
-  }
-  return Readable.from(csvText(), { objectMode: false });
+  // pipeline destroys the stringifier with the source's error, so whoever reads the CSV sees the failure.
+  return pipeline(Readable.from(wideCsvRecords(results, options)), stringify(wideCsvFormat(options.models)), () => {});
 }
 
 /** A few results as one wide CSV text, rows in the order their items first appear: for examples in the documentation. */
 export function wideCsvText(results: readonly RunResult[], models: readonly string[]): string {
-  const grouped: GroupedResults = { models: [...models], items: new Map() };
-  for (const result of results) addToGroup(grouped, result);
-  return stringifySync([...grouped.items.values()].map((entry) => toWideCsvRecord(entry, grouped.models)), wideCsvFormat(grouped.models));
+  const items = new Map<string, WideItem>();
+  for (const result of results) addToGroup(items, models, result);
+  return stringifySync([...items.values()].map((entry) => toWideCsvRecord(entry, models)), wideCsvFormat(models));
 }
