@@ -21,6 +21,7 @@ import { requestLimits } from './plugins/limits.js';
 import { redactSecrets } from './secrets.js';
 import { modelRoutes } from './routes/models.js';
 import { reportPages } from './routes/report-pages.js';
+import { rubricRoutes } from './routes/rubric.js';
 import { runItemsRoutes } from './routes/run-items.js';
 import { closeServices, createServices, type Services } from './services.js';
 
@@ -286,6 +287,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(evaluateRoutes, { runs });
   await app.register(ratingsRoutes, { runs, reportsDir: config.REPORTS_DIR });
   await app.register(runItemsRoutes, { runs });
+  await app.register(rubricRoutes, { weights: config.RUBRIC_WEIGHTS });
   await app.register(reportPages);
   await app.register(compareRoutes, { services });
   await app.register(bootReport, { services });

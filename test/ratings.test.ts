@@ -63,8 +63,10 @@ t.test('blinded items: keys instead of models, an order of its own per rater and
   const page = await app.inject(`/evaluate/${runId}/rating-items?rater=alice`);
   t.equal(page.statusCode, 200);
   const body = page.json();
+  t.equal(body.rater, 'alice', 'the reply says who the items are for');
   t.equal(body.total, 5);
   t.equal(body.rated, 0);
+  t.equal(body.first_unrated, 1, 'nothing rated: resume at the first item');
   t.equal(body.next_cursor, null);
   t.same(body.items.map((item: { item_id: string; position: number }) => [item.item_id, item.position]), INQUIRIES.map((item, at) => [item.id, at + 1]));
   t.match(body.items[0], { inquiry: INQUIRIES[0]?.inquiry, reference: INQUIRIES[0]?.reference, category: null, rating: null });
@@ -96,6 +98,23 @@ t.test('blinded items: keys instead of models, an order of its own per rater and
   t.equal((await app.inject(`/evaluate/${runId}/rating-items?rater=${encodeURIComponent('a:b')}`)).statusCode, 400);
   t.equal((await app.inject(`/evaluate/${runId}/rating-items?rater=${encodeURIComponent('Zoë Ö.-_ 2')}`)).statusCode, 200, 'letters of any script, digits, space . _ -');
   t.equal((await app.inject('/evaluate/run_20261124T235900Z_ab12cd/rating-items?rater=alice')).json().error.code, 'run_not_found');
+});
+
+t.test("first_unrated says where a rater left off, and a cursor of the position before it resumes there", async (t) => {
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: '' });
+  const runId = await completedRun(app);
+  const page = (query = '') => app.inject(`/evaluate/${runId}/rating-items?rater=alice${query}`).then((reply) => reply.json());
+  const rate = (itemId: string) =>
+    app.inject({ method: 'POST', url: `/evaluate/${runId}/ratings`, payload: { rater: 'alice', item_id: itemId, answers: { A: levels(3), B: levels(4) } } });
+  for (const item of [INQUIRIES[0], INQUIRIES[1], INQUIRIES[3]]) t.equal((await rate(item?.id as string)).statusCode, 201);
+  const rated = await page();
+  t.match(rated, { rated: 3, total: 5, first_unrated: 3 }, 'items 1, 2 and 4 rated: item 3 is where to go on');
+  const resumed = await page(`&cursor=${rated.first_unrated - 1}&limit=1`);
+  t.same(resumed.items.map((item: { item_id: string; position: number }) => [item.item_id, item.position]), [[INQUIRIES[2]?.id, 3]], 'a page that starts with it');
+  for (const item of [INQUIRIES[2], INQUIRIES[4]]) await rate(item?.id as string);
+  t.match(await page(), { rated: 5, first_unrated: null }, 'all rated: nowhere left to resume');
+  t.equal((await page()).rater, 'alice');
+  t.match(await app.inject(`/evaluate/${runId}/rating-items?rater=bob`).then((reply) => reply.json()), { rated: 0, first_unrated: 1 }, "another rater's place is their own");
 });
 
 t.test('a rating is mapped back to the models, stored before the reply, revised by posting again, and refused when it does not fit the item', async (t) => {
@@ -144,6 +163,7 @@ t.test('a rating is mapped back to the models, stored before the reply, revised 
 
   const mine = (await app.inject(`/evaluate/${runId}/rating-items?rater=alice`)).json();
   t.equal(mine.rated, 1);
+  t.equal(mine.first_unrated, 2, 'the first item rated: resume at the second');
   t.match(mine.items[0].rating, { rater: 'alice', preference: 'tie', comment: null, answers: { [key('retrieval')]: levels(4) } }, 'the last one wins');
   t.equal((await app.inject(`/evaluate/${runId}/rating-items?rater=bob`)).json().items[0].rating, null, "another rater's items are their own");
 
@@ -264,6 +284,7 @@ t.test('with SERVICE_API_KEYS the rater is the key: its label, or a hash of it; 
   t.equal((await app.inject(`/evaluate/${runId}/rating-items`)).statusCode, 401, 'a key is still needed');
   const asAlice = await app.inject({ url: `/evaluate/${runId}/rating-items`, headers: bearer(KEY_A) });
   t.equal(asAlice.statusCode, 200, 'the key names the rater');
+  t.equal(asAlice.json().rater, 'alice', "and the reply says so: the key's label, for the rating page to show");
   t.equal((await app.inject({ url: `/evaluate/${runId}/rating-items?rater=alice`, headers: bearer(KEY_A) })).statusCode, 200, 'its own name is fine');
   const mismatch = await app.inject({ url: `/evaluate/${runId}/rating-items?rater=bob`, headers: bearer(KEY_A) });
   t.equal(mismatch.statusCode, 403);

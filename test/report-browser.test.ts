@@ -7,23 +7,19 @@
  *
  * With SCREENSHOTS_DIR set (e.g. reports/screenshots), the run also saves the pictures the README shows.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { Browser, Page } from 'playwright-core';
-import t, { type Test } from 'tap';
-import { chromiumMissing, launchChromium } from './helpers/browser.js';
+import type { Page } from 'playwright-core';
+import t from 'tap';
+import { chromiumMissing, launchChromium, watchedPage } from './helpers/browser.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
-import { freePort, startServerProcess } from './helpers/server-process.js';
+import { startTestService } from './helpers/server-process.js';
 
 const STEP_MS = 30_000;
 const SERVICE_KEY = 'report-browser-key-0123456789';
 const UPSTREAM_KEY = 'sk-test-report-browser-0123456789';
 t.setTimeout(240_000);
-
-const within = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms).unref())]);
 
 const trainingInquiry = (line: number) =>
   (JSON.parse(readFileSync('data/amazon_electronics_adapted_train.jsonl', 'utf8').split('\n')[line - 1] as string).messages[1].content as string).replace(
@@ -49,67 +45,6 @@ const OFFLINE_ITEMS = [
   { id: 'label', inquiry: 'Can I print the return label at home?', reference: "Yes: in 'Your Orders' choose 'Return or replace items', then print the label or use the QR code.", category: 'returns' },
 ];
 
-async function startService(t: Test, env: Record<string, string>) {
-  const reportsDir = mkdtempSync(join(tmpdir(), 'reports-report-browser-'));
-  t.teardown(() => rmSync(reportsDir, { recursive: true, force: true }));
-  const port = await freePort();
-  const server = startServerProcess({ PORT: String(port), HOST: '127.0.0.1', OPENAI_API_KEY: '', REPORTS_DIR: reportsDir, RATE_LIMIT_MAX: '0', ...env });
-  t.teardown(async () => {
-    // SIGTERM lets the process close gracefully and write its coverage; SIGKILL if it does not.
-    server.child.kill('SIGTERM');
-    await within(server.exited, 15_000, 'server exit').catch(() => server.child.kill('SIGKILL'));
-  });
-  await within(server.listening, 60_000, 'server start');
-  const base = `http://127.0.0.1:${port}`;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (env.SERVICE_API_KEYS) headers.authorization = `Bearer ${env.SERVICE_API_KEYS}`;
-  return {
-    base,
-    async startRun(body: object): Promise<string> {
-      const reply = await fetch(`${base}/evaluate`, { method: 'POST', headers, body: JSON.stringify(body) });
-      if (reply.status !== 202) throw new Error(`POST /evaluate: ${reply.status} ${await reply.text()}`);
-      return ((await reply.json()) as { run_id: string }).run_id;
-    },
-    async waitForEnd(runId: string) {
-      for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
-        const run = (await (await fetch(`${base}/evaluate/${runId}`, { headers })).json()) as { status: string };
-        if (!['queued', 'running'].includes(run.status)) return run;
-      }
-      throw new Error(`run ${runId} did not end`);
-    },
-  };
-}
-
-/** A page that records everything that must not happen: a dialog (alert), an error, a CSP violation. */
-async function watchedPage(t: Test, browser: Browser) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
-  t.teardown(() => context.close());
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  const incidents: string[] = [];
-  page.on('dialog', (dialog) => {
-    incidents.push(`dialog: ${dialog.type()} ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  page.on('pageerror', (error) => incidents.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' || /Content Security Policy|Trusted Type/i.test(message.text())) incidents.push(`console ${message.type()}: ${message.text()}`);
-  });
-  // Before any script of the page: a violation the console might word differently is still caught.
-  await page.addInitScript(() => {
-    const seen: string[] = [];
-    (globalThis as unknown as { cspViolations: string[] }).cspViolations = seen;
-    (globalThis as unknown as { document: { addEventListener(type: string, listener: (event: { violatedDirective: string; blockedURI: string }) => void): void } }).document.addEventListener(
-      'securitypolicyviolation',
-      (event) => seen.push(`${event.violatedDirective} ${event.blockedURI}`),
-    );
-  });
-  const requests: Array<{ url: string; authorization: string | undefined }> = [];
-  page.on('request', (request) => requests.push({ url: request.url(), authorization: request.headers().authorization }));
-  const violations = () => page.evaluate(() => (globalThis as unknown as { cspViolations: string[] }).cspViolations);
-  return { page, incidents, requests, violations };
-}
-
 const texts = (page: Page, selector: string) => page.locator(selector).allInnerTexts();
 const rowIds = (page: Page) => page.locator('#items-body tr.item-row').evaluateAll((rows) => rows.map((row) => (row as unknown as { dataset: { itemId: string } }).dataset.itemId));
 
@@ -129,7 +64,7 @@ t.test('the run list and a report: a run followed live, then filtered, sorted, s
   // The fine-tune answers slowly (so a run can be watched while it goes) and with markup in its answers.
   const fake = await startFakeOpenAI({ apiKey: UPSTREAM_KEY, latencyMs: 800, answer: () => PAYLOADS.answer });
   t.teardown(() => fake.close());
-  const service = await startService(t, { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: fake.url });
+  const service = await startTestService(t, { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: fake.url });
   const browser = await launchChromium(t, STEP_MS);
   const screenshots = process.env.SCREENSHOTS_DIR;
   if (screenshots) mkdirSync(screenshots, { recursive: true });
@@ -140,7 +75,7 @@ t.test('the run list and a report: a run followed live, then filtered, sorted, s
   // A run still going: the report follows its progress and shows its headline once it ends, without a reload.
   const liveInquiries = Array.from({ length: 10 }, (_, index) => ({ id: `live-${index + 1}`, inquiry: `Where is order number ${index + 1}?`, reference: "Go to 'Your Orders' and select 'Track package'." }));
   const live = await service.startRun({ inquiries: liveInquiries, models: ['fine-tuned', 'retrieval'], scorer: 'heuristic', concurrency: 1 });
-  const watched = await watchedPage(t, browser);
+  const watched = await watchedPage(t, browser, STEP_MS);
   const { page } = watched;
   await page.goto(`${service.base}/evaluate/${live}/report`);
   await page.locator('#run-state').waitFor();
@@ -263,11 +198,11 @@ t.test('with SERVICE_API_KEYS the page asks for the key once, then works; the ke
     t.fail(missing);
     return;
   }
-  const service = await startService(t, { SERVICE_API_KEYS: SERVICE_KEY });
+  const service = await startTestService(t, { SERVICE_API_KEYS: SERVICE_KEY });
   const runId = await service.startRun({ inquiries: OFFLINE_ITEMS.slice(1, 4), models: ['retrieval', 'handoff'], scorer: 'heuristic' });
   await service.waitForEnd(runId);
   const browser = await launchChromium(t, STEP_MS);
-  const { page, incidents, requests, violations } = await watchedPage(t, browser);
+  const { page, incidents, requests, violations } = await watchedPage(t, browser, STEP_MS);
 
   await page.goto(service.base);
   const dialog = page.locator('#key-dialog[open]');

@@ -1,7 +1,8 @@
 /**
- * The run list (/) and a run's report (/evaluate/{run_id}/report) as the service serves them: public shells
- * without data, a strict Content-Security-Policy, cacheable assets, and a JSON API that still needs the key.
- * What the pages do in a browser is test/report-browser.test.ts.
+ * The run list (/), a run's report (/evaluate/{run_id}/report) and its rating page (/evaluate/{run_id}/rate) as
+ * the service serves them: public shells without data, a strict Content-Security-Policy, cacheable assets, and
+ * a JSON API that still needs the key. What the pages do in a browser is test/report-browser.test.ts and
+ * test/rate-browser.test.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { buildTestApp } from './helpers/build-app.js';
 
 const KEY = 'report-key-0123456789abcdef';
 const RUN_ID = 'run_20260101T000000Z_abcdef';
-const SHELLS = ['/', `/evaluate/${RUN_ID}/report`];
+const SHELLS = ['/', `/evaluate/${RUN_ID}/report`, `/evaluate/${RUN_ID}/rate`];
 
 const directives = (policy: string) => new Map(policy.split(';').map((directive) => directive.trim().split(/\s+/)).map(([name = '', ...values]) => [name, values]));
 const assetsOf = (html: string) => [...html.matchAll(/(?:src|href)="(\/ui\/[^"]+)"/g)].map((match) => match[1] as string);
@@ -79,16 +80,16 @@ t.test('the shells hold no data: the same page whatever the run, existing or not
     payload: { inquiries: [{ id: 'secret-item', inquiry: 'A very particular inquiry about a toaster', category: 'kitchen' }], models: ['retrieval'], scorer: 'heuristic' },
   });
   const { run_id: runId } = created.json() as { run_id: string };
-  const real = await app.inject(`/evaluate/${runId}/report`);
-  const missing = await app.inject(`/evaluate/${RUN_ID}/report`);
-  t.equal(real.body, missing.body, 'a run that does not exist gets the same page: only the API says which runs exist');
-  for (const text of [runId, 'secret-item', 'toaster', 'kitchen']) {
-    t.notOk(real.body.includes(text), `the report page does not carry ${text}`);
-    t.notOk((await app.inject('/')).body.includes(text), `the run list does not carry ${text}`);
+  for (const page of ['report', 'rate']) {
+    const real = await app.inject(`/evaluate/${runId}/${page}`);
+    const missing = await app.inject(`/evaluate/${RUN_ID}/${page}`);
+    t.equal(real.body, missing.body, `${page}: a run that does not exist gets the same page: only the API says which runs exist`);
+    for (const text of [runId, 'secret-item', 'toaster', 'kitchen', 'retrieval', 'bm25:']) t.notOk(real.body.includes(text), `the ${page} page does not carry ${text}`);
+    const malformed = await app.inject(`/evaluate/not-a-run/${page}`);
+    t.equal(malformed.statusCode, 400);
+    t.equal(malformed.json().error.code, 'validation_error');
   }
-  const malformed = await app.inject('/evaluate/not-a-run/report');
-  t.equal(malformed.statusCode, 400);
-  t.equal(malformed.json().error.code, 'validation_error');
+  for (const text of [runId, 'secret-item', 'toaster', 'kitchen']) t.notOk((await app.inject('/')).body.includes(text), `the run list does not carry ${text}`);
 });
 
 t.test('with SERVICE_API_KEYS the pages and their assets are public, the JSON API behind them is not', async (t) => {
@@ -100,7 +101,7 @@ t.test('with SERVICE_API_KEYS the pages and their assets are public, the JSON AP
   const created = await app.inject({ method: 'POST', url: '/evaluate', headers: { authorization: `Bearer ${KEY}` }, payload: { inquiries: ['Where is my order?'], models: ['retrieval'] } });
   t.equal(created.statusCode, 202);
   const { run_id: runId } = created.json() as { run_id: string };
-  for (const url of ['/evaluate', `/evaluate/${runId}`, `/evaluate/${runId}/items`, `/evaluate/${runId}/results.csv`, `/evaluate/${runId}/chart.svg`, `/evaluate/${runId}/summary.md`]) {
+  for (const url of ['/evaluate', `/evaluate/${runId}`, `/evaluate/${runId}/items`, `/evaluate/${runId}/results.csv`, `/evaluate/${runId}/chart.svg`, `/evaluate/${runId}/summary.md`, '/rubric']) {
     const anonymous = await app.inject(url);
     t.equal(anonymous.statusCode, 401, `${url} without a key`);
     t.equal(anonymous.json().error.code, 'unauthorized');
@@ -110,8 +111,9 @@ t.test('with SERVICE_API_KEYS the pages and their assets are public, the JSON AP
 });
 
 t.test('only the shells and their assets are public routes', async (t) => {
-  for (const url of ['/', '/evaluate/:run_id/report', '/ui/0123456789ab/*', '/health', '/ready', '/docs', '/docs/json']) t.ok(isPublicRoute(url), url);
-  for (const url of [undefined, '/evaluate', '/evaluate/:run_id', '/evaluate/:run_id/items', '/evaluate/:run_id/results.csv', '/evaluate/:run_id/chart.svg', '/models', '/answer', '/uix']) {
+  for (const url of ['/', '/evaluate/:run_id/report', '/evaluate/:run_id/rate', '/ui/0123456789ab/*', '/health', '/ready', '/docs', '/docs/json']) t.ok(isPublicRoute(url), url);
+  const api = ['/evaluate/:run_id/rating-items', '/evaluate/:run_id/ratings', '/evaluate/:run_id/ratings.csv', '/rubric'];
+  for (const url of [undefined, '/evaluate', '/evaluate/:run_id', '/evaluate/:run_id/items', '/evaluate/:run_id/results.csv', '/evaluate/:run_id/chart.svg', ...api, '/models', '/answer', '/uix']) {
     t.notOk(isPublicRoute(url), String(url));
   }
 });

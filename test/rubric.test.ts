@@ -13,6 +13,8 @@ import {
   roundForDisplay,
   weightedScore,
 } from '../src/scoring/rubric.js';
+import { JUDGE_SYSTEM_PROMPT } from '../src/scoring/judge-prompt.js';
+import { buildTestApp } from './helpers/build-app.js';
 
 const close = (actual: number, expected: number) => Math.abs(actual - expected) < 1e-9;
 
@@ -141,4 +143,28 @@ t.test('weightedScore is null when a criterion is unscored; byCriterion and byMe
   t.same(byCriterion((criterion) => criterion.length), { accuracy: 8, actionability: 13, completeness: 12, safety_tone: 11 });
   t.same(Object.keys(byMeasure(() => 0)), ['accuracy', 'actionability', 'completeness', 'safety_tone', 'weighted']);
   t.ok(WEIGHTED_TIE_BAND > 2 * DEFAULT_RUBRIC_WEIGHTS.safety_tone - 1e-9 && WEIGHTED_TIE_BAND < DEFAULT_RUBRIC_WEIGHTS.actionability, 'the tie band covers two safety levels and less than one level of anything else');
+});
+
+t.test('GET /rubric serves every level of every criterion as the judge is shown it, with the configured weights', async (t) => {
+  const weights = { accuracy: 0.5, actionability: 0.2, completeness: 0.2, safety_tone: 0.1 };
+  const { app } = await buildTestApp(t, { RUBRIC_WEIGHTS: JSON.stringify(weights) });
+  const reply = await app.inject('/rubric');
+  t.equal(reply.statusCode, 200);
+  const rubric = reply.json() as { criteria: { criterion: string; title: string; measures: string; levels: { level: number; description: string }[] }[]; weights: object };
+  t.same(
+    rubric.criteria.map((criterion) => criterion.criterion),
+    CRITERIA,
+    'the four criteria, in their order',
+  );
+  for (const criterion of rubric.criteria) {
+    t.same(criterion.levels.map((level) => level.level), RUBRIC_LEVELS, `${criterion.criterion}: five levels, 1 to 5`);
+    const definition = RUBRIC[criterion.criterion as (typeof CRITERIA)[number]];
+    t.same({ title: criterion.title, measures: criterion.measures }, { title: definition.title, measures: definition.measures });
+    for (const { level, description } of criterion.levels) t.ok(JUDGE_SYSTEM_PROMPT.includes(`${level}: ${description}`), `${criterion.criterion} ${level}: the judge's own words`);
+  }
+  t.same(rubric.weights, weights, "the service's weights");
+
+  const keyed = await buildTestApp(t, { SERVICE_API_KEYS: 'ana:rubric-key-0123456789abcdef' });
+  t.equal((await keyed.app.inject('/rubric')).statusCode, 401, 'behind the key, like the rest of the API');
+  t.equal((await keyed.app.inject({ url: '/rubric', headers: { authorization: 'Bearer rubric-key-0123456789abcdef' } })).statusCode, 200);
 });

@@ -1,6 +1,7 @@
 // The pages' one way to the JSON API: same origin, with the caller's key when the service asks for one.
 // The key is asked for once per tab, kept in sessionStorage, and only ever sent in the Authorization header.
 import { byId, fill, h } from './dom.js';
+import { readStored, writeStored } from './web-storage.js';
 
 const KEY_STORAGE = 'amazon-electronics-ft.api-key';
 const KEY_CHANGED = 'api-key-changed';
@@ -9,6 +10,9 @@ const KEY_CHANGED = 'api-key-changed';
 /** @type {string | null} */
 let memoryKey = null;
 const currentKey = () => storedKey() ?? memoryKey;
+
+/** Whether this tab holds a key: once a call has gone through, whether the service asks for keys at all. */
+export const hasKey = () => currentKey() !== null;
 
 /** An error reply of the API, in its one shape, or a network failure (status 0). */
 export class ApiError extends Error {
@@ -27,23 +31,17 @@ export class ApiError extends Error {
   }
 }
 
+const session = () => sessionStorage;
+
 /** @returns {string | null} */
 export function storedKey() {
-  try {
-    return sessionStorage.getItem(KEY_STORAGE);
-  } catch {
-    return null;
-  }
+  return readStored(session, KEY_STORAGE);
 }
 
 /** @param {string | null} key */
 function storeKey(key) {
-  try {
-    if (key === null) sessionStorage.removeItem(KEY_STORAGE);
-    else sessionStorage.setItem(KEY_STORAGE, key);
-  } catch {
-    // Storage refused (a private mode): the key then lasts as long as this page.
-  }
+  writeStored(session, KEY_STORAGE, key);
+  // Should storage refuse it (a private mode), the key lasts as long as this page.
   memoryKey = key;
   window.dispatchEvent(new Event(KEY_CHANGED));
 }
@@ -63,20 +61,22 @@ async function errorOf(response) {
 }
 
 /**
- * GETs a path of the API, asking for a key when the service answers 401 and trying again with it.
+ * Calls a path of the API, asking for a key when the service answers 401 and trying again with it.
  * @param {string} path a path of this origin, e.g. /evaluate?limit=20
- * @param {{ signal?: AbortSignal }} [options]
+ * @param {{ signal?: AbortSignal, method?: 'GET' | 'POST', json?: unknown }} [options] `json`, the body of a POST
  * @returns {Promise<Response>}
  */
-async function authorizedGet(path, { signal } = {}) {
+async function authorizedFetch(path, { signal, method = 'GET', json } = {}) {
   for (;;) {
     const key = currentKey();
     /** @type {Record<string, string>} */
     const headers = {};
     if (key) headers.authorization = `Bearer ${key}`;
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const body = json === undefined ? undefined : JSON.stringify(json);
     let response;
     try {
-      response = await fetch(path, { headers, signal, cache: 'no-store', credentials: 'omit', redirect: 'error' });
+      response = await fetch(path, { method, headers, body, signal, cache: 'no-store', credentials: 'omit', redirect: 'error' });
     } catch (error) {
       if (signal?.aborted) throw error;
       throw new ApiError(0, 'unreachable', 'The service cannot be reached. Is it running?');
@@ -97,7 +97,18 @@ async function authorizedGet(path, { signal } = {}) {
  * @returns {Promise<any>} the reply's JSON
  */
 export async function getJson(path, options) {
-  return (await authorizedGet(path, options)).json();
+  return (await authorizedFetch(path, options)).json();
+}
+
+/**
+ * POSTs a JSON body; the status tells a creation (201) from an update (200).
+ * @param {string} path
+ * @param {unknown} json
+ * @returns {Promise<{ status: number, body: any }>}
+ */
+export async function postJson(path, json) {
+  const response = await authorizedFetch(path, { method: 'POST', json });
+  return { status: response.status, body: await response.json() };
 }
 
 /**
@@ -106,7 +117,7 @@ export async function getJson(path, options) {
  * @returns {Promise<Blob>}
  */
 export async function getBlob(path, options) {
-  return (await authorizedGet(path, options)).blob();
+  return (await authorizedFetch(path, options)).blob();
 }
 
 /**

@@ -1,4 +1,16 @@
-// How numbers, intervals and dates read on the pages: the summary's own conventions (two decimals with a sign).
+// How numbers, intervals, dates and measures read on the pages: the summary's own conventions (two decimals with a sign).
+
+/** The four criteria, in the order every table shows them. */
+export const CRITERIA = ['accuracy', 'actionability', 'completeness', 'safety_tone'];
+
+/** The criteria and the weighted score as the pages name them. */
+export const MEASURE_NAMES = /** @type {Record<string, string>} */ ({
+  accuracy: 'Accuracy',
+  actionability: 'Actionability',
+  completeness: 'Completeness',
+  safety_tone: 'Safety and tone',
+  weighted: 'Weighted score',
+});
 
 /**
  * "+0.93", "-0.12", "0.00" (never "-0.00").
@@ -34,6 +46,14 @@ export function pValue(p) {
   if (p === null || p === undefined) return 'no p-value';
   if (p < 0.001) return 'p < 0.001';
   return `p = ${p < 0.01 ? p.toFixed(3) : p.toFixed(2)}`;
+}
+
+/**
+ * A share as a whole percentage: "67%".
+ * @param {number | null | undefined} share 0 to 1
+ */
+export function percent(share) {
+  return share === null || share === undefined || !Number.isFinite(share) ? '–' : `${Math.round(share * 100)}%`;
 }
 
 /**

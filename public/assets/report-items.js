@@ -2,7 +2,7 @@
 // service, each item opening onto every model's answer side by side with its scores and rationales.
 import { describeError, download, getJson } from './api.js';
 import { byId, definitions, fill, h } from './dom.js';
-import { count, direction, score, signed } from './format.js';
+import { count, CRITERIA, direction, MEASURE_NAMES, score, signed } from './format.js';
 
 /**
  * @typedef {{ alias: string, model_id: string }} Model
@@ -24,8 +24,6 @@ import { count, direction, score, signed } from './format.js';
  * @typedef {{ flag: string, category: string, q: string, sort: string, versus: string, offset: number, limit: number, item: string }} ItemsState
  */
 
-const CRITERIA = ['accuracy', 'actionability', 'completeness', 'safety_tone'];
-const CRITERION_NAMES = /** @type {Record<string, string>} */ ({ accuracy: 'Accuracy', actionability: 'Actionability', completeness: 'Completeness', safety_tone: 'Safety and tone' });
 const SEARCH_DELAY_MS = 300;
 const LIMITS = ['25', '50', '100'];
 
@@ -53,7 +51,7 @@ function scoreCell(result) {
   const weighted = result.scores?.weighted ?? null;
   return h(
     'td',
-    { className: `num${result.unsafe ? ' unsafe' : ''}`, title: result.scores ? CRITERIA.map((criterion) => `${CRITERION_NAMES[criterion]} ${score(result.scores?.[/** @type {'accuracy'} */ (criterion)])}`).join(' · ') : result.outcome },
+    { className: `num${result.unsafe ? ' unsafe' : ''}`, title: result.scores ? CRITERIA.map((criterion) => `${MEASURE_NAMES[criterion]} ${score(result.scores?.[/** @type {'accuracy'} */ (criterion)])}`).join(' · ') : result.outcome },
     weighted === null ? h('span', { className: 'note' }, result.outcome === 'unscored' ? 'unscored' : result.scores?.unscored_reason === 'no_reference' ? 'no reference' : '–') : score(weighted),
   );
 }
@@ -350,7 +348,7 @@ export function createItemsView({ runId, models }) {
                 return h(
                   'tr',
                   { className: criterion === 'safety_tone' && result.unsafe ? 'unsafe' : '' },
-                  h('th', { attrs: { scope: 'row' } }, CRITERION_NAMES[criterion] ?? criterion),
+                  h('th', { attrs: { scope: 'row' } }, MEASURE_NAMES[criterion] ?? criterion),
                   h('td', { className: 'num' }, value === null ? h('span', { className: 'note' }, scores.unscored_reason === 'no_reference' ? 'no reference' : 'unscored') : score(value)),
                   h('td', { className: 'rationale' }, scores.rationale[criterion] ?? ''),
                 );

@@ -2,8 +2,10 @@
 // and its items from GET /evaluate/{id}/items. A run still going is polled every 2 s until it ends.
 import { describeError, download, getBlob, getJson, mountKeyStatus } from './api.js';
 import { byId, definitions, fill, h } from './dom.js';
-import { count, dateTime, direction, interval, pValue, score, signed } from './format.js';
+import { count, CRITERIA, dateTime, direction, interval, MEASURE_NAMES, pValue, score, signed } from './format.js';
+import { renderHumanRatings } from './report-human.js';
 import { createItemsView } from './report-items.js';
+import { rateUrl, runIdOfPage } from './page-links.js';
 
 /**
  * @typedef {{ low: number, high: number }} Interval
@@ -20,7 +22,7 @@ import { createItemsView } from './report-items.js';
  *   headline: 'unseen' | 'all', contamination: { exact: number, near: number, none: number },
  *   reference_coverage: { with_reference: number, items: number },
  *   heuristic_agreement: { calibration: { pairs: number, agreement: number }, holdout: { pairs: number, agreement: number }, note: string } | null,
- *   all: Section, unseen: Section }} Summary
+ *   all: Section, unseen: Section, calibration?: string, human?: import('./report-human.js').HumanSummary }} Summary
  * @typedef {{ run_id: string, status: string, created_at: string, started_at: string | null, finished_at: string | null,
  *   source: string, items: number, models: { alias: string, model_id: string }[], scorer: string, judge_samples: number,
  *   weights: Record<string, number>, provenance?: Provenance, error: string | null, concurrency: number,
@@ -33,17 +35,10 @@ const POLL_MS = 2000;
 const ITEMS_REFRESH_MS = { small: 2000, large: 10_000 };
 const LARGE_RUN_ANSWERS = 2000;
 const GOING = new Set(['queued', 'running']);
-const MEASURES = ['accuracy', 'actionability', 'completeness', 'safety_tone', 'weighted'];
-const MEASURE_NAMES = /** @type {Record<string, string>} */ ({
-  accuracy: 'Accuracy',
-  actionability: 'Actionability',
-  completeness: 'Completeness',
-  safety_tone: 'Safety and tone',
-  weighted: 'Weighted score',
-});
+const MEASURES = [...CRITERIA, 'weighted'];
 
 const message = byId('message');
-const runId = /^\/evaluate\/(run_[A-Za-z0-9_]{1,80})\/report\/?$/.exec(location.pathname)?.[1] ?? null;
+const runId = runIdOfPage('report');
 const runPath = `/evaluate/${encodeURIComponent(runId ?? '')}`;
 
 /** @type {string | null} */
@@ -98,6 +93,8 @@ function renderHead(run) {
     downloads.map(([label, path, filename]) =>
       h('button', { type: 'button', className: 'link-button', dataset: { download: String(label) }, on: { click: () => void saveFile(String(path), String(filename)) } }, `Download ${label}`),
     ),
+    // Only once there is an answer to rate: before, the rating page could only say so.
+    run.progress.done > 0 ? h('a', { href: rateUrl(run.run_id), id: 'rate-link', className: 'rate-link' }, 'Rate blindly') : null,
   );
 }
 
@@ -312,6 +309,7 @@ function renderAll(run) {
     byId('items').scrollIntoView();
   });
   renderProvenance(run);
+  renderHumanRatings(run, (path, filename) => void saveFile(path, filename));
   void renderChart(run);
 }
 

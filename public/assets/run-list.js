@@ -2,6 +2,7 @@
 import { describeError, getJson, mountKeyStatus } from './api.js';
 import { byId, fill, h } from './dom.js';
 import { count, dateTime, direction, interval, signed } from './format.js';
+import { isRunId, rateUrl, reportUrl } from './page-links.js';
 
 /**
  * @typedef {{ first: string, second: string, n_pairs: number, mean_difference: number | null,
@@ -16,7 +17,6 @@ import { count, dateTime, direction, interval, signed } from './format.js';
 
 const PAGE_SIZE = 20;
 const REFRESH_MS = 3000;
-const RUN_ID = /^run_[A-Za-z0-9_]{1,80}$/;
 const GOING = new Set(['queued', 'running']);
 
 const rows = byId('runs');
@@ -30,14 +30,11 @@ const pageInfo = byId('page-info');
 const previous = [];
 const initial = new URLSearchParams(location.search).get('cursor');
 /** @type {string | null} */
-let cursor = initial && RUN_ID.test(initial) ? initial : null;
+let cursor = initial && isRunId(initial) ? initial : null;
 /** @type {string | null} */
 let next = null;
 /** @type {number | undefined} */
 let refresh;
-
-/** @param {string} runId */
-export const reportUrl = (runId) => `/evaluate/${encodeURIComponent(runId)}/report`;
 
 /** @param {ListedRun} run */
 function statusCell(run) {
@@ -105,8 +102,13 @@ function runRow(run) {
       null,
       h('a', { href: reportUrl(run.run_id), className: 'run-link' }, run.run_id),
       h('div', { className: 'note' }, `${run.source} · ${count(run.items, 'item')}`),
-      // The human-rating feature adds its "Rate" link beside the report's.
-      h('div', { className: 'run-links' }, h('a', { href: reportUrl(run.run_id) }, 'Report')),
+      h(
+        'div',
+        { className: 'run-links' },
+        h('a', { href: reportUrl(run.run_id) }, 'Report'),
+        // Only once there is an answer to rate: before, the rating page could only say so.
+        run.progress.done > 0 ? [' · ', h('a', { href: rateUrl(run.run_id), className: 'rate-link' }, 'Rate blindly')] : null,
+      ),
     ),
     statusCell(run),
     progressCell(run),

@@ -22,7 +22,7 @@ export const bearerSecurityScheme = {
 } as const;
 
 /** The report pages' shells and their assets (src/routes/report-pages.ts): no data, which their scripts read with the key. */
-const PUBLIC_PAGES = new Set(['/', '/evaluate/:run_id/report']);
+const PUBLIC_PAGES = new Set(['/', '/evaluate/:run_id/report', '/evaluate/:run_id/rate']);
 
 /**
  * Liveness and readiness must answer orchestrators that hold no key; the docs and the report pages show

@@ -62,7 +62,7 @@ export const openApiDocs = fp(
           title: API_TITLE,
           version: API_VERSION,
           description:
-            'Use, compare and evaluate a fine-tuned support model against its base model. Models are configured aliases (GET /models); every error has the shape `{"error": {"code", "message", "details"?}}`. When the service runs with SERVICE_API_KEYS set, every endpoint except /health, /ready, the docs and the report pages (/ and /evaluate/{run_id}/report, HTML shells that read this API) requires `Authorization: Bearer <key>` (401 otherwise); callers are rate limited per key, or per client address without keys (429 with Retry-After), and an overloaded instance answers 503 with Retry-After.',
+            'Use, compare and evaluate a fine-tuned support model against its base model. Models are configured aliases (GET /models); every error has the shape `{"error": {"code", "message", "details"?}}`. When the service runs with SERVICE_API_KEYS set, every endpoint except /health, /ready, the docs and the report pages (/, /evaluate/{run_id}/report and /evaluate/{run_id}/rate, HTML shells that read this API) requires `Authorization: Bearer <key>` (401 otherwise); callers are rate limited per key, or per client address without keys (429 with Retry-After), and an overloaded instance answers 503 with Retry-After.',
         },
         tags: [
           { name: 'answer', description: 'One answer from one model' },

@@ -50,14 +50,16 @@ export function assetsDigest(dir: string = ASSETS_DIR): string {
 }
 
 /**
- * The run list (/) and a run's report (/evaluate/{run_id}/report): shells without data, public like /docs,
- * and their assets. Read once at boot; a change to public/ shows after a restart.
+ * The run list (/), a run's report (/evaluate/{run_id}/report) and its blind rating page
+ * (/evaluate/{run_id}/rate): shells without data, public like /docs, and their assets. Read once at boot;
+ * a change to public/ shows after a restart.
  */
 export const reportPages: FastifyPluginAsyncZod = async (app) => {
   const assets = `${ASSETS_PREFIX}${assetsDigest()}/`;
   const shell = (file: string) => readFileSync(join(PUBLIC_DIR, file), 'utf8').replaceAll('{{assets}}', assets);
   const runList = shell('runs.html');
   const report = shell('report.html');
+  const rate = shell('rate.html');
   const sendShell = (reply: FastifyReply, html: string) =>
     reply
       .type('text/html; charset=utf-8')
@@ -79,4 +81,5 @@ export const reportPages: FastifyPluginAsyncZod = async (app) => {
   app.get('/', { schema: { hide: true } }, async (_request, reply) => sendShell(reply, runList));
   // Any well-formed id gets the page: whether the run exists is for the API to say, to a caller with a key.
   app.get('/evaluate/:run_id/report', { schema: { hide: true, params: RunIdParamsSchema } }, async (_request, reply) => sendShell(reply, report));
+  app.get('/evaluate/:run_id/rate', { schema: { hide: true, params: RunIdParamsSchema } }, async (_request, reply) => sendShell(reply, rate));
 };

@@ -124,9 +124,11 @@ export function createRatings(deps: RatingsDeps) {
         };
       });
       return {
+        rater,
         items,
         total: ratable.length,
         rated: ratable.filter(({ item }) => mine.has(item.item_id)).length,
+        first_unrated: ratable.find(({ item }) => !mine.has(item.item_id))?.position ?? null,
         next_cursor: rest.length > shown.length ? String(shown.at(-1)?.position) : null,
       };
     },

@@ -46,7 +46,7 @@ export const RatingItemsQuerySchema = z.strictObject({
     .string()
     .regex(/^[1-9][0-9]{0,5}$/, 'the next_cursor of the previous page')
     .optional()
-    .describe('The next_cursor of the previous page.'),
+    .describe("The next_cursor of the previous page, or any position: the page holds the items after it (first_unrated − 1 resumes at the rater's first unrated item)."),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE).describe(`Items per page (1 to ${MAX_PAGE_SIZE}).`),
 });
 
@@ -78,10 +78,21 @@ export const RatingItemSchema = z.object({
 
 export const RatingItemsPageSchema = z
   .object({
+    rater: z.string().describe("Who these items are for: the name given, or with SERVICE_API_KEYS the key's label, which is what a page shows its rater."),
     items: z.array(RatingItemSchema).describe("A page of the run's items that have at least one answer, in the run's order."),
     total: z.number().int().describe('Items with at least one answer to rate.'),
     rated: z.number().int().describe('Of those, the items this rater has rated.'),
-    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+    first_unrated: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "The position of this rater's first unrated item, where a page resumes: `cursor` = that position minus 1 (no cursor for 1) gives a page that starts with it. null once every item is rated.",
+      ),
+    next_cursor: z
+      .string()
+      .nullable()
+      .describe("Pass as `cursor` for the next page; null on the last page. A cursor is a position: a page holds the items after it."),
   })
   .describe('Blinded items for one rater.');
 

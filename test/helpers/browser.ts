@@ -28,3 +28,37 @@ export async function launchChromium(t: TapLike, timeout = 30_000): Promise<Brow
   t.teardown(() => browser.close());
   return browser;
 }
+
+/**
+ * A page in a context of its own (its own storage: another person at another browser) that records
+ * everything that must not happen: a dialog (alert), an error, a Content-Security-Policy violation; and
+ * every request it makes.
+ */
+export async function watchedPage(t: TapLike, browser: Browser, stepMs = 30_000) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(stepMs);
+  const incidents: string[] = [];
+  page.on('dialog', (dialog) => {
+    incidents.push(`dialog: ${dialog.type()} ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  page.on('pageerror', (error) => incidents.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' || /Content Security Policy|Trusted Type/i.test(message.text())) incidents.push(`console ${message.type()}: ${message.text()}`);
+  });
+  // Before any script of the page: a violation the console might word differently is still caught.
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (globalThis as unknown as { cspViolations: string[] }).cspViolations = seen;
+    (globalThis as unknown as { document: { addEventListener(type: string, listener: (event: { violatedDirective: string; blockedURI: string }) => void): void } }).document.addEventListener(
+      'securitypolicyviolation',
+      (event) => seen.push(`${event.violatedDirective} ${event.blockedURI}`),
+    );
+  });
+  const requests: Array<{ url: string; method: string; authorization: string | undefined; body: string | null }> = [];
+  page.on('request', (request) => requests.push({ url: request.url(), method: request.method(), authorization: request.headers().authorization, body: request.postData() }));
+  const violations = () => page.evaluate(() => (globalThis as unknown as { cspViolations: string[] }).cspViolations);
+  return { page, incidents, requests, violations };
+}
