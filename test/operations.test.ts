@@ -153,7 +153,8 @@ t.test('at boot: one readable line per model, the docs address and the reports f
   t.match(lines, /upstream/, 'the failed upstream call is logged');
   t.notOk(lines.includes(key) || lines.includes('abcdefSECRET'), 'pretty lines are scrubbed of secrets too');
 
-  const plain = startServerProcess({ PORT: String(await freePort()), HOST: '127.0.0.1', REPORTS_DIR: dir });
+  const plainPort = await freePort();
+  const plain = startServerProcess({ PORT: String(plainPort), HOST: '0.0.0.0', REPORTS_DIR: dir });
   t.teardown(() => plain.child.kill('SIGKILL'));
   await plain.listening;
   plain.child.kill('SIGTERM');
@@ -165,4 +166,5 @@ t.test('at boot: one readable line per model, the docs address and the reports f
     .map((line) => JSON.parse(line) as { msg: string });
   t.ok(json.some((line) => line.msg === 'model fine-tuned (ft:gpt-4.1-mini-2025-04-14:buldee:amazon-electronics-ft:CaOkOuOd): not available: Set OPENAI_API_KEY.'), 'off a terminal the same lines are JSON');
   t.ok(json.some((line) => line.msg === 'model handoff (handoff:safe-reply): ready (offline)'));
+  t.ok(json.some((line) => line.msg === `API docs and "Try it out": http://localhost:${plainPort}/docs`), 'bound to every interface, the docs are shown at localhost');
 });

@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import fp from 'fastify-plugin';
 import type { Services } from '../services.js';
 
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
 /**
  * Once the server listens: one line per model alias (ready, or what it needs), the docs' address and the
  * reports folder, so that a first `npm start` says what works without reading JSON. They are ordinary log
@@ -11,7 +13,12 @@ import type { Services } from '../services.js';
 export const bootReport = fp<{ services: Services }>(async (app, { services }) => {
   app.addHook('onListen', async function reportBoot() {
     const address = app.server.address() as AddressInfo | string | null;
-    const origin = address && typeof address === 'object' ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : undefined;
+    let origin: string | undefined;
+    if (address && typeof address === 'object') {
+      // Bound to every interface (the image's 0.0.0.0), the address to open in a browser on the host is loopback's.
+      const host = WILDCARDS.has(address.address) ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      origin = `http://${host}:${address.port}`;
+    }
     for (const entry of services.registry.entries) {
       const availability = services.registry.availability(entry);
       const where = entry.kind === 'openai' ? 'upstream' : 'offline';
