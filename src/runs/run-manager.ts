@@ -16,7 +16,8 @@ import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
 import type { RunItem } from './run-result.js';
 import { runHeadlineOf, type RunHeadline } from './run-headline.js';
 import { readItemsPage, type ItemsPage, type ItemsQuery } from './run-items.js';
-import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, listRunIds, readRunRecord, repairResults, runFiles, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
+import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, repairResults, runFiles, type RunRecord } from './run-store.js';
+import { createRunCatalog, FINISHED_STATUSES } from './run-catalog.js';
 
 export type { RunProgress } from './run-executor.js';
 
@@ -41,8 +42,6 @@ export interface RunView extends RunRecord {
   /** Set while a running run waits for its disk to take writes again. */
   paused: RunPause | null;
 }
-
-const FINISHED: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
 const now = () => new Date().toISOString();
 
@@ -92,96 +91,46 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   const shutdown = new AbortController();
   let sweeping: Promise<void> = Promise.resolve();
   let sweepTimer: NodeJS.Timeout | undefined;
-  const records = new Map<string, RunRecord>();
   const active = new Map<string, ActiveRun>();
   const finishedProgress = new Map<string, RunProgress>();
   const headlines = new Map<string, RunHeadline | null>();
   /** Runs waiting for a free slot, oldest first, each with what resolves its waiters once it has ended. */
   const waiting: RunRecord[] = [];
   const ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
-  let loaded: Promise<void> | undefined;
-  /** Runs this process created or started: their status in memory is the truth, never read back from disk. */
-  const ownRuns = new Set<string>();
   let closed = false;
   let closeNow = () => {};
   /** Resolves when the manager closes, so that nobody waits for a queued run that will not start. */
   const closing = new Promise<void>((resolve) => (closeNow = resolve));
 
-  /**
-   * Takes in the runs another process (the CLI, a replica sharing the folder) created or deleted since the
-   * last look: the reports folder is the store, this map only a cache of it.
-   */
-  async function refresh(): Promise<void> {
-    const onDisk = new Set(await listRunIds(reportsDir));
-    for (const runId of onDisk) {
-      if (records.has(runId)) continue;
-      const record = await readRunRecord(reportsDir, runId);
-      if (record && !records.has(runId)) records.set(runId, withDefaults(record));
-    }
-    for (const [runId, record] of records) {
-      if (!onDisk.has(runId) && !active.has(runId) && !waiting.includes(record)) {
-        records.delete(runId);
-        finishedProgress.delete(runId);
-      }
-    }
-  }
-
-  const load = () => (loaded ??= refresh());
-
-  async function recordOf(runId: string): Promise<RunRecord> {
-    await load();
-    if (!records.has(runId)) await refresh();
-    const record = records.get(runId);
-    if (!record) throw new AppError(404, 'run_not_found', `No evaluation run '${runId}'. GET /evaluate lists the runs.`);
-    return record;
-  }
-
-  /**
-   * A run this process never created nor started may be moving on elsewhere: its status is read again from
-   * run.json. This process's own runs change only through transition(), which keeps memory and disk in step.
-   */
-  async function current(record: RunRecord): Promise<RunRecord> {
-    if (ownRuns.has(record.run_id) || FINISHED.includes(record.status)) return record;
-    const onDisk = await readRunRecord(reportsDir, record.run_id);
-    if (onDisk) Object.assign(record, withDefaults(onDisk));
-    return record;
-  }
-
-  /**
-   * The one place a run's status changes. run.json is written first and the record in memory follows it,
-   * so what a caller sees is what a restart would read, even when the write fails (a full disk).
-   */
-  async function transition(record: RunRecord, status: RunStatus, fields: Partial<Pick<RunRecord, 'error' | 'finished_at'>> = {}): Promise<void> {
-    const next: RunRecord = { ...record, status };
-    if (status === 'running') next.started_at ??= now();
-    if (fields.error !== undefined) next.error = fields.error;
-    if (FINISHED.includes(status)) next.finished_at = fields.finished_at ?? now();
-    await writeRunRecord(reportsDir, next);
-    Object.assign(record, next);
-  }
+  const catalog = createRunCatalog(reportsDir, {
+    inUse: (record) => active.has(record.run_id) || waiting.includes(record),
+    onForget: (runId) => {
+      finishedProgress.delete(runId);
+      headlines.delete(runId);
+      ended.delete(runId);
+    },
+  });
+  const { records, recordOf, transition } = catalog;
+  const load = catalog.load;
 
   /** Deletes the ended runs the retention policy no longer keeps; one sweep at a time. */
   function sweep(): Promise<void> {
     sweeping = sweeping
       .then(async () => {
-        for (const record of await space.sweep([...records.values()])) {
-          records.delete(record.run_id);
-          finishedProgress.delete(record.run_id);
-          ended.delete(record.run_id);
-        }
+        for (const record of await space.sweep([...records.values()])) catalog.forget(record.run_id);
       })
       .catch((error: unknown) => deps.log.error({ err: error }, 'retention: the sweep failed'));
     return sweeping;
   }
 
   async function view(record: RunRecord): Promise<RunView> {
-    await current(record);
+    await catalog.current(record);
     const running = active.get(record.run_id);
     if (running) return { ...record, progress: { ...running.progress }, paused: running.storage.paused };
     let progress = finishedProgress.get(record.run_id);
     if (!progress) {
       progress = (await scanRun(reportsDir, record)).progress;
-      if (FINISHED.includes(record.status)) finishedProgress.set(record.run_id, progress);
+      if (FINISHED_STATUSES.includes(record.status)) finishedProgress.set(record.run_id, progress);
     }
     return { ...record, progress: { ...progress }, paused: null };
   }
@@ -266,7 +215,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the reports folder is executing it');
       return;
     }
-    ownRuns.add(record.run_id);
+    catalog.own(record);
     if (closed || active.has(record.run_id)) {
       await lock.release();
       return;
@@ -294,7 +243,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         finishedProgress.set(record.run_id, { ...run.progress });
         active.delete(record.run_id);
         await lock.release().catch(() => undefined);
-        if (FINISHED.includes(record.status)) {
+        if (FINISHED_STATUSES.includes(record.status)) {
           endedOf(record.run_id).resolve();
           void sweep();
         }
@@ -329,15 +278,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await rm(runFiles(reportsDir, record.run_id).dir, { recursive: true, force: true });
       throw error;
     }
-    ownRuns.add(record.run_id);
-    records.set(record.run_id, record);
+    catalog.own(record);
     const created: RunView = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
     await startOrQueue(record);
     return created;
   }
 
   async function summaryOf(record: RunRecord): Promise<RunSummary> {
-    const saved = FINISHED.includes(record.status) ? await exports.saved(record, 'summaryJson') : undefined;
+    const saved = FINISHED_STATUSES.includes(record.status) ? await exports.saved(record, 'summaryJson') : undefined;
     const parsed = saved ? (JSON.parse(saved) as Partial<RunSummary>) : undefined;
     // A summary saved by an older version does not say how complete it is: it is made again from the results.
     return parsed?.completeness ? exports.current(record, parsed as RunSummary) : exports.summarize(record);
@@ -345,7 +293,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
   /** An ended run's CSV as written when it ended: the same rows, without parsing every result again per download. */
   async function csvOf(record: RunRecord, file: 'csv' | 'wideCsv', fromResults: (record: RunRecord) => Readable): Promise<Readable> {
-    const saved = FINISHED.includes(record.status) ? await open(runFiles(reportsDir, record.run_id)[file]).catch(() => undefined) : undefined;
+    const saved = FINISHED_STATUSES.includes(record.status) ? await open(runFiles(reportsDir, record.run_id)[file]).catch(() => undefined) : undefined;
     return saved ? saved.createReadStream() : fromResults(record);
   }
 
@@ -386,7 +334,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async list({ limit = DEFAULT_PAGE_SIZE, after } = {}) {
       await load();
-      await refresh();
+      await catalog.refresh();
       const sorted = [...records.values()].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.run_id.localeCompare(a.run_id));
       const start = after === undefined ? 0 : sorted.findIndex((record) => record.run_id === after) + 1;
       if (after !== undefined && start === 0) {
@@ -438,7 +386,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     async chartSvg(runId) {
       const record = await recordOf(runId);
       // The chart drawn when the run ended, rather than a Vega render per download.
-      const saved = FINISHED.includes(record.status) ? await exports.saved(record, 'chart') : undefined;
+      const saved = FINISHED_STATUSES.includes(record.status) ? await exports.saved(record, 'chart') : undefined;
       return saved || exports.chartOf(record, await summaryOf(record));
     },
 
@@ -456,7 +404,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async headline(runId) {
       const record = await recordOf(runId);
-      if (!FINISHED.includes(record.status)) return null;
+      if (!FINISHED_STATUSES.includes(record.status)) return null;
       if (headlines.has(runId)) return headlines.get(runId) ?? null;
       const saved = await exports.saved(record, 'summaryJson');
       let headline: RunHeadline | null = null;
@@ -498,10 +446,4 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await Promise.all(running.map((run) => run.finished));
     },
   };
-}
-
-/** Runs written by an older version lack the fields added since; they read as what they were. */
-function withDefaults(record: RunRecord): RunRecord {
-  record.judge_samples ??= 1;
-  return record;
 }

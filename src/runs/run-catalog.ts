@@ -1,0 +1,84 @@
+import { AppError } from '../errors.js';
+import { listRunIds, readRunRecord, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
+
+export const FINISHED_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+
+const now = () => new Date().toISOString();
+
+/** Runs written by an older version lack the fields added since; they read as what they were. */
+function withDefaults(record: RunRecord): RunRecord {
+  record.judge_samples ??= 1;
+  return record;
+}
+
+/**
+ * The runs' records, kept in memory as a cache of the reports folder, which is the store: runs another process
+ * (the CLI, a replica sharing the folder) creates, moves on or deletes show up here without a restart. This
+ * process's own runs change only through transition(), which writes run.json before the record in memory.
+ */
+export function createRunCatalog(reportsDir: string, options: { inUse(record: RunRecord): boolean; onForget(runId: string): void }) {
+  const records = new Map<string, RunRecord>();
+  /** Runs this process created or started: their status in memory is the truth, never read back from disk. */
+  const ownRuns = new Set<string>();
+  let loaded: Promise<void> | undefined;
+
+  /** Takes in the runs created or deleted by another process since the last look. */
+  async function refresh(): Promise<void> {
+    const onDisk = new Set(await listRunIds(reportsDir));
+    for (const runId of onDisk) {
+      if (records.has(runId)) continue;
+      const record = await readRunRecord(reportsDir, runId);
+      if (record && !records.has(runId)) records.set(runId, withDefaults(record));
+    }
+    for (const [runId, record] of records) if (!onDisk.has(runId) && !options.inUse(record)) forget(runId);
+  }
+
+  function forget(runId: string): void {
+    records.delete(runId);
+    options.onForget(runId);
+  }
+
+  const catalog = {
+    /** Every run known, by id. */
+    records,
+    forget,
+    refresh,
+    load: () => (loaded ??= refresh()),
+
+    /** Marks a run as this process's own (created or started here). */
+    own(record: RunRecord): void {
+      ownRuns.add(record.run_id);
+      records.set(record.run_id, record);
+    },
+
+    async recordOf(runId: string): Promise<RunRecord> {
+      await catalog.load();
+      if (!records.has(runId)) await refresh();
+      const record = records.get(runId);
+      if (!record) throw new AppError(404, 'run_not_found', `No evaluation run '${runId}'. GET /evaluate lists the runs.`);
+      return record;
+    },
+
+    /** The record as it is now: a run of another process that has not ended is read again from its run.json. */
+    async current(record: RunRecord): Promise<RunRecord> {
+      if (ownRuns.has(record.run_id) || FINISHED_STATUSES.includes(record.status)) return record;
+      const onDisk = await readRunRecord(reportsDir, record.run_id);
+      if (onDisk) Object.assign(record, withDefaults(onDisk));
+      return record;
+    },
+
+    /**
+     * The one place a run's status changes. run.json is written first and the record in memory follows it,
+     * so what a caller sees is what a restart would read, even when the write fails (a full disk).
+     */
+    async transition(record: RunRecord, status: RunStatus, fields: Partial<Pick<RunRecord, 'error' | 'finished_at'>> = {}): Promise<void> {
+      const next: RunRecord = { ...record, status };
+      if (status === 'running') next.started_at ??= now();
+      if (fields.error !== undefined) next.error = fields.error;
+      if (FINISHED_STATUSES.includes(status)) next.finished_at = fields.finished_at ?? now();
+      await writeRunRecord(reportsDir, next);
+      Object.assign(record, next);
+    },
+  };
+  return catalog;
+}
