@@ -39,6 +39,15 @@ t.test('over the rate limit: 429 in the error shape with Retry-After; health and
     t.equal((await app.inject('/health')).statusCode, 200);
     t.equal((await app.inject('/ready')).statusCode, 200);
   }
+  // The report pages' shells and assets hold no data: loading them never spends the caller's budget.
+  const shell = await app.inject('/');
+  const asset = /src="(\/ui\/[^"]+\.js)"/.exec(shell.body)?.[1];
+  t.ok(asset, 'the run list names its script');
+  for (let i = 0; i < 5; i++) {
+    t.equal((await app.inject('/')).statusCode, 200);
+    t.equal((await app.inject('/evaluate/run_20261124T235900Z_ab12cd/report')).statusCode, 200);
+    t.equal((await app.inject(asset as string)).statusCode, 200);
+  }
 });
 
 t.test('with keys, each key has its own budget', async (t) => {

@@ -3,7 +3,7 @@ import fastifyUnderPressure from '@fastify/under-pressure';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { callerOf } from './access-control.js';
+import { callerOf, isPublicRoute } from './access-control.js';
 
 export type LimitsOptions = Pick<
   Config,
@@ -11,7 +11,6 @@ export type LimitsOptions = Pick<
 >;
 
 // Probes from orchestrators must not spend a caller's budget nor be refused when many arrive at once.
-const UNLIMITED_ROUTES = new Set(['/health', '/ready']);
 // An overloaded process is still alive: failing liveness would get it restarted mid-work.
 // /ready does shed, which takes the instance out of rotation until it recovers.
 const UNSHED_ROUTES = new Set(['/health']);
@@ -49,7 +48,9 @@ export const requestLimits = fp<LimitsOptions>(
         max: options.RATE_LIMIT_MAX,
         timeWindow: options.RATE_LIMIT_WINDOW_MS,
         keyGenerator: callerOf,
-        allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+        // What needs no key holds no data (probes, docs, the report pages' shells and assets): a page that loads
+        // its script and styles, or polls a live run, spends the caller's budget only on the API calls it makes.
+        allowList: (request) => isPublicRoute(request.routeOptions.url),
         errorResponseBuilder: (_request, context) => {
           const retryAfter = String(Math.max(1, Math.ceil(context.ttl / 1000)));
           return new AppError(
