@@ -24,6 +24,7 @@ import { reportPages } from './routes/report-pages.js';
 import { rubricRoutes } from './routes/rubric.js';
 import { runItemsRoutes } from './routes/run-items.js';
 import { closeServices, createServices, type Services } from './services.js';
+import { openDatabase, type Database } from './db/database.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -247,6 +248,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.setSerializerCompiler(serializerCompiler);
 
   const services = options.services ?? createServices(config);
+  // After createServices, which registers DATABASE_URL's password as a secret before anything can print it.
+  let database: Database | null = null;
+  if (config.RUNS_STORE === 'postgres') {
+    try {
+      database = await openDatabase(config.DATABASE_URL as string, app.log);
+    } catch (error) {
+      if (!options.services) await closeServices(services);
+      throw error;
+    }
+    app.log.warn('RUNS_STORE=postgres: the database is connected and migrated, but the PostgreSQL run store is not built yet; runs are still stored in REPORTS_DIR');
+  }
   const runs = createRunManager({ ...services, log: app.log });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
@@ -254,6 +266,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', async () => {
     await runs.close();
     await closeServices(services);
+    await database?.close();
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -281,7 +294,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   await app.register(openApiDocs);
 
-  await app.register(healthRoutes, { services });
+  await app.register(healthRoutes, { services, database });
   await app.register(modelRoutes, { services });
   await app.register(answerRoutes, { services });
   await app.register(evaluateRoutes, { runs });

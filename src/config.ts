@@ -96,6 +96,21 @@ const corsOrigins = envVar(
     }),
 );
 
+const isPostgresUrl = (value: string) => URL.canParse(value) && ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+
+/** The message never quotes the URL: it may hold a password, and configuration errors are printed. */
+const databaseUrl = envVar(
+  z
+    .string()
+    .trim()
+    .optional()
+    .refine((value) => value === undefined || isPostgresUrl(value), {
+      message: 'expected a postgres:// or postgresql:// URL such as postgres://user:password@localhost:5432/evaluations (the value is not shown: it may hold a password)',
+    }),
+);
+
+export const RUNS_STORES = ['file', 'postgres'] as const;
+
 const NODE_ENVS = ['development', 'production', 'test'] as const;
 const NODE_ENV_ALIASES: Record<string, (typeof NODE_ENVS)[number]> = {
   development: 'development',
@@ -179,6 +194,13 @@ export const EnvSchema = z.object({
   RUN_MAX_OUTAGE_WAIT_MS: int(0, 86_400_000, 300_000),
   /** Seed of a run's bootstrap intervals and permutation tests: the same seed on the same results gives the same summary. */
   BOOTSTRAP_SEED: int(0, 2 ** 31 - 1, 20_250_414),
+  /**
+   * `file`: runs in REPORTS_DIR. `postgres`: the service connects to DATABASE_URL and migrates it at start; the
+   * PostgreSQL run store is not built yet, so runs are still kept in REPORTS_DIR either way.
+   */
+  RUNS_STORE: envVar(z.enum(RUNS_STORES).default('file')),
+  /** The PostgreSQL database of RUNS_STORE=postgres; its password is a secret, redacted everywhere. */
+  DATABASE_URL: databaseUrl,
   /** Where evaluation runs and the case study's eval_results.csv are written. */
   REPORTS_DIR: text('reports'),
   /** While REPORTS_DIR's disk is full or unwritable, runs pause and try their writes again this often. */
@@ -251,7 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((issue) => {
       const name = issue.path.join('.');
       const value = env[name];
-      const shown = value === undefined || /KEY|SECRET|TOKEN/i.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+      const shown = value === undefined || /KEY|SECRET|TOKEN|DATABASE_URL/i.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
       return `  ${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
@@ -265,6 +287,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.data.HEADERS_TIMEOUT_MS > parsed.data.REQUEST_TIMEOUT_MS) {
     throw new ConfigError(
       `Invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${parsed.data.REQUEST_TIMEOUT_MS}), which covers the headers too (got ${parsed.data.HEADERS_TIMEOUT_MS}).`,
+    );
+  }
+  if (parsed.data.RUNS_STORE === 'postgres' && parsed.data.DATABASE_URL === undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  DATABASE_URL: required when RUNS_STORE=postgres. Set it to a postgres:// URL such as postgres://user:password@localhost:5432/evaluations, or set RUNS_STORE=file.',
     );
   }
   if (NODE_ENV === 'production' && SERVICE_API_KEYS.length === 0 && !ALLOW_ANONYMOUS) {

@@ -42,6 +42,7 @@ export function publicUrl(raw: string): string {
 /** Every secret the configuration holds: each alias's key, the service keys, credentials in any base URL. */
 export function collectSecrets(config: Config, registry: ModelRegistry): string[] {
   const values: (string | undefined)[] = [config.OPENAI_API_KEY, ...config.SERVICE_API_KEYS, ...urlSecrets(config.OPENAI_BASE_URL)];
+  if (config.DATABASE_URL !== undefined) values.push(...urlSecrets(config.DATABASE_URL));
   for (const entry of registry.entries) {
     if (entry.kind !== 'openai') continue;
     if (entry.upstream.api_key_env !== null) values.push(config.secrets[entry.upstream.api_key_env]);

@@ -108,6 +108,7 @@ export const ERROR_EXAMPLES = {
   overloaded: written('overloaded', 'The service is overloaded. Retry shortly.'),
   shutting_down: written('shutting_down', 'The service is shutting down; try again shortly.'),
   storage_unavailable: storageError('EROFS'),
+  database_unavailable: written('database_unavailable', 'The database (DATABASE_URL) did not answer: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5432.'),
   upstream_timeout: mapUpstreamError(new APIConnectionTimeoutError(), FINE_TUNED_ALIAS),
   insufficient_storage: storageError('ENOSPC'),
 } satisfies Partial<Record<ErrorCode, AppError>>;

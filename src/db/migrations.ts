@@ -1,0 +1,106 @@
+import type { Pool, PoolClient } from 'pg';
+
+/** One step of the schema: applied once, in order, inside a transaction, and recorded in schema_migrations. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * The schema, version by version. Never edit a migration that has shipped: add the next one.
+ * Version 1 is a start for the PostgreSQL run store (issue 14): the run table it will need at least, with
+ * columns to be added by later migrations as the store lands.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'schema_migrations and runs',
+    sql: `
+      create table schema_migrations (
+        version integer primary key,
+        name text not null,
+        applied_at timestamptz not null default now()
+      );
+      create table runs (
+        run_id text primary key,
+        status text not null check (status in ('queued', 'running', 'completed', 'failed', 'cancelled')),
+        caller text,
+        request jsonb not null,
+        total_items integer not null check (total_items >= 0),
+        done_items integer not null default 0 check (done_items >= 0),
+        failed_items integer not null default 0 check (failed_items >= 0),
+        created_at timestamptz not null default now(),
+        started_at timestamptz,
+        ended_at timestamptz
+      );
+      create index runs_created_at on runs (created_at desc);
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
+
+/** The key of the advisory lock that makes one replica at a time migrate: any constant unique to this service. */
+export const MIGRATION_LOCK_KEY = 0x6576616c_72756e73n; // "evalruns"
+
+export class SchemaTooNewError extends Error {
+  override name = 'SchemaTooNewError';
+  constructor(
+    readonly databaseVersion: number,
+    readonly codeVersion: number,
+  ) {
+    super(
+      `the database's schema is at version ${databaseVersion}, newer than this code knows (up to version ${codeVersion}): a newer release of the service has migrated it. Run that release, or point DATABASE_URL at another database.`,
+    );
+  }
+}
+
+async function schemaVersion(client: PoolClient): Promise<number> {
+  const { rows } = await client.query<{ table: string | null }>(`select to_regclass('schema_migrations')::text as table`);
+  if (!rows[0]?.table) return 0;
+  const version = await client.query<{ version: number | null }>('select max(version) as version from schema_migrations');
+  return version.rows[0]?.version ?? 0;
+}
+
+export interface MigrationOutcome {
+  /** The versions this call applied; empty when another replica (or an earlier start) already had. */
+  applied: number[];
+  version: number;
+}
+
+/**
+ * Brings the database to the latest schema. Replicas starting together queue on a session advisory lock, so
+ * each migration runs once; the lock goes with the connection if this process dies mid-way, and a migration
+ * that fails rolls back whole. A database migrated by a newer release is refused, never touched.
+ */
+export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationOutcome> {
+  const latest = Math.max(0, ...migrations.map((migration) => migration.version));
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    try {
+      const current = await schemaVersion(client);
+      if (current > latest) throw new SchemaTooNewError(current, latest);
+      const applied: number[] = [];
+      for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+        if (migration.version <= current) continue;
+        await client.query('begin');
+        try {
+          await client.query(migration.sql);
+          await client.query('insert into schema_migrations (version, name) values ($1, $2)', [migration.version, migration.name]);
+          await client.query('commit');
+        } catch (error) {
+          await client.query('rollback');
+          throw error;
+        }
+        applied.push(migration.version);
+      }
+      return { applied, version: Math.max(current, ...applied) };
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    }
+  } finally {
+    client.release();
+  }
+}
