@@ -1,5 +1,6 @@
-import { CRITERIA, type Criterion, roundForDisplay } from '../scoring/rubric.js';
+import { CRITERIA, type Criterion } from '../scoring/rubric.js';
 import { percent, signed } from './gain-words.js';
+import { cell, MISSING, row, score } from './markdown-cells.js';
 import type { HumanSummary } from './summary-human-schema.js';
 import type { Measure, RunSummary } from './summary-schema.js';
 
@@ -11,15 +12,8 @@ const LABELS: Record<Measure, string> = {
   weighted: '**Weighted score**',
 };
 const MEASURE_ORDER: Measure[] = [...CRITERIA, 'weighted'];
-const MISSING = '—';
-
-// Names of raters and models are free text: escaped as summary-markdown.ts escapes every cell.
-const cell = (text: string) =>
-  text.replace(/[\\`*[\]|<>]/g, (char) => (char === '<' ? '&lt;' : char === '>' ? '&gt;' : `\\${char}`)).replace(/\r?\n/g, ' ');
-const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 const header = (cells: string[]) => [row(cells), row(['---', ...cells.slice(1).map(() => '---:')])];
 const fixed = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? MISSING : x.toFixed(digits));
-const mean = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : roundForDisplay(x).toFixed(2));
 const share = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : percent(x));
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
@@ -38,7 +32,7 @@ function meansTable(human: HumanSummary, weights: RunSummary['weights']): string
       const interval = gain ? (gain.ci95_bootstrap ?? gain.ci95_t) : null;
       return row([
         measure === 'weighted' ? LABELS.weighted : `${LABELS[measure]} (${weights[measure].toFixed(2)})`,
-        ...human.models.map((model) => mean(model.means[measure])),
+        ...human.models.map((model) => score(model.means[measure])),
         ...(gain ? [gain.mean_difference === null ? MISSING : signed(gain.mean_difference), interval ? `${signed(interval.low)} to ${signed(interval.high)}` : MISSING] : []),
       ]);
     }),

@@ -1,8 +1,9 @@
 import type { RunStatus } from '../runs/run-store.js';
 import type { PairwiseAspect } from '../scoring/pairwise-prompt.js';
-import { CRITERIA, type Criterion, roundForDisplay } from '../scoring/rubric.js';
+import { CRITERIA, type Criterion } from '../scoring/rubric.js';
 import type { PairedComparison } from '../stats/paired.js';
 import { formatP, percent, signed } from './gain-words.js';
+import { cell, MISSING, row, score } from './markdown-cells.js';
 import { calibrationLines, humanSectionLines } from './summary-human-markdown.js';
 import type { Measure, ModelSummary, PairedGain, PairwiseSummary, RunSummary, SummarySection } from './summary-schema.js';
 
@@ -19,20 +20,6 @@ const CRITERION_LABELS: Record<Criterion, string> = {
   safety_tone: 'Safety/tone',
 };
 
-const MISSING = '—';
-
-/**
- * Aliases, model ids, item ids and run metadata are free text from configuration and callers: a pipe would
- * split a table cell, and HTML or a Markdown link would render as markup in a viewer. Escaped, they read as
- * written. (An underscore inside a word is not emphasis in CommonMark, so run ids stay as they are.)
- */
-const MARKUP = /[\\`*[\]|<>]/g;
-const cell = (text: string) =>
-  text
-    .replace(MARKUP, (char) => (char === '<' ? '&lt;' : char === '>' ? '&gt;' : `\\${char}`))
-    .replace(/\r?\n/g, ' ');
-const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
-const score = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : roundForDisplay(x).toFixed(2));
 const signedOrMissing = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : signed(x));
 const count = (n: number) => n.toLocaleString('en-US');
 export const itemCount = (n: number) => (n === 1 ? '1 item' : `${count(n)} items`);
