@@ -18,7 +18,7 @@ import { bootReport } from './plugins/boot-report.js';
 import { browserPolicy } from './plugins/browser-policy.js';
 import { openApiDocs } from './plugins/openapi.js';
 import { requestLimits } from './plugins/limits.js';
-import { redactSecrets } from './secrets.js';
+import { isCredentialParameter, REDACTED, redactSecrets } from './secrets.js';
 import { modelRoutes } from './routes/models.js';
 import { reportPages } from './routes/report-pages.js';
 import { rubricRoutes } from './routes/rubric.js';
@@ -116,10 +116,6 @@ function withSecretRedaction(logger: FastifyServerOptions['logger']): FastifySer
   return { ...logger, hooks: { ...logger.hooks, streamWrite: redactSecrets }, serializers: { ...logger.serializers, req: serializeRequest } };
 }
 
-/** Query parameters whose name says they carry a credential; a caller may send a key as `?api_key=` by mistake. */
-const CREDENTIAL_PARAMETER = /^(?:.*(?:key|token|secret|passw|pwd|auth|sig|credential).*)$/i;
-
-/** The URL as logged: the value of any credential-looking query parameter is replaced, presented or not configured. */
 export function loggableUrl(url: string): string {
   const query = url.indexOf('?');
   if (query === -1) return url;
@@ -127,14 +123,9 @@ export function loggableUrl(url: string): string {
     .slice(query + 1)
     .split('&')
     .map((pair) => {
+      // A caller may send a key as `?api_key=` by mistake.
       const name = pair.split('=', 1)[0] ?? '';
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name);
-      } catch {
-        // A malformed escape is logged as sent, by its raw name.
-      }
-      return CREDENTIAL_PARAMETER.test(decoded) && pair.includes('=') ? `${name}=[redacted]` : pair;
+      return isCredentialParameter(name) && pair.includes('=') ? `${name}=${REDACTED}` : pair;
     });
   return `${url.slice(0, query)}?${parameters.join('&')}`;
 }

@@ -21,6 +21,9 @@ const decoded = (text: string) => {
   }
 };
 
+/** Whether a query parameter's name, as sent or decoded, says it carries a credential. */
+export const isCredentialParameter = (name: string) => CREDENTIAL_PARAM.test(decoded(name));
+
 /** The user, password and credential query parameters of a base URL (validated at boot), as written and decoded. */
 function urlSecrets(raw: string): string[] {
   const url = new URL(raw);

@@ -1,4 +1,4 @@
-import { CRITERIA, type Criterion } from '../scoring/rubric.js';
+import { CRITERIA, type Criterion, MEASURES } from '../scoring/rubric.js';
 import { percent, signed } from './gain-words.js';
 import { cell, MISSING, row, score } from './markdown-cells.js';
 import type { HumanSummary } from './summary-human-schema.js';
@@ -11,7 +11,6 @@ const LABELS: Record<Measure, string> = {
   safety_tone: 'Safety/tone',
   weighted: '**Weighted score**',
 };
-const MEASURE_ORDER: Measure[] = [...CRITERIA, 'weighted'];
 const header = (cells: string[]) => [row(cells), row(['---', ...cells.slice(1).map(() => '---:')])];
 const fixed = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? MISSING : x.toFixed(digits));
 const share = (x: number | null | undefined) => (x === null || x === undefined ? MISSING : percent(x));
@@ -27,7 +26,7 @@ function meansTable(human: HumanSummary, weights: RunSummary['weights']): string
   const columns = ['Criterion', ...human.models.map((model) => cell(model.alias)), ...(comparison ? ['Gain (paired)', '95% CI'] : [])];
   return [
     ...header(columns),
-    ...MEASURE_ORDER.map((measure) => {
+    ...MEASURES.map((measure) => {
       const gain = comparison?.measures[measure];
       const interval = gain ? (gain.ci95_bootstrap ?? gain.ci95_t) : null;
       return row([

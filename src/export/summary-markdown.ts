@@ -1,6 +1,6 @@
 import type { RunStatus } from '../runs/run-store.js';
 import type { PairwiseAspect } from '../scoring/pairwise-prompt.js';
-import { CRITERIA, type Criterion } from '../scoring/rubric.js';
+import { CRITERIA, type Criterion, MEASURES } from '../scoring/rubric.js';
 import type { PairedComparison } from '../stats/paired.js';
 import { formatP, percent, signed } from './gain-words.js';
 import { cell, MISSING, row, score } from './markdown-cells.js';
@@ -44,7 +44,6 @@ export function partialNotice({ completeness }: Pick<RunSummary, 'completeness'>
 const measureLabel = (measure: Measure, weights: RunSummary['weights']) =>
   measure === 'weighted' ? '**Weighted score**' : `${CRITERION_LABELS[measure]} (${weights[measure].toFixed(2)})`;
 
-const MEASURE_ORDER: Measure[] = [...CRITERIA, 'weighted'];
 
 function interval(value: { low: number; high: number } | null) {
   return value === null ? MISSING : `${signed(value.low)} to ${signed(value.high)}`;
@@ -59,7 +58,7 @@ function qualityTable(section: SummarySection, weights: RunSummary['weights']): 
   return [
     row(header),
     row(['---', ...header.slice(1).map(() => '---:')]),
-    ...MEASURE_ORDER.map((measure) =>
+    ...MEASURES.map((measure) =>
       row([
         measureLabel(measure, weights),
         ...models.map((model) => score(model.means?.[measure])),
@@ -88,7 +87,7 @@ function pairedTable(gain: PairedGain, weights: RunSummary['weights']): string[]
   return [
     row(header),
     row(['---', ...header.slice(1).map(() => '---:')]),
-    ...MEASURE_ORDER.map((measure) => row(pairedRow(measureLabel(measure, weights), gain.measures[measure]))),
+    ...MEASURES.map((measure) => row(pairedRow(measureLabel(measure, weights), gain.measures[measure]))),
   ];
 }
 

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunStatus } from './run-store.js';
+import { FINISHED_STATUSES, type RunStatus } from './run-store.js';
 
 /** What the retention policy needs to know of a run on disk. */
 export interface StoredRun {
@@ -18,8 +18,6 @@ export interface RetentionPolicy {
   maxTotalBytes: number;
 }
 
-const ENDED: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
-
 const endedAt = (run: StoredRun) => Date.parse(run.finished_at ?? run.created_at);
 
 /**
@@ -28,7 +26,7 @@ const endedAt = (run: StoredRun) => Date.parse(run.finished_at ?? run.created_at
  * size limit never takes the newest ended run: a run that just completed is there to be read.
  */
 export function runsToDelete(runs: readonly StoredRun[], policy: RetentionPolicy, nowMs: number): StoredRun[] {
-  const ended = runs.filter((run) => ENDED.includes(run.status)).sort((a, b) => endedAt(a) - endedAt(b) || a.run_id.localeCompare(b.run_id));
+  const ended = runs.filter((run) => FINISHED_STATUSES.includes(run.status)).sort((a, b) => endedAt(a) - endedAt(b) || a.run_id.localeCompare(b.run_id));
   const chosen = new Set<StoredRun>();
   if (policy.maxAgeMs > 0) for (const run of ended) if (nowMs - endedAt(run) > policy.maxAgeMs) chosen.add(run);
   if (policy.maxTotalBytes > 0) {

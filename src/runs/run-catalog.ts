@@ -1,7 +1,5 @@
 import { AppError } from '../errors.js';
-import { listRunIds, readRunRecord, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
-
-export const FINISHED_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+import { FINISHED_STATUSES, listRunIds, readRunRecord, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
 
 const now = () => new Date().toISOString();
 
@@ -22,8 +20,14 @@ export function createRunCatalog(reportsDir: string, options: { inUse(record: Ru
   const ownRuns = new Set<string>();
   let loaded: Promise<void> | undefined;
 
-  /** Takes in the runs created or deleted by another process since the last look. */
-  async function refresh(): Promise<void> {
+  /** Takes in the runs created or deleted by another process since the last look; the first look is the load. */
+  function refresh(): Promise<void> {
+    const looked = look();
+    loaded ??= looked;
+    return looked;
+  }
+
+  async function look(): Promise<void> {
     const onDisk = new Set(await listRunIds(reportsDir));
     for (const runId of onDisk) {
       if (records.has(runId)) continue;

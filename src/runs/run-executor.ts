@@ -198,23 +198,19 @@ interface RunSink {
 }
 
 /**
- * A result counts once its line is on disk. On a full disk the worker holds it and waits for space; if
- * the run is stopped meanwhile, the pair is done again on resume, as if it had never been finished.
+ * A result or verdict counts once its line is on disk. On a full disk the worker holds it and waits for space;
+ * if the run is stopped meanwhile, the pair is done again on resume, as if it had never been finished.
  */
-async function recordResult(sink: RunSink, result: RunResult): Promise<void> {
-  if (!(await sink.storage.untilStored(() => sink.results.append(result), sink.signal))) return;
-  sink.summary.add(result);
+async function recordLine<T extends { outcome: string }>(sink: RunSink, writer: JsonLinesWriter<T>, line: T, tally: (line: T) => void): Promise<void> {
+  if (!(await sink.storage.untilStored(() => writer.append(line), sink.signal))) return;
+  tally(line);
   sink.progress.done += 1;
-  if (result.outcome === 'failed') sink.progress.failed += 1;
+  if (line.outcome === 'failed') sink.progress.failed += 1;
 }
 
-async function recordVerdict(sink: RunSink, verdict: PairwiseResult): Promise<void> {
-  const verdicts = sink.verdicts as JsonLinesWriter<PairwiseResult>;
-  if (!(await sink.storage.untilStored(() => verdicts.append(verdict), sink.signal))) return;
-  sink.summary.addVerdict(verdict);
-  sink.progress.done += 1;
-  if (verdict.outcome === 'failed') sink.progress.failed += 1;
-}
+const recordResult = (sink: RunSink, result: RunResult) => recordLine(sink, sink.results, result, (line) => sink.summary.add(line));
+const recordVerdict = (sink: RunSink, verdict: PairwiseResult) =>
+  recordLine(sink, sink.verdicts as JsonLinesWriter<PairwiseResult>, verdict, (line) => sink.summary.addVerdict(line));
 
 /** Executes a run until every item is done or the run is aborted; the caller writes the exports and the status. */
 export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary: SummaryAccumulator, scan: RunScan): Promise<void> {

@@ -33,13 +33,15 @@ export function runProvenanceFor(
     run.scorer === 'none'
       ? { scorer: run.scorer, judge_alias: null, judge_model_id: null, judge_samples: null, prompt_sha256: null, weights: run.weights, service_version: API_VERSION }
       : scoringProvenanceFor(deps.registry, { scorer: run.scorer, judge_samples: run.judge_samples, weights: run.weights });
-  return {
-    ...scoring,
-    bootstrap: { seed: deps.config.BOOTSTRAP_SEED, resamples: DEFAULT_RESAMPLES, method: 'bca' },
-    weighted_tie_band: WEIGHTED_TIE_BAND,
-    target_half_width: DEFAULT_HALF_WIDTH,
-  };
+  return { ...scoring, ...statisticsProvenance(deps.config) };
 }
+
+/** How the run's intervals and tests are computed: the same for every run of this configuration. */
+const statisticsProvenance = (config: { BOOTSTRAP_SEED: number }) => ({
+  bootstrap: { seed: config.BOOTSTRAP_SEED, resamples: DEFAULT_RESAMPLES, method: 'bca' as const },
+  weighted_tie_band: WEIGHTED_TIE_BAND,
+  target_half_width: DEFAULT_HALF_WIDTH,
+});
 
 /** A run created before provenance was recorded: what is known of it, nothing guessed about its judge. */
 function provenanceOf(deps: Pick<RunExportsDeps, 'config'>, record: RunRecord): RunProvenance {
@@ -52,9 +54,7 @@ function provenanceOf(deps: Pick<RunExportsDeps, 'config'>, record: RunRecord): 
     prompt_sha256: null,
     weights: record.weights,
     service_version: 'unknown',
-    bootstrap: { seed: deps.config.BOOTSTRAP_SEED, resamples: DEFAULT_RESAMPLES, method: 'bca' },
-    weighted_tie_band: WEIGHTED_TIE_BAND,
-    target_half_width: DEFAULT_HALF_WIDTH,
+    ...statisticsProvenance(deps.config),
   };
 }
 
@@ -88,7 +88,6 @@ function measureHeuristicAgreement(deps: RunExportsDeps): HeuristicAgreement {
 }
 
 export interface RunExports {
-  provenanceOf(record: RunRecord): RunProvenance;
   accumulatorOf(record: RunRecord): Promise<SummaryAccumulator>;
   /** The summary from the files on disk (a run still going, or one whose summary.json is missing), as of the run's status unless told. */
   summarize(record: RunRecord, status?: RunStatus): Promise<RunSummary>;
@@ -168,8 +167,6 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
   }
 
   const exports: RunExports = {
-    provenanceOf: (record) => provenanceOf(deps, record),
-
     async accumulatorOf(record) {
       const provenance = provenanceOf(deps, record);
       return createSummaryAccumulator({

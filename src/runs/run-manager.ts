@@ -16,8 +16,8 @@ import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
 import type { RunItem } from './run-result.js';
 import { runHeadlineOf, type RunHeadline } from './run-headline.js';
 import { readItemsPage, type ItemsPage, type ItemsQuery } from './run-items.js';
-import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, repairResults, runFiles, type RunRecord } from './run-store.js';
-import { createRunCatalog, FINISHED_STATUSES } from './run-catalog.js';
+import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, FINISHED_STATUSES, repairResults, runFiles, type RunRecord } from './run-store.js';
+import { createRunCatalog } from './run-catalog.js';
 
 export type { RunProgress } from './run-executor.js';
 
@@ -333,7 +333,6 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     },
 
     async list({ limit = DEFAULT_PAGE_SIZE, after } = {}) {
-      await load();
       await catalog.refresh();
       const sorted = [...records.values()].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.run_id.localeCompare(a.run_id));
       const start = after === undefined ? 0 : sorted.findIndex((record) => record.run_id === after) + 1;
@@ -424,7 +423,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await sweep();
       sweepTimer ??= setInterval(() => void sweep(), RETENTION_SWEEP_INTERVAL_MS).unref();
       const unfinished = [...records.values()]
-        .filter((record) => (record.status === 'queued' || record.status === 'running') && !active.has(record.run_id) && !waiting.includes(record))
+        .filter((record) => !FINISHED_STATUSES.includes(record.status) && !active.has(record.run_id) && !waiting.includes(record))
         .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.run_id.localeCompare(b.run_id));
       for (const record of unfinished) await startOrQueue(record);
     },

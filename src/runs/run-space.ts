@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../errors.js';
 import { folderBytes, runsToDelete } from './retention.js';
-import { runFiles, type RunRecord } from './run-store.js';
+import { FINISHED_STATUSES, runFiles, type RunRecord } from './run-store.js';
 
 export interface RunSpaceConfig {
   REPORTS_DIR: string;
@@ -28,7 +28,7 @@ export function createRunSpace(config: RunSpaceConfig, log: FastifyBaseLogger) {
     const known = endedBytes.get(record.run_id);
     if (known !== undefined) return known;
     const bytes = await folderBytes(runFiles(config.REPORTS_DIR, record.run_id).dir);
-    if (record.status !== 'queued' && record.status !== 'running') endedBytes.set(record.run_id, bytes);
+    if (FINISHED_STATUSES.includes(record.status)) endedBytes.set(record.run_id, bytes);
     return bytes;
   }
 
@@ -63,7 +63,7 @@ export function createRunSpace(config: RunSpaceConfig, log: FastifyBaseLogger) {
      */
     async admit(owner: string, records: readonly RunRecord[], pending: number): Promise<void> {
       const mine = records.filter((record) => record.owner === owner);
-      const active = mine.filter((record) => record.status === 'queued' || record.status === 'running').length + pending;
+      const active = mine.filter((record) => !FINISHED_STATUSES.includes(record.status)).length + pending;
       if (config.MAX_ACTIVE_RUNS_PER_CALLER > 0 && active >= config.MAX_ACTIVE_RUNS_PER_CALLER) {
         throw new AppError(429, 'too_many_runs', `You already have ${active} runs queued or running, the most one caller may have (MAX_ACTIVE_RUNS_PER_CALLER). Wait for one to end, or cancel one with DELETE /evaluate/{run_id}.`, {
           headers: { 'retry-after': '30' },

@@ -15,6 +15,8 @@ export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancel
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+/** A run in one of these has ended: its files no longer change. */
+export const FINISHED_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** A run's description, kept in run.json; progress is derived from results.jsonl, never stored twice. */
 export interface RunRecord {

@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import { JUDGE_ALIAS } from '../models/registry.js';
-import { API_VERSION } from '../version.js';
 import { callJudge, cleanRationale, judgeEntry, judgeSamples, samplingFor, type JudgeDeps } from './judge-call.js';
 import {
   buildPairwiseMessages,
@@ -13,6 +11,7 @@ import {
   type ShownPreference,
 } from './pairwise-prompt.js';
 import { byCriterion, DEFAULT_RUBRIC_WEIGHTS, RUBRIC, ScoringProvenanceSchema, type RubricWeights } from './rubric.js';
+import { scoringProvenanceFor } from './provenance.js';
 import type { ScoreContext } from './score-answer.js';
 
 export const PAIRWISE_PREFERENCES = ['first', 'second', 'tie'] as const;
@@ -144,16 +143,6 @@ export async function judgePair(deps: JudgeDeps, input: PairwiseInput, ctx: Scor
     orders,
     rationale: cleanRationale((replies.first_as_a[0] as PairwiseReply).overall.rationale),
     samples,
-    provenance: {
-      scorer: 'pairwise',
-      judge_alias: JUDGE_ALIAS,
-      judge_model_id: entry.model_id,
-      judge_samples: samples,
-      prompt_sha256: PAIRWISE_PROMPT_SHA256,
-      weights: byCriterion((criterion) => weights[criterion]),
-      service_version: API_VERSION,
-    },
+    provenance: scoringProvenanceFor(deps.registry, { scorer: 'pairwise', judge_samples: samples, weights: byCriterion((criterion) => weights[criterion]) }),
   };
 }
-
-export { PAIRWISE_ASPECTS, PAIRWISE_PROMPT_SHA256, type PairwiseAspect };
