@@ -56,6 +56,27 @@ export function fill(element, ...children) {
   return element;
 }
 
+const FOCUSABLE = 'a[href], button, input, select, textarea';
+
+/**
+ * Rebuilds `container` with `rebuild` and gives the focus back to the same control of the same row
+ * (the nearest ancestor with `data-item-id`): a refresh every few seconds must not take the keyboard's
+ * place away from the person reading.
+ * @param {Element} container
+ * @param {() => void} rebuild
+ */
+export function keepingFocus(container, rebuild) {
+  const focused = document.activeElement;
+  const row = focused instanceof HTMLElement && container.contains(focused) ? focused.closest('[data-item-id]') : null;
+  const itemId = row instanceof HTMLElement ? row.dataset.itemId : undefined;
+  const index = row && focused ? [...row.querySelectorAll(FOCUSABLE)].indexOf(focused) : -1;
+  rebuild();
+  if (itemId === undefined || index < 0) return;
+  const again = [...container.querySelectorAll('[data-item-id]')].find((element) => element instanceof HTMLElement && element.dataset.itemId === itemId);
+  const control = again?.querySelectorAll(FOCUSABLE)[index];
+  if (control instanceof HTMLElement) control.focus();
+}
+
 /**
  * The element with this id, which the page's shell must have.
  * @template {HTMLElement} [T=HTMLElement]

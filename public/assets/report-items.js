@@ -1,7 +1,7 @@
 // The report's items: a page of GET /evaluate/{id}/items at a time, filtered, sorted and searched by the
 // service, each item opening onto every model's answer side by side with its scores and rationales.
 import { describeError, download, getJson } from './api.js';
-import { byId, definitions, fill, h } from './dom.js';
+import { byId, definitions, fill, h, keepingFocus } from './dom.js';
 import { count, CRITERIA, direction, MEASURE_NAMES, score, signed } from './format.js';
 
 /**
@@ -203,7 +203,7 @@ export function createItemsView({ runId, models }) {
     } else {
       fill(info, `Items ${offset + 1}–${offset + items.length} of ${matched.toLocaleString('en-US')}${matched !== total ? ` matching (of ${count(total, 'item')})` : ''}`);
     }
-    fill(body, items.map((item) => [itemRow(item), open.has(item.item_id) ? detailRow(item) : null]));
+    keepingFocus(body, () => fill(body, items.map((item) => [itemRow(item), open.has(item.item_id) ? detailRow(item) : null])));
     previousButton.disabled = offset === 0;
     nextButton.disabled = loaded.next_cursor === null;
     fill(pageLabel, matched > 0 ? `Page ${Math.floor(offset / state.limit) + 1} of ${Math.max(1, Math.ceil(matched / state.limit))}` : '');

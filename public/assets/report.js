@@ -48,6 +48,8 @@ let shown = null;
 /** @type {ReturnType<typeof createItemsView> | null} */
 let items = null;
 let itemsLoadedAt = 0;
+/** What the run's facts and buttons were last built from. */
+let headShape = '';
 
 function reloadItems() {
   itemsLoadedAt = Date.now();
@@ -71,6 +73,11 @@ function renderHead(run) {
     run.paused ? h('div', { className: 'note error' }, `Paused since ${dateTime(run.paused.since)}: ${run.paused.message}`) : null,
     run.error ? h('div', { className: 'note error' }, `Failed: ${run.error}`) : null,
   );
+  // The facts and the buttons change only with the status, or the first answer; rebuilt on every poll, a
+  // focused button would be taken from under the keyboard every 2 s.
+  const shape = `${run.status}|${run.started_at}|${run.finished_at}|${run.progress.done > 0}`;
+  if (shape === headShape) return;
+  headShape = shape;
   const [first, ...others] = run.models;
   fill(
     byId('run-facts'),
