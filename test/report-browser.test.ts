@@ -81,11 +81,17 @@ t.test('the run list and a report: a run followed live, then filtered, sorted, s
   await page.locator('#run-state').waitFor();
   t.match(await page.locator('#run-state').innerText(), /queued|running/, 'the report opens while the run goes on');
   t.match(await page.locator('#live').innerText(), /live/, 'and says it is live');
+  const progressSeen = new Set<string>();
+  const noteProgress = async () => progressSeen.add(await page.locator('#run-progress-text').innerText());
   // The page refreshes every 2 s while the run goes on: the keyboard's place must survive it.
   await page.locator('#items-body tr.item-row .open-button').first().waitFor();
+  // After the first answer the buttons change only with the status (the rating link appears with that answer).
+  await page.locator('#rate-link').waitFor();
+  await noteProgress();
   const statusBefore = await page.locator('#run-state').innerText();
   await page.locator('#run-actions button[data-download="results.csv"]').focus();
   await page.waitForTimeout(2500);
+  await noteProgress();
   const focusedDownload = (await page.locator(':focus').count()) > 0 ? await page.locator(':focus').getAttribute('data-download') : null;
   const statusAfter = await page.locator('#run-state').innerText();
   t.ok(focusedDownload === 'results.csv' || statusAfter !== statusBefore, `a focused button keeps the focus across polls (${statusBefore} → ${statusAfter}, focus on ${focusedDownload})`);
@@ -93,9 +99,9 @@ t.test('the run list and a report: a run followed live, then filtered, sorted, s
   const rowId = await watchedRow.getAttribute('data-item-id');
   await watchedRow.locator('.open-button').focus();
   await page.waitForTimeout(2500);
+  await noteProgress();
   const focusedRow = page.locator('#items-body tr.item-row:has(.open-button:focus)');
   t.equal((await focusedRow.count()) > 0 ? await focusedRow.getAttribute('data-item-id') : null, rowId, "and so does a row's button when the items are refreshed");
-  const progressSeen = new Set<string>();
   for (const deadline = Date.now() + 45_000; Date.now() < deadline; await page.waitForTimeout(150)) {
     progressSeen.add(await page.locator('#run-progress-text').innerText());
     if ((await page.locator('#run-state').innerText()) === 'completed') break;
