@@ -10,6 +10,7 @@ import { AppError, storageFailure, unsupportedMediaType } from './errors.js';
 import { answerRoutes } from './routes/answer.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { ratingsRoutes } from './routes/ratings.js';
+import { createFileRunStore } from './runs/file-store.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
@@ -250,7 +251,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     }
     app.log.warn('RUNS_STORE=postgres: the database is connected and migrated, but the PostgreSQL run store is not built yet; runs are still stored in REPORTS_DIR');
   }
-  const runs = createRunManager({ ...services, log: app.log });
+  const store = createFileRunStore(config.REPORTS_DIR);
+  const runs = createRunManager({ ...services, store, log: app.log });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
   // Runs stop before the clients they use; they stay "running" on disk and resume at the next start.
@@ -289,7 +291,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(modelRoutes, { services });
   await app.register(answerRoutes, { services });
   await app.register(evaluateRoutes, { runs });
-  await app.register(ratingsRoutes, { runs, reportsDir: config.REPORTS_DIR });
+  await app.register(ratingsRoutes, { runs, store });
   await app.register(runItemsRoutes, { runs });
   await app.register(rubricRoutes, { weights: config.RUBRIC_WEIGHTS });
   await app.register(reportPages);

@@ -610,7 +610,7 @@ t.test('two processes on one reports folder: only one executes a run, and no pai
 
   // A second instance starts on the same folder while the run is going: it finds the run "running" and leaves it alone.
   const second = await buildTestApp(t, env);
-  t.ok(second.logs().some((line) => line.msg === 'evaluation run left alone: another process sharing the reports folder is executing it' && line.run_id === run_id));
+  t.ok(second.logs().some((line) => line.msg === 'evaluation run left alone: another process sharing the run store is executing it' && line.run_id === run_id));
   const run = await waitForRun(first.app, run_id);
   t.equal(run.status, 'completed');
   t.equal(fake.requests.length, 40, 'every pair called once');

@@ -6,7 +6,7 @@ import t from 'tap';
 import { runEvaluate } from '../src/cli/evaluate.js';
 import { NOT_CALIBRATED, summarizeHuman, type HumanSummaryInput, type PairwisePreference } from '../src/export/summary-human.js';
 import { blindOrder } from '../src/runs/blinding.js';
-import type { StoredRating } from '../src/runs/ratings-store.js';
+import type { StoredRating } from '../src/runs/rating.js';
 import { DEFAULT_RUBRIC_WEIGHTS, weightedScore, type Measure } from '../src/scoring/rubric.js';
 import { exactAgreement, krippendorffAlpha, quadraticWeightedKappa, spearman } from '../src/stats/agreement.js';
 import { buildTestApp } from './helpers/build-app.js';

@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import { readItemsPage, type ItemsPage } from '../src/runs/run-items.js';
 import type { PairwiseResult, RunItem, RunResult } from '../src/runs/run-result.js';
-import { createRunFiles, runFiles, type RunRecord } from '../src/runs/run-store.js';
+import { createFileRunStore, createRunFiles, runFiles } from '../src/runs/file-store.js';
+import type { RunRecord } from '../src/runs/run-store.js';
 import { DEFAULT_RUBRIC_WEIGHTS, RUBRIC_SCORES_EXAMPLE, type RubricScores } from '../src/scoring/rubric.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
@@ -249,7 +250,7 @@ t.test('judge order-inconsistent verdicts and unfinished items, from the run fil
   });
   writeFileSync(runFiles(reportsDir, record.run_id).verdicts, `${[verdict('a', false), verdict('b', true)].map((line) => JSON.stringify(line)).join('\n')}\n`);
 
-  const read = (query: Partial<Parameters<typeof readItemsPage>[2]> = {}) => readItemsPage(reportsDir, record, { offset: 0, limit: 25, sort: 'position', ...query });
+  const read = (query: Partial<Parameters<typeof readItemsPage>[2]> = {}) => readItemsPage(createFileRunStore(reportsDir), record, { offset: 0, limit: 25, sort: 'position', ...query });
   const page = await read();
   t.match(page.facets.flags, { order_inconsistent: 1, pending: 1 });
   const [a, b, c] = page.items;

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
-import { openVerdictsWriter, readItems, readResults, readVerdicts, repairResults, ResultsWriter, runFiles } from '../src/runs/run-store.js';
+import { openVerdictsWriter, readItems, readResults, readVerdicts, repairResults, ResultsWriter, runFiles } from '../src/runs/file-store.js';
 import type { RunResult } from '../src/runs/run-result.js';
 
 const result = (n: number): RunResult => ({
@@ -112,7 +112,7 @@ t.test('verdicts: a partial last line left by a crash is cut, a verdict listed t
 });
 
 t.test('a run lock: one holder at a time; a dead holder on this host or a silent one elsewhere frees it', async (t) => {
-  const { acquireRunLock, RUN_LOCK_STALE_MS } = await import('../src/runs/run-store.js');
+  const { acquireRunLock, RUN_LOCK_STALE_MS } = await import('../src/runs/file-store.js');
   const { hostname } = await import('node:os');
   const { spawnSync } = await import('node:child_process');
   const { utimesSync } = await import('node:fs');

@@ -12,7 +12,8 @@ import { junitReport } from '../export/junit.js';
 import type { PairwiseResult, RunResult } from '../runs/run-result.js';
 import { PromptSetSchema } from '../runs/prompt-set.js';
 import { createRunManager, type RunManager, type RunView } from '../runs/run-manager.js';
-import { readResults, readVerdicts, runFiles } from '../runs/run-store.js';
+import { createFileRunStore, runFiles } from '../runs/file-store.js';
+import type { RunStore } from '../runs/run-store.js';
 import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { closeServices, createServices } from '../services.js';
 import { asksForHelp, type CommandHelp, helpText, parseCommandOptions, usageLine, UsageError } from './command-line.js';
@@ -147,7 +148,7 @@ async function collect<T>(records: AsyncIterable<T>, keep: (record: T) => boolea
 }
 
 /** The files and lines of a completed run, and its exit code: the CSV, the table, the JUnit report and the gate. */
-async function reportCompletedRun(run: RunView, runs: RunManager, args: EvaluateArgs, config: Config, io: EvaluateIo): Promise<number> {
+async function reportCompletedRun(run: RunView, runs: RunManager, store: RunStore, args: EvaluateArgs, config: Config, io: EvaluateIo): Promise<number> {
   const csv = runFiles(config.REPORTS_DIR, run.run_id).csv;
   if (args.out) {
     await mkdir(dirname(resolve(args.out)), { recursive: true });
@@ -162,8 +163,8 @@ async function reportCompletedRun(run: RunView, runs: RunManager, args: Evaluate
   const gates = gateVerdicts(summary, { margin: args['gate-margin'] ?? 0, allowNoInterval: args['gate-allow-no-interval'] });
   if (args.junit) {
     const failed = {
-      results: await collect<RunResult>(readResults(config.REPORTS_DIR, run.run_id), (result) => result.outcome === 'failed'),
-      verdicts: await collect<PairwiseResult>(readVerdicts(config.REPORTS_DIR, run.run_id), (verdict) => verdict.outcome === 'failed'),
+      results: await collect<RunResult>(store.results(run.run_id), (result) => result.outcome === 'failed'),
+      verdicts: await collect<PairwiseResult>(store.verdicts(run.run_id), (verdict) => verdict.outcome === 'failed'),
     };
     const models = run.models.map((model) => model.alias);
     await mkdir(dirname(resolve(args.junit)), { recursive: true });
@@ -218,7 +219,8 @@ export async function runEvaluate(argv: readonly string[], io: EvaluateIo): Prom
   }
   // Log lines go to stderr and only when something is wrong, so the progress bar and the table stay readable.
   const log = pino({ level: 'warn' }, pino.destination(2));
-  const runs = createRunManager({ ...services, log });
+  const store = createFileRunStore(config.REPORTS_DIR);
+  const runs = createRunManager({ ...services, store, log });
   const stopOnSignal = () => {
     io.stderr('\ninterrupted: the run stays on disk and resumes when the service starts\n');
     void runs.close();
@@ -250,7 +252,7 @@ export async function runEvaluate(argv: readonly string[], io: EvaluateIo): Prom
       io.stderr(`run ${run.run_id} ${run.status}${run.error ? `: ${run.error}` : ''}\n`);
       return EVALUATE_EXIT.runFailed;
     }
-    return await reportCompletedRun(run, runs, args, config, io);
+    return await reportCompletedRun(run, runs, store, args, config, io);
   } catch (error) {
     if (error instanceof AppError) {
       io.stderr(`${error.code === 'missing_api_key' ? missingKeyAdvice(error, argv) : error.message}\n`);

@@ -2,7 +2,7 @@ import { Readable, pipeline } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { stringify as stringifySync } from 'csv-stringify/sync';
 import { ANSWER_KEYS } from '../runs/blinding.js';
-import type { StoredRating } from '../runs/ratings-store.js';
+import type { StoredRating } from '../runs/rating.js';
 import { CRITERIA } from '../scoring/rubric.js';
 import { CELL_FORMAT, roundWeighted } from './csv.js';
 

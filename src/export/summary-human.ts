@@ -1,4 +1,4 @@
-import type { StoredRating } from '../runs/ratings-store.js';
+import type { StoredRating } from '../runs/rating.js';
 import { byCriterion, byMeasure, CRITERIA, MEASURES, type Criterion, type Measure } from '../scoring/rubric.js';
 import { exactAgreement, krippendorffAlpha, labelAgreement, quadraticWeightedKappa, spearman, withinOneAgreement } from '../stats/agreement.js';
 import { FLOAT_TIE_TOLERANCE } from '../stats/defaults.js';

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import { ratingsCsvText } from '../export/ratings-csv.js';
 import { createRatings } from '../runs/ratings.js';
 import type { RunManager } from '../runs/run-manager.js';
+import type { RunStore } from '../runs/run-store.js';
 import { BODY_ERRORS, errorResponses, RUN_PATH_ERRORS, SERVICE_ERRORS, STORAGE_ERRORS } from '../schemas/error.js';
 import { RunIdParamsSchema } from '../schemas/evaluate.js';
 import { RatingByKeysSchema, RatingItemsPageSchema, RatingItemsQuerySchema, RatingRequestSchema, RatingsListSchema } from '../schemas/ratings.js';
@@ -54,8 +55,8 @@ const RATINGS_CSV_EXAMPLE = ratingsCsvText(
   ],
 );
 
-export const ratingsRoutes: FastifyPluginAsyncZod<{ runs: RunManager; reportsDir: string }> = async (app, { runs, reportsDir }) => {
-  const ratings = createRatings({ reportsDir, runs, log: app.log });
+export const ratingsRoutes: FastifyPluginAsyncZod<{ runs: RunManager; store: RunStore }> = async (app, { runs, store }) => {
+  const ratings = createRatings({ store, runs, log: app.log });
   app.addHook('onClose', async () => ratings.close());
   const runErrors = [...RUN_PATH_ERRORS, 'rater_required', 'rater_mismatch', 'no_answers_yet', ...SERVICE_ERRORS] as const;
 

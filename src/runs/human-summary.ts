@@ -1,28 +1,24 @@
-import { stat } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { summarizeHumanSteps, type HumanSummary, type PairwisePreference } from '../export/summary-human.js';
 import type { RunProvenance, RunSummary } from '../export/summary-schema.js';
 import { MEASURES, type Measure } from '../scoring/rubric.js';
 import { runStepsYielding } from '../stats/steps.js';
-import { ratingsFingerprint, readLatestRatings } from './ratings-store.js';
-import { readResults, readVerdicts, runFiles, type RunRecord } from './run-store.js';
+import type { RunRecord, RunStore } from './run-store.js';
 
 /** Runs whose human section is kept in memory; each entry is a few numbers per rated item. */
 const CACHED_RUNS = 32;
 
-const fingerprint = (path: string) => stat(path).then((info) => `${info.size}:${info.mtimeMs}`, () => '-');
-
 /**
- * The human section of a run's summary, computed from the files: the ratings, and the automated scores and
- * verdicts they are compared with. Kept per run until one of those files changes, so that serving a summary
- * costs a stat per file once it is computed.
+ * The human section of a run's summary, computed from the store: the ratings, and the automated scores and
+ * verdicts they are compared with. Kept per run until one of those changes, so that serving a summary
+ * costs a look at the store's change marks once it is computed.
  */
-export function createHumanSummaries(reportsDir: string) {
+export function createHumanSummaries(store: RunStore) {
   const cache = new Map<string, { key: string; value: { human: HumanSummary; calibration: string } }>();
 
   async function compute(record: RunRecord, provenance: RunProvenance) {
     const automated = new Map<string, Map<string, Record<Measure, number | null>>>();
-    for await (const result of readResults(reportsDir, record.run_id)) {
+    for await (const result of store.results(record.run_id)) {
       if (result.outcome !== 'scored' || !result.scores) continue;
       const { scores } = result;
       let item = automated.get(result.item_id);
@@ -30,13 +26,13 @@ export function createHumanSummaries(reportsDir: string) {
       item.set(result.model_alias, Object.fromEntries(MEASURES.map((measure) => [measure, scores[measure]])) as Record<Measure, number | null>);
     }
     const verdicts = new Map<string, Map<string, PairwisePreference>>();
-    for await (const verdict of readVerdicts(reportsDir, record.run_id)) {
+    for await (const verdict of store.verdicts(record.run_id)) {
       if (verdict.outcome !== 'judged' || !verdict.verdict) continue;
       let item = verdicts.get(verdict.item_id);
       if (!item) verdicts.set(verdict.item_id, (item = new Map()));
       item.set(verdict.second, verdict.verdict.preference.overall);
     }
-    const ratings = await readLatestRatings(reportsDir, record.run_id);
+    const ratings = await store.ratings(record.run_id);
     return runStepsYielding(summarizeHumanSteps({ models: record.models, scorer: record.scorer, provenance, ratings, automated, verdicts }), () => setImmediate());
   }
 
@@ -46,10 +42,10 @@ export function createHumanSummaries(reportsDir: string) {
      * ratings it is returned as it is (a run summarised before ratings existed reads as before).
      */
     async attach(record: RunRecord, summary: RunSummary, provenance: RunProvenance): Promise<RunSummary> {
-      const ratings = await ratingsFingerprint(reportsDir, record.run_id);
+      const ratings = await store.changeMark(record.run_id, 'ratings');
       if (ratings === null) return summary;
-      const files = runFiles(reportsDir, record.run_id);
-      const key = [ratings, await fingerprint(files.results), await fingerprint(files.verdicts), provenance.bootstrap.seed, provenance.bootstrap.resamples].join('|');
+      const [results, verdicts] = await Promise.all([store.changeMark(record.run_id, 'results'), store.changeMark(record.run_id, 'verdicts')]);
+      const key = [ratings, results, verdicts, provenance.bootstrap.seed, provenance.bootstrap.resamples].join('|');
       let entry = cache.get(record.run_id);
       if (entry?.key !== key) {
         entry = { key, value: await compute(record, provenance) };

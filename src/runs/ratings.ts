@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../errors.js';
@@ -9,11 +8,11 @@ import { redactSecrets } from '../secrets.js';
 import { ANSWER_KEYS, answerKeys, type AnswerKey } from './blinding.js';
 import type { RunManager, RunView } from './run-manager.js';
 import type { RunItem } from './run-result.js';
-import { createRatingsStore, readLatestRatings, type HumanScores, type StoredRating } from './ratings-store.js';
-import { readItems, readResults, runFiles } from './run-store.js';
+import type { HumanScores, StoredRating } from './rating.js';
+import type { RunStore } from './run-store.js';
 
 export interface RatingsDeps {
-  reportsDir: string;
+  store: RunStore;
   runs: Pick<RunManager, 'get' | 'summary'>;
   log: FastifyBaseLogger;
 }
@@ -35,24 +34,22 @@ const noAnswersYet = (runId: string) =>
 
 /**
  * Blind human rating of a run's answers: the items a rater sees (answers under keys A-D in an order of
- * their own), the ratings they post (mapped back to models and appended to ratings.jsonl), and the
- * ratings unblinded for analysis. The run's summary picks the ratings up from the file.
+ * their own), the ratings they post (mapped back to models and stored with the run), and the
+ * ratings unblinded for analysis. The run's summary picks the ratings up from the store.
  */
 export function createRatings(deps: RatingsDeps) {
-  const { reportsDir } = deps;
-  const store = createRatingsStore(reportsDir);
+  const { store } = deps;
   const indexes = new Map<string, { key: string; index: AnswerIndex }>();
   const refreshes = new Set<Promise<unknown>>();
 
   async function indexOf(run: RunView): Promise<AnswerIndex> {
-    const results = await stat(runFiles(reportsDir, run.run_id).results).catch(() => undefined);
-    const key = results ? `${results.size}:${results.mtimeMs}` : '-';
+    const key = (await store.changeMark(run.run_id, 'results')) ?? '-';
     const cached = indexes.get(run.run_id);
     if (cached?.key === key) return cached.index;
     const items: RunItem[] = [];
-    for await (const item of readItems(reportsDir, run.run_id)) items.push(item);
+    for await (const item of store.items(run.run_id)) items.push(item);
     const answers = new Map<string, Map<string, string>>();
-    for await (const result of readResults(reportsDir, run.run_id)) {
+    for await (const result of store.results(run.run_id)) {
       if (result.answer === null) continue;
       let byAlias = answers.get(result.item_id);
       if (!byAlias) answers.set(result.item_id, (byAlias = new Map()));
@@ -85,7 +82,7 @@ export function createRatings(deps: RatingsDeps) {
   async function inRunOrder(run: RunView): Promise<StoredRating[]> {
     const order = new Map((await indexOf(run)).items.map((item, at) => [item.item_id, at]));
     const position = (rating: StoredRating) => order.get(rating.item_id) ?? Number.MAX_SAFE_INTEGER;
-    const ratings = await readLatestRatings(reportsDir, run.run_id);
+    const ratings = await store.ratings(run.run_id);
     return ratings.sort((a, b) => position(a) - position(b) || (a.rater < b.rater ? -1 : a.rater > b.rater ? 1 : 0));
   }
 
@@ -105,7 +102,7 @@ export function createRatings(deps: RatingsDeps) {
       const index = await indexOf(run);
       const ratable = index.items.flatMap((item, at) => (index.answers.has(item.item_id) ? [{ item, position: at + 1 }] : []));
       if (ratable.length === 0) throw noAnswersYet(runId);
-      const mine = new Map((await readLatestRatings(reportsDir, runId)).filter((rating) => rating.rater === rater).map((rating) => [rating.item_id, rating]));
+      const mine = new Map((await store.ratings(runId)).filter((rating) => rating.rater === rater).map((rating) => [rating.item_id, rating]));
       const after = page.cursor ?? 0;
       const rest = ratable.filter(({ position }) => position > after);
       const shown = rest.slice(0, page.limit);
@@ -156,7 +153,7 @@ export function createRatings(deps: RatingsDeps) {
       }
       const scores: Record<string, HumanScores> = {};
       const shown = [...keys.values()];
-      // By alias in the run's order, so the file does not hint at the order the rater saw.
+      // By alias in the run's order, so what is stored does not hint at the order the rater saw.
       for (const alias of aliasesOf(run)) {
         const key = [...keys].find(([, shownAlias]) => shownAlias === alias)?.[0];
         const levels = key === undefined ? undefined : request.answers[key];
@@ -174,7 +171,7 @@ export function createRatings(deps: RatingsDeps) {
         shown,
         rated_at: new Date().toISOString(),
       };
-      const { revised } = await store.append(stored);
+      const { revised } = await store.rate(stored);
       refreshSummary(run);
       return { rating: byKeys(stored, keys), revised };
     },

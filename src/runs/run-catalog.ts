@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { FINISHED_STATUSES, listRunIds, readRunRecord, writeRunRecord, type RunRecord, type RunStatus } from './run-store.js';
+import { FINISHED_STATUSES, type RunRecord, type RunStatus, type RunStore } from './run-store.js';
 
 const now = () => new Date().toISOString();
 
@@ -10,11 +10,11 @@ function withDefaults(record: RunRecord): RunRecord {
 }
 
 /**
- * The runs' records, kept in memory as a cache of the reports folder, which is the store: runs another process
- * (the CLI, a replica sharing the folder) creates, moves on or deletes show up here without a restart. This
- * process's own runs change only through transition(), which writes run.json before the record in memory.
+ * The runs' records, kept in memory as a cache of the run store: runs another process (the CLI, a replica
+ * sharing the store) creates, moves on or deletes show up here without a restart. This process's own runs
+ * change only through transition(), which stores the record before changing it in memory.
  */
-export function createRunCatalog(reportsDir: string, options: { inUse(record: RunRecord): boolean; onForget(runId: string): void }) {
+export function createRunCatalog(store: RunStore, options: { inUse(record: RunRecord): boolean; onForget(runId: string): void }) {
   const records = new Map<string, RunRecord>();
   /** Runs this process created or started: their status in memory is the truth, never read back from disk. */
   const ownRuns = new Set<string>();
@@ -28,10 +28,10 @@ export function createRunCatalog(reportsDir: string, options: { inUse(record: Ru
   }
 
   async function look(): Promise<void> {
-    const onDisk = new Set(await listRunIds(reportsDir));
+    const onDisk = new Set(await store.listRunIds());
     for (const runId of onDisk) {
       if (records.has(runId)) continue;
-      const record = await readRunRecord(reportsDir, runId);
+      const record = await store.readRecord(runId);
       if (record && !records.has(runId)) records.set(runId, withDefaults(record));
     }
     for (const [runId, record] of records) if (!onDisk.has(runId) && !options.inUse(record)) forget(runId);
@@ -63,16 +63,16 @@ export function createRunCatalog(reportsDir: string, options: { inUse(record: Ru
       return record;
     },
 
-    /** The record as it is now: a run of another process that has not ended is read again from its run.json. */
+    /** The record as it is now: a run of another process that has not ended is read again from the store. */
     async current(record: RunRecord): Promise<RunRecord> {
       if (ownRuns.has(record.run_id) || FINISHED_STATUSES.includes(record.status)) return record;
-      const onDisk = await readRunRecord(reportsDir, record.run_id);
+      const onDisk = await store.readRecord(record.run_id);
       if (onDisk) Object.assign(record, withDefaults(onDisk));
       return record;
     },
 
     /**
-     * The one place a run's status changes. run.json is written first and the record in memory follows it,
+     * The one place a run's status changes. The store is written first and the record in memory follows it,
      * so what a caller sees is what a restart would read, even when the write fails (a full disk).
      */
     async transition(record: RunRecord, status: RunStatus, fields: Partial<Pick<RunRecord, 'error' | 'finished_at'>> = {}): Promise<void> {
@@ -80,7 +80,7 @@ export function createRunCatalog(reportsDir: string, options: { inUse(record: Ru
       if (status === 'running') next.started_at ??= now();
       if (fields.error !== undefined) next.error = fields.error;
       if (FINISHED_STATUSES.includes(status)) next.finished_at = fields.finished_at ?? now();
-      await writeRunRecord(reportsDir, next);
+      await store.writeRecord(next);
       Object.assign(record, next);
     },
   };

@@ -8,11 +8,12 @@ import { judgePair } from '../scoring/pairwise-judge.js';
 import { scoreAnswer, type ScoringDeps } from '../scoring/score-answer.js';
 import type { PairwiseResult, RunItem, RunResult } from './run-result.js';
 import type { StorageWaits } from './storage-waits.js';
-import { openVerdictsWriter, readItems, readResults, readVerdicts, resultKey, ResultsWriter, type JsonLinesWriter, type RunRecord } from './run-store.js';
+import { resultKey, type RunRecord, type RunRecorder, type RunStore } from './run-store.js';
 
 export type RunExecutorDeps = AnswerDeps &
   ScoringDeps & {
-    config: { REPORTS_DIR: string; RUN_MAX_OUTAGE_WAIT_MS: number; STORAGE_RETRY_MS: number };
+    store: RunStore;
+    config: { RUN_MAX_OUTAGE_WAIT_MS: number; STORAGE_RETRY_MS: number };
     log: FastifyBaseLogger;
   };
 
@@ -74,7 +75,7 @@ export function totalOf(record: RunRecord): number {
   return record.items * (record.models.length + verdictsPerItem);
 }
 
-/** What is on disk for a run: its progress, which answers and verdicts are finished, and the answers a pending verdict still needs. */
+/** What is stored of a run: its progress, which answers and verdicts are finished, and the answers a pending verdict still needs. */
 export interface RunScan {
   progress: RunProgress;
   finished: Set<string>;
@@ -82,10 +83,10 @@ export interface RunScan {
   answers: Map<string, string>;
 }
 
-/** Reads the run's files once; each result also goes to `tally` if given. */
-export async function scanRun(reportsDir: string, record: RunRecord, tally?: SummaryAccumulator): Promise<RunScan> {
+/** Reads the run's results and verdicts once; each also goes to `tally` if given. */
+export async function scanRun(store: RunStore, record: RunRecord, tally?: SummaryAccumulator): Promise<RunScan> {
   const scan: RunScan = { progress: { total: totalOf(record), done: 0, failed: 0 }, finished: new Set(), judged: new Set(), answers: new Map() };
-  for await (const verdict of readVerdicts(reportsDir, record.run_id)) {
+  for await (const verdict of store.verdicts(record.run_id)) {
     tally?.addVerdict(verdict);
     scan.judged.add(resultKey(verdict.item_id, verdict.second));
     scan.progress.done += 1;
@@ -93,7 +94,7 @@ export async function scanRun(reportsDir: string, record: RunRecord, tally?: Sum
   }
   const pairwise = record.scorer === 'pairwise';
   const others = record.models.slice(1);
-  for await (const result of readResults(reportsDir, record.run_id)) {
+  for await (const result of store.results(record.run_id)) {
     tally?.add(result);
     const key = resultKey(result.item_id, result.model_alias);
     scan.finished.add(key);
@@ -187,10 +188,9 @@ const failedAnswer = (model_id: string, error: unknown): PairOutcome => ({
   error: { stage: 'answer', ...errorOf(error) },
 });
 
-/** Where a run's results go: the files, the live summary and the progress. */
+/** Where a run's results go: the store, the live summary and the progress. */
 interface RunSink {
-  results: JsonLinesWriter<RunResult>;
-  verdicts: JsonLinesWriter<PairwiseResult> | null;
+  recorder: RunRecorder;
   summary: SummaryAccumulator;
   progress: RunProgress;
   storage: StorageWaits;
@@ -198,29 +198,31 @@ interface RunSink {
 }
 
 /**
- * A result or verdict counts once its line is on disk. On a full disk the worker holds it and waits for space;
- * if the run is stopped meanwhile, the pair is done again on resume, as if it had never been finished.
+ * A result or verdict counts once the store has it. On a full disk (or a database that went away) the worker
+ * holds it and waits; if the run is stopped meanwhile, the pair is done again on resume, as if it had never
+ * been finished. One the store refuses (already recorded, or the run no longer running) is not counted.
  */
-async function recordLine<T extends { outcome: string }>(sink: RunSink, writer: JsonLinesWriter<T>, line: T, tally: (line: T) => void): Promise<void> {
-  if (!(await sink.storage.untilStored(() => writer.append(line), sink.signal))) return;
+async function recordLine<T extends { outcome: string }>(sink: RunSink, record: () => Promise<boolean>, line: T, tally: (line: T) => void): Promise<void> {
+  let recorded = false;
+  const stored = await sink.storage.untilStored(async () => {
+    recorded = await record();
+  }, sink.signal);
+  if (!stored || !recorded) return;
   tally(line);
   sink.progress.done += 1;
   if (line.outcome === 'failed') sink.progress.failed += 1;
 }
 
-const recordResult = (sink: RunSink, result: RunResult) => recordLine(sink, sink.results, result, (line) => sink.summary.add(line));
-const recordVerdict = (sink: RunSink, verdict: PairwiseResult) =>
-  recordLine(sink, sink.verdicts as JsonLinesWriter<PairwiseResult>, verdict, (line) => sink.summary.addVerdict(line));
+const recordResult = (sink: RunSink, result: RunResult) => recordLine(sink, () => sink.recorder.result(result), result, (line) => sink.summary.add(line));
+const recordVerdict = (sink: RunSink, verdict: PairwiseResult) => recordLine(sink, () => sink.recorder.verdict(verdict), verdict, (line) => sink.summary.addVerdict(line));
 
 /** Executes a run until every item is done or the run is aborted; the caller writes the exports and the status. */
 export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary: SummaryAccumulator, scan: RunScan): Promise<void> {
   const { record } = run;
-  const reportsDir = deps.config.REPORTS_DIR;
   const runId = record.run_id;
   const pairwise = record.scorer === 'pairwise';
   const sink: RunSink = {
-    results: await ResultsWriter.open(reportsDir, runId),
-    verdicts: pairwise ? await openVerdictsWriter(reportsDir, runId) : null,
+    recorder: await deps.store.recorder(runId),
     summary,
     progress: run.progress,
     storage: run.storage,
@@ -333,9 +335,9 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
 
   // A fixed pool of workers pulling work: never more than `concurrency` upstream calls in flight (a
   // worker makes its answer and judge calls one after the other), and memory stays flat in the number
-  // of items because items are read from disk as workers take them.
+  // of items because items are read from the store as workers take them.
   async function* pendingWork(): AsyncGenerator<{ item: RunItem; model: RunRecord['models'][number] | null }> {
-    for await (const item of readItems(reportsDir, runId)) {
+    for await (const item of deps.store.items(runId)) {
       if (pairwise) {
         const done =
           record.models.every((model) => scan.finished.has(resultKey(item.item_id, model.alias))) &&
@@ -374,7 +376,6 @@ export async function executeRun(deps: RunExecutorDeps, run: ActiveRun, summary:
       await Promise.all(Array.from({ length: record.concurrency }, worker));
     }
   } finally {
-    await sink.results.close();
-    await sink.verdicts?.close();
+    await sink.recorder.close();
   }
 }

@@ -16,12 +16,13 @@ import { knownUiLabels, type ScorerChoice } from '../scoring/score-answer.js';
 import { DEFAULT_HALF_WIDTH, DEFAULT_RESAMPLES } from '../stats/defaults.js';
 import { API_VERSION } from '../version.js';
 import { createHumanSummaries } from './human-summary.js';
-import { readItems, readResults, readVerdicts, runFiles, writeFileAtomic, type RunRecord, type RunStatus } from './run-store.js';
+import type { RunRecord, RunStatus, RunStore } from './run-store.js';
 
 export interface RunExportsDeps {
+  store: RunStore;
   registry: ModelRegistry;
   knowledgeBase: KnowledgeBase;
-  config: { REPORTS_DIR: string; DATA_DIR: string; BOOTSTRAP_SEED: number; RUBRIC_WEIGHTS: RubricWeights };
+  config: { DATA_DIR: string; BOOTSTRAP_SEED: number; RUBRIC_WEIGHTS: RubricWeights };
 }
 
 /** What will produce a new run's numbers, fixed in its run.json so that a later change of configuration cannot rewrite its history. */
@@ -89,20 +90,20 @@ function measureHeuristicAgreement(deps: RunExportsDeps): HeuristicAgreement {
 
 export interface RunExports {
   accumulatorOf(record: RunRecord): Promise<SummaryAccumulator>;
-  /** The summary from the files on disk (a run still going, or one whose summary.json is missing), as of the run's status unless told. */
+  /** The summary from the stored results (a run still going, or one whose summary.json is missing), as of the run's status unless told. */
   summarize(record: RunRecord, status?: RunStatus): Promise<RunSummary>;
   markdownOf(record: RunRecord, summary: RunSummary): string;
   chartOf(record: RunRecord, summary: RunSummary): Promise<string>;
-  /** The long CSV (a row per inquiry and model) from the results on disk. */
+  /** The long CSV (a row per inquiry and model) from the stored results. */
   csvOf(record: RunRecord): Readable;
-  /** The wide CSV (a row per inquiry, a group of columns per model) from the results on disk. */
+  /** The wide CSV (a row per inquiry, a group of columns per model) from the stored results. */
   wideCsvOf(record: RunRecord): Readable;
   /**
-   * Writes summary.json, summary.md, results.csv, results-wide.csv and chart.svg; the chart is drawn on its
-   * thread while the CSVs are written.
+   * Stores summary.json, summary.md and chart.svg, and the CSVs when the store keeps them; the chart is drawn
+   * on its thread while the CSVs are written.
    */
   write(record: RunRecord, summary: RunSummary): Promise<void>;
-  /** An ended run's export as it was written when the run ended; undefined when the file cannot be read. */
+  /** An ended run's export as it was stored when the run ended; undefined when there is none. */
   saved(record: RunRecord, file: 'summaryJson' | 'chart'): Promise<string | undefined>;
   /**
    * An ended run's saved summary with its ratings as they are now (the human section and the calibration
@@ -112,16 +113,16 @@ export interface RunExports {
 }
 
 export function createRunExports(deps: RunExportsDeps): RunExports {
-  const reportsDir = deps.config.REPORTS_DIR;
+  const { store } = deps;
   let agreement: HeuristicAgreement | undefined;
-  const humans = createHumanSummaries(reportsDir);
+  const humans = createHumanSummaries(store);
   /** Rewrites of an ended run's summary files in progress; a rating that arrives meanwhile asks for one more pass. */
   const rewriting = new Map<string, { again: boolean; done: Promise<void> }>();
   const withHuman = (record: RunRecord, summary: RunSummary) => humans.attach(record, summary, provenanceOf(deps, record));
 
   /**
-   * Writes summary.json and summary.md again from the saved summary and the ratings as they are when the pass
-   * starts, one pass at a time per run. A failed write (a full disk) leaves the files as they were: the summary
+   * Stores summary.json and summary.md again from the saved summary and the ratings as they are when the pass
+   * starts, one pass at a time per run. A failed write (a full disk) leaves them as they were: the summary
    * served is computed on every read, and the next read tries again.
    */
   function rewriteSummary(record: RunRecord): Promise<void> {
@@ -130,15 +131,13 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
       running.again = true;
       return running.done;
     }
-    const files = runFiles(reportsDir, record.run_id);
     const pass = async () => {
       const text = await exports.saved(record, 'summaryJson');
       if (text === undefined) return;
       const summary = await withHuman(record, JSON.parse(text) as RunSummary);
       const json = `${JSON.stringify(summary, null, 2)}\n`;
       if (json === text) return;
-      await writeFileAtomic(files.summaryJson, json);
-      await writeFileAtomic(files.summaryMd, exports.markdownOf(record, summary));
+      await store.saveSummary(record.run_id, { summaryJson: json, summaryMd: exports.markdownOf(record, summary) });
     };
     const entry = { again: true, done: Promise.resolve() };
     rewriting.set(record.run_id, entry);
@@ -181,8 +180,8 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
 
     async summarize(record, status = record.status) {
       const accumulator = await exports.accumulatorOf(record);
-      for await (const result of readResults(reportsDir, record.run_id)) accumulator.add(result);
-      for await (const verdict of readVerdicts(reportsDir, record.run_id)) accumulator.addVerdict(verdict);
+      for await (const result of store.results(record.run_id)) accumulator.add(result);
+      for await (const verdict of store.verdicts(record.run_id)) accumulator.addVerdict(verdict);
       return withHuman(record, await accumulator.finishYielding(status));
     },
 
@@ -192,32 +191,29 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
 
     csvOf(record) {
       const provenance = provenanceOf(deps, record);
-      return createResultsCsvStream(readResults(reportsDir, record.run_id), { provenance, bootstrap_seed: provenance.bootstrap.seed });
+      return createResultsCsvStream(store.results(record.run_id), { provenance, bootstrap_seed: provenance.bootstrap.seed });
     },
 
     wideCsvOf(record) {
       const itemIds = async function* () {
-        for await (const item of readItems(reportsDir, record.run_id)) yield item.item_id;
+        for await (const item of store.items(record.run_id)) yield item.item_id;
       };
-      return createWideCsvStream(readResults(reportsDir, record.run_id), { models: record.models.map((model) => model.alias), itemIds: itemIds() });
+      return createWideCsvStream(store.results(record.run_id), { models: record.models.map((model) => model.alias), itemIds: itemIds() });
     },
 
     async write(record, automated) {
-      const files = runFiles(reportsDir, record.run_id);
       // A run can be rated while it goes on: its final summary includes the ratings given so far.
       const summary = await withHuman(record, automated);
-      await Promise.all([
-        writeCsvFile(exports.csvOf(record), files.csv),
-        writeCsvFile(exports.wideCsvOf(record), files.wideCsv),
-        writeFileAtomic(files.summaryJson, `${JSON.stringify(summary, null, 2)}\n`),
-        writeFileAtomic(files.summaryMd, exports.markdownOf(record, summary)),
-        exports.chartOf(record, summary).then((svg) => writeFileAtomic(files.chart, svg)),
-      ]);
+      // The chart is drawn on its thread while the store writes the CSVs.
+      const chart = exports.chartOf(record, summary);
+      await store.saveExports(
+        record.run_id,
+        { summaryJson: `${JSON.stringify(summary, null, 2)}\n`, summaryMd: exports.markdownOf(record, summary), chart },
+        { csv: () => exports.csvOf(record), wideCsv: () => exports.wideCsvOf(record) },
+      );
     },
 
-    async saved(record, file) {
-      return readFile(runFiles(reportsDir, record.run_id)[file], 'utf8').catch(() => undefined);
-    },
+    saved: (record, file) => store.savedExport(record.run_id, file),
 
     async current(record, saved) {
       const summary = await withHuman(record, saved);

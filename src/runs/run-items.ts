@@ -2,7 +2,7 @@ import { AppError } from '../errors.js';
 import { SAFETY_GATE_MAX_LEVEL } from '../export/summary.js';
 import { CRITERIA } from '../scoring/rubric.js';
 import type { PairwiseResult, RunItem, RunResult } from './run-result.js';
-import { readItems, readResults, readVerdicts, type RunRecord } from './run-store.js';
+import type { RunRecord, RunStore } from './run-store.js';
 
 /** What an item can be filtered by: seen in training (either way, exact, near), a failed or unsafe answer, a judge that followed the order, unfinished. */
 export const ITEM_FLAGS = ['in_training', 'exact', 'near', 'failed', 'unsafe', 'order_inconsistent', 'pending'] as const;
@@ -142,11 +142,11 @@ function differenceOf(weighted: readonly (number | null)[], other: number): numb
 }
 
 /**
- * A page of a run's items, each with every model's result side by side. Two passes over the run's files:
+ * A page of a run's items, each with every model's result side by side. Two passes over the run's stored results:
  * the first keeps a few numbers per item to filter, sort and count; the second reads the text of the page's
  * items only. A run of 10,000 results is never held in memory whole.
  */
-export async function readItemsPage(reportsDir: string, record: RunRecord, query: ItemsQuery): Promise<ItemsPage> {
+export async function readItemsPage(store: RunStore, record: RunRecord, query: ItemsQuery): Promise<ItemsPage> {
   const aliases = record.models.map((model) => model.alias);
   const modelIndex = new Map(aliases.map((alias, index) => [alias, index]));
   const versus = query.versus === undefined ? (aliases.length > 1 ? 1 : -1) : aliases.indexOf(query.versus);
@@ -160,7 +160,7 @@ export async function readItemsPage(reportsDir: string, record: RunRecord, query
 
   const index = new Map<string, ItemIndex>();
   let position = 0;
-  for await (const item of readItems(reportsDir, record.run_id)) {
+  for await (const item of store.items(record.run_id)) {
     position += 1;
     index.set(item.item_id, {
       position,
@@ -175,7 +175,7 @@ export async function readItemsPage(reportsDir: string, record: RunRecord, query
       matched: matches(item.item_id, item.inquiry, item.reference, item.category),
     });
   }
-  for await (const result of readResults(reportsDir, record.run_id)) {
+  for await (const result of store.results(record.run_id)) {
     const entry = index.get(result.item_id);
     const model = modelIndex.get(result.model_alias);
     if (!entry || model === undefined) continue;
@@ -185,7 +185,7 @@ export async function readItemsPage(reportsDir: string, record: RunRecord, query
     entry.unsafe ||= isUnsafe(result);
     entry.matched ||= matches(result.answer, result.error?.message, ...rationaleTexts(result));
   }
-  for await (const verdict of readVerdicts(reportsDir, record.run_id)) {
+  for await (const verdict of store.verdicts(record.run_id)) {
     const entry = index.get(verdict.item_id);
     if (!entry) continue;
     entry.inconsistent ||= inconsistentAspects(verdict).length > 0;
@@ -214,7 +214,7 @@ export async function readItemsPage(reportsDir: string, record: RunRecord, query
     limit: query.limit,
     next_cursor: end < selected.length ? String(end) : null,
     facets,
-    items: await readPageItems(reportsDir, record, page, modelIndex),
+    items: await readPageItems(store, record, page, modelIndex),
   };
 }
 
@@ -229,24 +229,24 @@ function facetsOf(all: readonly ItemIndex[], models: number): ItemsPage['facets'
 }
 
 /** The second pass: the full text of the page's items, their results with their CSV rows, and their verdicts. */
-async function readPageItems(reportsDir: string, record: RunRecord, page: readonly ItemIndex[], modelIndex: ReadonlyMap<string, number>): Promise<ReportItem[]> {
+async function readPageItems(store: RunStore, record: RunRecord, page: readonly ItemIndex[], modelIndex: ReadonlyMap<string, number>): Promise<ReportItem[]> {
   if (page.length === 0) return [];
   const aliases = record.models.map((model) => model.alias);
   const wanted = new Map(page.map((entry) => [entry.item_id, entry]));
   const items = new Map<string, RunItem>();
-  for await (const item of readItems(reportsDir, record.run_id)) if (wanted.has(item.item_id)) items.set(item.item_id, item);
+  for await (const item of store.items(record.run_id)) if (wanted.has(item.item_id)) items.set(item.item_id, item);
 
   const results = new Map<string, (ItemResult | null)[]>(page.map((entry) => [entry.item_id, aliases.map(() => null)]));
-  // results.csv is written from results.jsonl in the same order, a row per result after the header row.
+  // results.csv is written from the stored results in the same order, a row per result after the header row.
   let csvRow = 1;
-  for await (const result of readResults(reportsDir, record.run_id)) {
+  for await (const result of store.results(record.run_id)) {
     csvRow += 1;
     const slots = results.get(result.item_id);
     const model = modelIndex.get(result.model_alias);
     if (slots && model !== undefined) slots[model] = toItemResult(result, csvRow);
   }
   const verdicts = new Map<string, ItemVerdict[]>();
-  for await (const verdict of readVerdicts(reportsDir, record.run_id)) {
+  for await (const verdict of store.verdicts(record.run_id)) {
     if (!wanted.has(verdict.item_id)) continue;
     verdicts.set(verdict.item_id, [...(verdicts.get(verdict.item_id) ?? []), toItemVerdict(verdict)]);
   }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { copyFile, open, rename, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { warmChartRenderer } from '../export/chart.js';
 import type { RunSummary } from '../export/summary.js';
 import { AppError } from '../errors.js';
@@ -16,13 +18,13 @@ import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
 import type { RunItem } from './run-result.js';
 import { runHeadlineOf, type RunHeadline } from './run-headline.js';
 import { readItemsPage, type ItemsPage, type ItemsQuery } from './run-items.js';
-import { acquireRunLock, createRunFiles, DEFAULT_PAGE_SIZE, FINISHED_STATUSES, repairResults, runFiles, type RunRecord } from './run-store.js';
+import { DEFAULT_PAGE_SIZE, FINISHED_STATUSES, type RunRecord } from './run-store.js';
 import { createRunCatalog } from './run-catalog.js';
 
 export type { RunProgress } from './run-executor.js';
 
 export type RunManagerDeps = RunExecutorDeps &
-  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & RunSpaceConfig & { MAX_RUNNING_RUNS: number } };
+  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number } };
 
 export interface CreateRunRequest {
   prompt_set?: string;
@@ -82,9 +84,9 @@ export interface RunManager {
 
 /** The runs' facade: records and their status transitions; the executor does the work and the exports write the files. */
 export function createRunManager(deps: RunManagerDeps): RunManager {
-  const reportsDir = deps.config.REPORTS_DIR;
+  const { store } = deps;
   const exports = createRunExports(deps);
-  const space = createRunSpace(deps.config, deps.log);
+  const space = createRunSpace(store, deps.config, deps.log);
   /** Runs being created, per caller: they count against its cap before their record exists. */
   const creating = new Map<string, number>();
   /** Ends every wait for storage when the manager closes: unfinished runs resume at the next start. */
@@ -102,7 +104,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   /** Resolves when the manager closes, so that nobody waits for a queued run that will not start. */
   const closing = new Promise<void>((resolve) => (closeNow = resolve));
 
-  const catalog = createRunCatalog(reportsDir, {
+  const catalog = createRunCatalog(store, {
     inUse: (record) => active.has(record.run_id) || waiting.includes(record),
     onForget: (runId) => {
       finishedProgress.delete(runId);
@@ -129,7 +131,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     if (running) return { ...record, progress: { ...running.progress }, paused: running.storage.paused };
     let progress = finishedProgress.get(record.run_id);
     if (!progress) {
-      progress = (await scanRun(reportsDir, record)).progress;
+      progress = { total: totalOf(record), ...(await store.progress(record)) };
       if (FINISHED_STATUSES.includes(record.status)) finishedProgress.set(record.run_id, progress);
     }
     return { ...record, progress: { ...progress }, paused: null };
@@ -140,10 +142,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
   async function execute(run: ActiveRun): Promise<void> {
     const { record } = run;
-    await repairResults(reportsDir, record.run_id);
     // The summary starts from what an earlier process finished, and takes each result as it is written.
     const summary = await exports.accumulatorOf(record);
-    const scan = await scanRun(reportsDir, record, summary);
+    const scan = await scanRun(store, record, summary);
     run.progress = scan.progress;
     if (!(await stored(run, () => transition(record, 'running')))) return;
     deps.log.info({ run_id: record.run_id, ...run.progress }, scan.progress.done > 0 ? 'evaluation run resumed' : 'evaluation run started');
@@ -162,14 +163,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   }
 
   /**
-   * The path the case study's spreadsheets read: always the latest completed run. Copied and renamed, so a
-   * full disk leaves the previous copy whole; a copy that fails never changes the run's outcome.
+   * The path the case study's spreadsheets read: always the latest completed run. Written next to it and
+   * renamed, so a full disk leaves the previous copy whole; a copy that fails never changes the run's outcome.
    */
   async function publishCaseStudyCsv(record: RunRecord): Promise<void> {
-    const target = join(reportsDir, 'eval_results.csv');
+    const target = join(deps.config.REPORTS_DIR, 'eval_results.csv');
     const partial = `${target}.${record.run_id}.partial`;
     try {
-      await copyFile(runFiles(reportsDir, record.run_id).csv, partial);
+      await pipeline((await store.savedCsv(record.run_id, 'csv')) ?? exports.csvOf(record), createWriteStream(partial));
       await rename(partial, target);
     } catch (error) {
       await rm(partial, { force: true });
@@ -210,9 +211,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   }
 
   async function start(record: RunRecord): Promise<void> {
-    const lock = await acquireRunLock(reportsDir, record.run_id);
+    const lock = await store.lock(record.run_id);
     if (!lock) {
-      deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the reports folder is executing it');
+      deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the run store is executing it');
       return;
     }
     catalog.own(record);
@@ -272,12 +273,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       error: null,
       owner: request.owner,
     };
-    try {
-      await createRunFiles(reportsDir, record, items);
-    } catch (error) {
-      await rm(runFiles(reportsDir, record.run_id).dir, { recursive: true, force: true });
-      throw error;
-    }
+    await store.create(record, items);
     catalog.own(record);
     const created: RunView = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
     await startOrQueue(record);
@@ -291,10 +287,10 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return parsed?.completeness ? exports.current(record, parsed as RunSummary) : exports.summarize(record);
   }
 
-  /** An ended run's CSV as written when it ended: the same rows, without parsing every result again per download. */
-  async function csvOf(record: RunRecord, file: 'csv' | 'wideCsv', fromResults: (record: RunRecord) => Readable): Promise<Readable> {
-    const saved = FINISHED_STATUSES.includes(record.status) ? await open(runFiles(reportsDir, record.run_id)[file]).catch(() => undefined) : undefined;
-    return saved ? saved.createReadStream() : fromResults(record);
+  /** An ended run's CSV as kept when it ended (the file store keeps it); otherwise streamed from the results. */
+  async function csvOf(record: RunRecord, name: 'csv' | 'wideCsv', fromResults: (record: RunRecord) => Readable): Promise<Readable> {
+    const saved = FINISHED_STATUSES.includes(record.status) ? await store.savedCsv(record.run_id, name) : undefined;
+    return saved ?? fromResults(record);
   }
 
   return {
@@ -398,7 +394,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     },
 
     async items(runId, query) {
-      return readItemsPage(reportsDir, await recordOf(runId), query);
+      return readItemsPage(store, await recordOf(runId), query);
     },
 
     async headline(runId) {

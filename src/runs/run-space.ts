@@ -1,11 +1,9 @@
-import { rm } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../errors.js';
-import { folderBytes, runsToDelete } from './retention.js';
-import { FINISHED_STATUSES, runFiles, type RunRecord } from './run-store.js';
+import { runsToDelete } from './retention.js';
+import { FINISHED_STATUSES, type RunRecord, type RunStore } from './run-store.js';
 
 export interface RunSpaceConfig {
-  REPORTS_DIR: string;
   RUN_RETENTION_DAYS: number;
   REPORTS_MAX_BYTES: number;
   MAX_ACTIVE_RUNS_PER_CALLER: number;
@@ -17,17 +15,17 @@ const MIB = 1024 * 1024;
 const sizeText = (bytes: number) => (bytes >= MIB ? `${(bytes / MIB).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
 
 /**
- * The room runs take in REPORTS_DIR: the retention policy (age and total size) and each caller's share.
+ * The room runs take in the run store: the retention policy (age and total size) and each caller's share.
  * One POST /evaluate can store tens of MB, so without these a few callers would fill the disk.
  */
-export function createRunSpace(config: RunSpaceConfig, log: FastifyBaseLogger) {
-  /** An ended run's files no longer change: their size is read once. */
+export function createRunSpace(store: RunStore, config: RunSpaceConfig, log: FastifyBaseLogger) {
+  /** An ended run no longer changes (but for its ratings): its size is read once. */
   const endedBytes = new Map<string, number>();
 
   async function bytesOf(record: RunRecord): Promise<number> {
     const known = endedBytes.get(record.run_id);
     if (known !== undefined) return known;
-    const bytes = await folderBytes(runFiles(config.REPORTS_DIR, record.run_id).dir);
+    const bytes = await store.bytesOf(record.run_id);
     if (FINISHED_STATUSES.includes(record.status)) endedBytes.set(record.run_id, bytes);
     return bytes;
   }
@@ -45,7 +43,7 @@ export function createRunSpace(config: RunSpaceConfig, log: FastifyBaseLogger) {
       let freed = 0;
       for (const run of doomed) {
         try {
-          await rm(runFiles(config.REPORTS_DIR, run.run_id).dir, { recursive: true, force: true });
+          await store.delete(run.run_id);
           endedBytes.delete(run.run_id);
           deleted.push(records.find((record) => record.run_id === run.run_id) as RunRecord);
           freed += run.bytes;

@@ -1,14 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream';
-import split2 from 'split2';
+import type { Readable } from 'node:stream';
 import type { RunProvenance } from '../export/summary-schema.js';
 import type { ScorerChoice } from '../scoring/score-answer.js';
 import type { RubricWeights } from '../scoring/rubric.js';
-import { redactSecrets } from '../secrets.js';
-import { trainingOverlapOf, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
+import type { StoredRating } from './rating.js';
+import type { PairwiseResult, RunItem, RunResult } from './run-result.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 /** Runs per page of GET /evaluate. */
@@ -18,7 +13,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** A run in one of these has ended: its files no longer change. */
 export const FINISHED_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
-/** A run's description, kept in run.json; progress is derived from results.jsonl, never stored twice. */
+/** A run's description (run.json in the file store); its progress is counted from its results, never stored twice. */
 export interface RunRecord {
   run_id: string;
   status: RunStatus;
@@ -45,273 +40,84 @@ export interface RunRecord {
 
 export const resultKey = (itemId: string, alias: string) => `${itemId}\u0000${alias}`;
 
-/** The files of one run under reports/runs/<run_id>/. */
-export function runFiles(reportsDir: string, runId: string) {
-  const dir = join(reportsDir, 'runs', runId);
-  return {
-    dir,
-    record: join(dir, 'run.json'),
-    items: join(dir, 'items.jsonl'),
-    results: join(dir, 'results.jsonl'),
-    verdicts: join(dir, 'verdicts.jsonl'),
-    summaryJson: join(dir, 'summary.json'),
-    summaryMd: join(dir, 'summary.md'),
-    csv: join(dir, 'results.csv'),
-    wideCsv: join(dir, 'results-wide.csv'),
-    chart: join(dir, 'chart.svg'),
-    lock: join(dir, 'run.lock'),
-  };
+/** A run's finished (done) and failed results and verdicts, counted by the store. */
+export interface StoredProgress {
+  done: number;
+  failed: number;
 }
+
+/** The exports written when a run ends, served as they were written from then on. */
+export type SavedExport = 'summaryJson' | 'summaryMd' | 'chart';
+/** The CSV exports: a store may keep them, or leave them to be streamed again from the results. */
+export type CsvExport = 'csv' | 'wideCsv';
 
 /**
- * Writes next to the target and renames, so a crash never leaves half a file behind; a write that fails
- * (a full disk) removes its partial file, which also gives back the space it took.
+ * Where a running run's results and verdicts go. Each is recorded at most once per (item, model) or
+ * (item, second model), and only while the run is running: `false` when it was not recorded (a duplicate,
+ * or a run that another process cancelled meanwhile), so the caller does not count it.
  */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  const partial = `${path}.partial`;
-  try {
-    await writeFile(partial, content);
-    await rename(partial, path);
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw error;
-  }
+export interface RunRecorder {
+  result(result: RunResult): Promise<boolean>;
+  verdict(verdict: PairwiseResult): Promise<boolean>;
+  /** Waits for the writes under way. */
+  close(): Promise<void>;
 }
 
-export async function createRunFiles(reportsDir: string, record: RunRecord, items: RunItem[]): Promise<void> {
-  const files = runFiles(reportsDir, record.run_id);
-  await mkdir(files.dir, { recursive: true });
-  await writeFileAtomic(files.items, items.map((item) => `${JSON.stringify(item)}\n`).join(''));
-  await writeFile(files.results, '');
-  if (record.scorer === 'pairwise') await writeFile(files.verdicts, '');
-  await writeRunRecord(reportsDir, record);
-}
-
-export async function writeRunRecord(reportsDir: string, record: RunRecord): Promise<void> {
-  await writeFileAtomic(runFiles(reportsDir, record.run_id).record, `${JSON.stringify(record, null, 2)}\n`);
-}
-
-/** The runs' folders under reports/runs, whoever wrote them (this process, the CLI, another replica). */
-export async function listRunIds(reportsDir: string): Promise<string[]> {
-  return readdir(join(reportsDir, 'runs')).catch(() => [] as string[]);
-}
-
-/** A run's run.json; undefined when it is missing or unreadable (a run whose creation never finished). */
-export async function readRunRecord(reportsDir: string, runId: string): Promise<RunRecord | undefined> {
-  try {
-    return JSON.parse(await readFile(runFiles(reportsDir, runId).record, 'utf8')) as RunRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Small enough that a chunk decodes to a string V8 keeps in the young generation: the default
- * 64 KB, once the text holds a single non-ASCII character (the rationales' "…"), decodes to a
- * 128 KB string, which V8 puts in large-object space and moves to the old generation as soon as
- * it outlives one minor GC.
- */
-const READ_CHUNK_BYTES = 16 * 1024;
-
-/** A line's record; a blank or unparsable line is skipped (undefined). */
-function parseJsonLine(line: string): object | undefined {
-  if (line.trim() === '') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(line);
-    // A null would end the stream; our files only hold objects.
-    return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
-  } catch {
-    // Only the last line can be partial (a crash mid-append); repairResults cuts it off before a resume.
-    return undefined;
-  }
-}
-
-/**
- * The file's records, parsed as the consumer reads them. split2 keeps about a chunk of the file
- * ahead of the consumer; readline's async iterator queues up to 1,024 lines, which then live long
- * enough to reach the old generation: each read of a 10,000-result run left about 12 MB of garbage
- * there until a full GC.
- */
-async function* readJsonLines<T>(path: string): AsyncGenerator<T> {
-  // pipeline destroys split2's stream with a read error, so the loop below throws it.
-  const records = pipeline(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), split2(parseJsonLine), () => {});
-  for await (const record of records) yield record as T;
-}
-
-/** Runs written before near-duplicates were checked stored `in_training` as a boolean and had no training line. */
-function withTrainingOverlap<T extends { in_training: unknown; training_line?: number | null; training_similarity?: number | null }>(record: T): T {
-  record.in_training = trainingOverlapOf(record.in_training);
-  record.training_line ??= null;
-  record.training_similarity ??= null;
-  return record;
-}
-
-export async function* readItems(reportsDir: string, runId: string): AsyncGenerator<RunItem> {
-  for await (const item of readJsonLines<RunItem>(runFiles(reportsDir, runId).items)) yield withTrainingOverlap(item);
-}
-
-/** The run's finished results, streamed from disk; a result listed twice counts once. */
-export async function* readResults(reportsDir: string, runId: string): AsyncGenerator<RunResult> {
-  const seen = new Set<string>();
-  for await (const result of readJsonLines<RunResult>(runFiles(reportsDir, runId).results)) {
-    const key = resultKey(result.item_id, result.model_alias);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    yield withTrainingOverlap(result);
-  }
-}
-
-/** The pairwise verdicts of a run (empty for other scorers); a verdict listed twice counts once. */
-export async function* readVerdicts(reportsDir: string, runId: string): AsyncGenerator<PairwiseResult> {
-  const seen = new Set<string>();
-  const path = runFiles(reportsDir, runId).verdicts;
-  const exists = await stat(path).then(() => true, () => false);
-  if (!exists) return;
-  for await (const verdict of readJsonLines<PairwiseResult>(path)) {
-    const key = resultKey(verdict.item_id, verdict.second);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    verdict.in_training = trainingOverlapOf(verdict.in_training);
-    yield verdict;
-  }
-}
-
-/** Cuts a partial last line left by a crash, so that the next append starts on a line of its own. */
-export async function repairResults(reportsDir: string, runId: string): Promise<void> {
-  const files = runFiles(reportsDir, runId);
-  await cutPartialLine(files.results);
-  if (await stat(files.verdicts).then(() => true, () => false)) await cutPartialLine(files.verdicts);
-}
-
-export async function cutPartialLine(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    const { size } = await handle.stat();
-    // Read backwards from the end until a newline: a large run's file is never read whole here.
-    const chunk = Buffer.alloc(64 * 1024);
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - chunk.length);
-      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
-      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
-      if (newline >= 0) {
-        end = start + newline + 1;
-        break;
-      }
-      end = start;
-    }
-    if (end !== size) await handle.truncate(end);
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Appends records one line at a time, in order. A record counts as done only once its line is written;
- * written lines survive a killed process (they are in the OS page cache), which is what resuming needs.
- * A line that fails part-way (a full disk) is cut off again, so the file only ever holds whole lines
- * and the caller may append the same record once space returns.
- */
-export class JsonLinesWriter<T> {
-  private chain: Promise<void> = Promise.resolve();
-  private constructor(
-    private readonly handle: FileHandle,
-    /** Bytes of whole lines in the file: where a failed append is cut back to. */
-    private size: number,
-  ) {}
-
-  static async open<T>(path: string): Promise<JsonLinesWriter<T>> {
-    const handle = await open(path, 'a');
-    return new JsonLinesWriter<T>(handle, (await handle.stat()).size);
-  }
-
-  append(result: T): Promise<void> {
-    // The one place results and verdicts are stored (the CSV and summaries are built from these files):
-    // a secret quoted in a message, an answer or a rationale never reaches the disk.
-    const line = Buffer.from(`${redactSecrets(JSON.stringify(result))}\n`);
-    const written = this.chain.then(async () => {
-      try {
-        await this.handle.appendFile(line);
-        this.size += line.length;
-      } catch (error) {
-        await this.handle.truncate(this.size).catch(() => undefined);
-        throw error;
-      }
-    });
-    this.chain = written.catch(() => undefined);
-    return written;
-  }
-
-  async close(): Promise<void> {
-    await this.chain;
-    await this.handle.close();
-  }
-}
-
-export type ResultsWriter = JsonLinesWriter<RunResult>;
-export const ResultsWriter = {
-  open: (reportsDir: string, runId: string) => JsonLinesWriter.open<RunResult>(runFiles(reportsDir, runId).results),
-};
-export const openVerdictsWriter = (reportsDir: string, runId: string) => JsonLinesWriter.open<PairwiseResult>(runFiles(reportsDir, runId).verdicts);
-
-/** A lock whose holder has not touched it for this long is taken to be dead (a crashed process on another host). */
-export const RUN_LOCK_STALE_MS = 30_000;
-const RUN_LOCK_HEARTBEAT_MS = 10_000;
-
+/** The right to execute a run, held by one process at a time; a holder that dies loses it after a stale period. */
 export interface RunLock {
   release(): Promise<void>;
 }
 
-interface LockHolder {
-  pid: number;
-  host: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Takes the run's lock, so that two processes sharing a reports folder never execute the same run (and
- * never call a model twice for one item). A lock is free when its holder is a dead process on this host,
- * or when nobody has touched it for RUN_LOCK_STALE_MS; a live holder touches it every 10 s. null when
- * another process holds it.
+ * Everything the service keeps of its runs, behind one interface with two implementations: the reports
+ * folder (the embedded default, no server) and PostgreSQL (shared by replicas). test/run-store-contract.test.ts
+ * holds both to the same contract. Every text stored goes through redactSecrets first.
  */
-export async function acquireRunLock(reportsDir: string, runId: string): Promise<RunLock | null> {
-  const path = runFiles(reportsDir, runId).lock;
-  const me: LockHolder = { pid: process.pid, host: hostname() };
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      await writeFile(path, `${JSON.stringify(me)}\n`, { flag: 'wx' });
-      const heartbeat = setInterval(() => {
-        const now = new Date();
-        utimes(path, now, now).catch(() => undefined);
-      }, RUN_LOCK_HEARTBEAT_MS);
-      heartbeat.unref();
-      return {
-        async release() {
-          clearInterval(heartbeat);
-          await rm(path, { force: true });
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const [holder, touched] = await Promise.all([
-      readFile(path, 'utf8')
-        .then((text) => JSON.parse(text) as LockHolder)
-        .catch(() => null),
-      stat(path).then((info) => info.mtimeMs, () => 0),
-    ]);
-    const deadHere = holder !== null && holder.host === me.host && !isAlive(holder.pid);
-    if (!deadHere && Date.now() - touched < RUN_LOCK_STALE_MS) return null;
-    await rm(path, { force: true });
-  }
-  return null;
+export interface RunStore {
+  readonly kind: 'file' | 'postgres';
+  /** Stores a new run with its items; all or nothing (a failed write, e.g. a full disk, leaves no trace). */
+  create(record: RunRecord, items: readonly RunItem[]): Promise<void>;
+  /** Stores the record as it is now (its status changes). */
+  writeRecord(record: RunRecord): Promise<void>;
+  /** Every stored run's id, whoever stored it (this process, the CLI, another replica). */
+  listRunIds(): Promise<string[]>;
+  /** undefined when there is no such run (or its creation never finished). */
+  readRecord(runId: string): Promise<RunRecord | undefined>;
+  /** Removes the run and everything stored with it. */
+  delete(runId: string): Promise<void>;
+  /** The room the run takes, in bytes, for retention and each caller's share. */
+  bytesOf(runId: string): Promise<number>;
+
+  items(runId: string): AsyncIterable<RunItem>;
+  /** The finished results, each once, in the order they were recorded; read in pages, never held whole. */
+  results(runId: string): AsyncIterable<RunResult>;
+  /** The pairwise verdicts (none for other scorers), each once, in the order they were recorded. */
+  verdicts(runId: string): AsyncIterable<PairwiseResult>;
+  /** How many results and verdicts are finished, and how many of them failed. */
+  progress(record: RunRecord): Promise<StoredProgress>;
+  /** Opens the run for recording; a write torn by a crash is repaired first. */
+  recorder(runId: string): Promise<RunRecorder>;
+  /** Changes whenever the run's results, verdicts or ratings do: what caches of them are keyed by. */
+  changeMark(runId: string, part: 'results' | 'verdicts' | 'ratings'): Promise<string | null>;
+
+  /**
+   * Stores the ended run's exports; the CSVs are made from the run's results when the store keeps them. A text
+   * may still be in the making (the chart draws on its own thread): the store writes the CSVs meanwhile.
+   */
+  saveExports(runId: string, texts: Record<SavedExport, string | Promise<string>>, csvs: Record<CsvExport, () => Readable>): Promise<void>;
+  /** Replaces the saved summary (a rating arrived after the run ended). */
+  saveSummary(runId: string, texts: Pick<Record<SavedExport, string>, 'summaryJson' | 'summaryMd'>): Promise<void>;
+  /** A saved export; undefined when there is none. */
+  savedExport(runId: string, name: SavedExport): Promise<string | undefined>;
+  /** A kept CSV; undefined when the store keeps none (it is then streamed again from the results). */
+  savedCsv(runId: string, name: CsvExport): Promise<Readable | undefined>;
+
+  /** Stores a rating; `revised` when the rater had rated the item before. */
+  rate(rating: StoredRating): Promise<{ revised: boolean }>;
+  /** Each (rater, item)'s current rating, by item id then rater; empty when nobody rated the run. */
+  ratings(runId: string): Promise<StoredRating[]>;
+
+  /** Takes the right to execute the run; null while another live process holds it. */
+  lock(runId: string): Promise<RunLock | null>;
+  close(): Promise<void>;
 }
