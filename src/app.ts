@@ -11,6 +11,7 @@ import { answerRoutes } from './routes/answer.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { ratingsRoutes } from './routes/ratings.js';
 import { createFileRunStore } from './runs/file-store.js';
+import { createPostgresRunStore } from './runs/postgres-store.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
@@ -249,15 +250,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       if (!options.services) await closeServices(services);
       throw error;
     }
-    app.log.warn('RUNS_STORE=postgres: the database is connected and migrated, but the PostgreSQL run store is not built yet; runs are still stored in REPORTS_DIR');
   }
-  const store = createFileRunStore(config.REPORTS_DIR);
+  const store = database ? createPostgresRunStore(database.pool, { lockStaleMs: config.RUN_LEASE_MS, lockHeartbeatMs: Math.round(config.RUN_LEASE_MS / 3) }) : createFileRunStore(config.REPORTS_DIR);
   const runs = createRunManager({ ...services, store, log: app.log });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
   // Runs stop before the clients they use; they stay "running" on disk and resume at the next start.
   app.addHook('onClose', async () => {
     await runs.close();
+    await store.close();
     await closeServices(services);
     await database?.close();
   });
@@ -288,6 +289,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(openApiDocs);
 
   await app.register(healthRoutes, { services, database });
+  // A worker executes runs; its HTTP port answers only the probes an orchestrator needs.
+  if (config.ROLE === 'worker') {
+    await app.register(bootReport, { services });
+    return app;
+  }
   await app.register(modelRoutes, { services });
   await app.register(answerRoutes, { services });
   await app.register(evaluateRoutes, { runs });

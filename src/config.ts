@@ -110,6 +110,9 @@ const databaseUrl = envVar(
 );
 
 export const RUNS_STORES = ['file', 'postgres'] as const;
+/** What a process does: `all` serves the API and executes runs; `api` only serves; `worker` only executes. */
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
 
 const NODE_ENVS = ['development', 'production', 'test'] as const;
 const NODE_ENV_ALIASES: Record<string, (typeof NODE_ENVS)[number]> = {
@@ -195,16 +198,32 @@ export const EnvSchema = z.object({
   /** Seed of a run's bootstrap intervals and permutation tests: the same seed on the same results gives the same summary. */
   BOOTSTRAP_SEED: int(0, 2 ** 31 - 1, 20_250_414),
   /**
-   * `file`: runs in REPORTS_DIR. `postgres`: the service connects to DATABASE_URL and migrates it at start; the
-   * PostgreSQL run store is not built yet, so runs are still kept in REPORTS_DIR either way.
+   * `file`: runs in REPORTS_DIR (no server). `postgres`: runs in DATABASE_URL's database, migrated at start and
+   * shared by every replica pointed at it.
    */
   RUNS_STORE: envVar(z.enum(RUNS_STORES).default('file')),
+  /**
+   * `all` (default): the API and the execution of runs in one process. `api`: serves the API and leaves new runs
+   * queued for a worker. `worker` (npm run worker): executes runs and answers only /health and /ready.
+   */
+  ROLE: envVar(z.enum(ROLES).default('all')),
   /** The PostgreSQL database of RUNS_STORE=postgres; its password is a secret, redacted everywhere. */
   DATABASE_URL: databaseUrl,
   /** Where evaluation runs and the case study's eval_results.csv are written. */
   REPORTS_DIR: text('reports'),
-  /** While REPORTS_DIR's disk is full or unwritable, runs pause and try their writes again this often. */
+  /** While REPORTS_DIR's disk is full or unwritable (or the database away), runs pause and try their writes again this often. */
   STORAGE_RETRY_MS: int(100, 600_000, 5000),
+  /**
+   * How often each replica looks for runs nobody executes (queued, or left by a process that died) and takes
+   * them, and how often a running run checks whether another replica cancelled it.
+   */
+  RUN_SWEEP_INTERVAL_MS: int(100, 600_000, 10_000),
+  RUN_STATUS_POLL_MS: int(100, 60_000, 1000),
+  /**
+   * With RUNS_STORE=postgres, a process executing a run renews its lease every third of this; one that stops
+   * renewing (it died, or lost the database for longer) loses the run after this, to the next sweep of another.
+   */
+  RUN_LEASE_MS: int(1000, 600_000, 30_000),
   /** Ended runs older than this many days (since they ended) are deleted; 0 keeps them for ever. */
   RUN_RETENTION_DAYS: int(0, 36_500, 90),
   /** Past this total (bytes, all runs), the oldest ended runs are deleted until it fits; 0 sets no limit. */

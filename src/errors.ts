@@ -159,12 +159,39 @@ const errnoOf = (error: unknown) => (error instanceof Error ? (error as NodeJS.E
 const STORAGE_RETRY_AFTER_SECONDS = '60';
 
 /**
- * The one mapping from a failed write under REPORTS_DIR to our reply: 507 when the disk is full (or a quota
- * is reached), 503 when the folder cannot be written at all; undefined for any other error. The message names
- * neither the path nor the system's text, which would show the server's layout.
+ * PostgreSQL's SQLSTATEs for a connection that failed or was cut (class 08), and for a server that is shutting
+ * down or starting (57P01-57P03): the database is away, not the request wrong.
+ */
+const DATABASE_AWAY = /^(08...|57P0[1-3])$/;
+/** Socket errors and node-postgres's own messages for a connection that could not be made or was lost. */
+const CONNECTION_LOST = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const DRIVER_LOST = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * The database behind RUNS_STORE=postgres cannot be reached: 503 `database_unavailable`, which a run waits out
+ * as it waits out a full disk. Applied by the PostgreSQL store to its own errors only: a refused connection
+ * elsewhere (an upstream) is not the database's.
+ */
+export function databaseFailure(error: unknown): AppError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = errnoOf(error);
+  const lost = (code !== undefined && (DATABASE_AWAY.test(code) || CONNECTION_LOST.has(code))) || DRIVER_LOST.test(error.message);
+  if (!lost) return undefined;
+  return new AppError(503, 'database_unavailable', 'The database (DATABASE_URL) cannot be reached right now; nothing more was stored. Try again shortly.', {
+    headers: { 'retry-after': '5' },
+    cause: error,
+    details: { errno: code ?? 'connection_lost' },
+  });
+}
+
+/**
+ * The one mapping from a failed write to the run store to our reply: for the reports folder, 507 when the
+ * disk is full (or a quota is reached), 503 when the folder cannot be written at all; for the database, 503
+ * when it cannot be reached; undefined for any other error. The message names neither the path nor the
+ * system's text, which would show the server's layout.
  */
 export function storageFailure(error: unknown): AppError | undefined {
-  if (error instanceof AppError) return ['insufficient_storage', 'storage_unavailable'].includes(error.code) ? error : undefined;
+  if (error instanceof AppError) return ['insufficient_storage', 'storage_unavailable', 'database_unavailable'].includes(error.code) ? error : undefined;
   const errno = errnoOf(error);
   if (errno === undefined) return undefined;
   const extra = { headers: { 'retry-after': STORAGE_RETRY_AFTER_SECONDS }, cause: error, details: { errno } };

@@ -9,8 +9,11 @@ export interface Migration {
 
 /**
  * The schema, version by version. Never edit a migration that has shipped: add the next one.
- * Version 1 is a start for the PostgreSQL run store (issue 14): the run table it will need at least, with
- * columns to be added by later migrations as the store lands.
+ * Version 1 was a start for the PostgreSQL run store (issue 14), a runs table that never held data; version 2
+ * replaces it with the store's tables (src/runs/postgres-store.ts). Stored documents are `json`, not `jsonb`:
+ * json keeps the text as written, so key order survives and an export made from PostgreSQL is byte for byte
+ * the one made from the reports folder. Each result, verdict and rating has a `seq` that gives the order it
+ * was recorded in, which reads page through.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -35,6 +38,70 @@ export const MIGRATIONS: readonly Migration[] = [
         ended_at timestamptz
       );
       create index runs_created_at on runs (created_at desc);
+    `,
+  },
+  {
+    version: 2,
+    name: 'the run store',
+    sql: `
+      drop table runs;
+      create table runs (
+        run_id text primary key,
+        status text not null check (status in ('queued', 'running', 'completed', 'failed', 'cancelled')),
+        owner text,
+        created_at timestamptz not null,
+        record json not null,
+        done integer not null default 0 check (done >= 0),
+        failed integer not null default 0 check (failed >= 0 and failed <= done)
+      );
+      create index runs_newest_first on runs (created_at desc, run_id desc);
+      create table run_items (
+        run_id text not null references runs on delete cascade,
+        position integer not null,
+        item_id text not null,
+        item json not null,
+        primary key (run_id, item_id),
+        unique (run_id, position)
+      );
+      create table run_results (
+        run_id text not null references runs on delete cascade,
+        item_id text not null,
+        model_alias text not null,
+        seq bigint generated always as identity,
+        outcome text not null check (outcome in ('scored', 'unscored', 'failed')),
+        result json not null,
+        primary key (run_id, item_id, model_alias)
+      );
+      create index run_results_in_order on run_results (run_id, seq);
+      create table run_verdicts (
+        run_id text not null references runs on delete cascade,
+        item_id text not null,
+        second text not null,
+        seq bigint generated always as identity,
+        outcome text not null check (outcome in ('judged', 'failed')),
+        verdict json not null,
+        primary key (run_id, item_id, second)
+      );
+      create index run_verdicts_in_order on run_verdicts (run_id, seq);
+      create table run_exports (
+        run_id text not null references runs on delete cascade,
+        name text not null,
+        content text not null,
+        primary key (run_id, name)
+      );
+      create table run_ratings (
+        run_id text not null references runs on delete cascade,
+        rater text not null,
+        item_id text not null,
+        rating json not null,
+        seq bigint generated always as identity,
+        primary key (run_id, rater, item_id)
+      );
+      create table run_locks (
+        run_id text primary key references runs on delete cascade,
+        holder text not null,
+        expires_at timestamptz not null
+      );
     `,
   },
 ];

@@ -8,7 +8,7 @@ import { writeCsvFile } from '../export/csv.js';
 import { redactSecrets } from '../secrets.js';
 import { byItemThenRater, ratingKey, type StoredRating } from './rating.js';
 import { folderBytes } from './retention.js';
-import { trainingOverlapOf, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
+import { trainingOverlapOf, withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
 import { resultKey, type CsvExport, type RunLock, type RunRecord, type RunRecorder, type RunStore, type SavedExport, type StoredProgress } from './run-store.js';
 
 /** The files of one run under reports/runs/<run_id>/. */
@@ -102,14 +102,6 @@ async function* readJsonLines<T>(path: string): AsyncGenerator<T> {
   // pipeline destroys split2's stream with a read error, so the loop below throws it.
   const records = pipeline(createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }), split2(parseJsonLine), () => {});
   for await (const record of records) yield record as T;
-}
-
-/** Runs written before near-duplicates were checked stored `in_training` as a boolean and had no training line. */
-function withTrainingOverlap<T extends { in_training: unknown; training_line?: number | null; training_similarity?: number | null }>(record: T): T {
-  record.in_training = trainingOverlapOf(record.in_training);
-  record.training_line ??= null;
-  record.training_similarity ??= null;
-  return record;
 }
 
 export async function* readItems(reportsDir: string, runId: string): AsyncGenerator<RunItem> {

@@ -14,10 +14,17 @@ function withDefaults(record: RunRecord): RunRecord {
  * sharing the store) creates, moves on or deletes show up here without a restart. This process's own runs
  * change only through transition(), which stores the record before changing it in memory.
  */
-export function createRunCatalog(store: RunStore, options: { inUse(record: RunRecord): boolean; onForget(runId: string): void }) {
+export function createRunCatalog(
+  store: RunStore,
+  options: {
+    /** Kept in memory whatever the store says: this process is executing the run or holds it in its queue. */
+    inUse(record: RunRecord): boolean;
+    /** This process executes the run: its record in memory is the truth, never read back from the store. */
+    executing(runId: string): boolean;
+    onForget(runId: string): void;
+  },
+) {
   const records = new Map<string, RunRecord>();
-  /** Runs this process created or started: their status in memory is the truth, never read back from disk. */
-  const ownRuns = new Set<string>();
   let loaded: Promise<void> | undefined;
 
   /** Takes in the runs created or deleted by another process since the last look; the first look is the load. */
@@ -49,9 +56,8 @@ export function createRunCatalog(store: RunStore, options: { inUse(record: RunRe
     refresh,
     load: () => (loaded ??= refresh()),
 
-    /** Marks a run as this process's own (created or started here). */
-    own(record: RunRecord): void {
-      ownRuns.add(record.run_id);
+    /** Adds a run this process created. */
+    add(record: RunRecord): void {
       records.set(record.run_id, record);
     },
 
@@ -63,9 +69,12 @@ export function createRunCatalog(store: RunStore, options: { inUse(record: RunRe
       return record;
     },
 
-    /** The record as it is now: a run of another process that has not ended is read again from the store. */
+    /**
+     * The record as it is now: a run this process does not execute and that has not ended is read again from
+     * the store (another replica may have started, finished or cancelled it).
+     */
     async current(record: RunRecord): Promise<RunRecord> {
-      if (ownRuns.has(record.run_id) || FINISHED_STATUSES.includes(record.status)) return record;
+      if (options.executing(record.run_id) || FINISHED_STATUSES.includes(record.status)) return record;
       const onDisk = await store.readRecord(record.run_id);
       if (onDisk) Object.assign(record, withDefaults(onDisk));
       return record;

@@ -5,6 +5,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Role } from '../config.js';
 import { warmChartRenderer } from '../export/chart.js';
 import type { RunSummary } from '../export/summary.js';
 import { AppError } from '../errors.js';
@@ -24,7 +25,7 @@ import { createRunCatalog } from './run-catalog.js';
 export type { RunProgress } from './run-executor.js';
 
 export type RunManagerDeps = RunExecutorDeps &
-  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number } };
+  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number; ROLE: Role } };
 
 export interface CreateRunRequest {
   prompt_set?: string;
@@ -93,6 +94,12 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   const shutdown = new AbortController();
   let sweeping: Promise<void> = Promise.resolve();
   let sweepTimer: NodeJS.Timeout | undefined;
+  let takeOverTimer: NodeJS.Timeout | undefined;
+  let takingOver: Promise<void> | undefined;
+  /** Runs another process was executing when this one tried: their warning is logged once. */
+  const leftAlone = new Set<string>();
+  /** Whether this process executes runs (ROLE all or worker) or only serves the API (ROLE=api). */
+  const executes = deps.config.ROLE !== 'api';
   const active = new Map<string, ActiveRun>();
   const finishedProgress = new Map<string, RunProgress>();
   const headlines = new Map<string, RunHeadline | null>();
@@ -106,7 +113,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
   const catalog = createRunCatalog(store, {
     inUse: (record) => active.has(record.run_id) || waiting.includes(record),
+    executing: (runId) => active.has(runId),
     onForget: (runId) => {
+      leftAlone.delete(runId);
       finishedProgress.delete(runId);
       headlines.delete(runId);
       ended.delete(runId);
@@ -213,14 +222,20 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   async function start(record: RunRecord): Promise<void> {
     const lock = await store.lock(record.run_id);
     if (!lock) {
-      deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the run store is executing it');
+      // Said once per run: the sweep tries again every RUN_SWEEP_INTERVAL_MS while the other process works.
+      if (!leftAlone.has(record.run_id)) deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the run store is executing it');
+      leftAlone.add(record.run_id);
       return;
     }
-    catalog.own(record);
-    if (closed || active.has(record.run_id)) {
+    leftAlone.delete(record.run_id);
+    // Another process may have finished or cancelled the run since this one last looked.
+    await catalog.current(record);
+    if (closed || active.has(record.run_id) || FINISHED_STATUSES.includes(record.status)) {
       await lock.release();
+      if (FINISHED_STATUSES.includes(record.status)) endedOf(record.run_id).resolve();
       return;
     }
+    catalog.add(record);
     const run: ActiveRun = {
       record,
       progress: { total: totalOf(record), done: 0, failed: 0 },
@@ -235,12 +250,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     // The exports at the end need the chart renderer; starting it now, on its own thread, overlaps with the run.
     // A failure to start surfaces where the chart is drawn.
     warmChartRenderer();
+    const watch = setInterval(() => void watchStatus(run), deps.config.RUN_STATUS_POLL_MS).unref();
     run.finished = execute(run)
       .catch(async (error: unknown) => {
         deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
         await stored(run, () => transition(record, 'failed', { error: (error as Error).message })).catch(() => undefined);
       })
       .finally(async () => {
+        clearInterval(watch);
         finishedProgress.set(record.run_id, { ...run.progress });
         active.delete(record.run_id);
         await lock.release().catch(() => undefined);
@@ -250,6 +267,45 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         }
         await startNext().catch((error: unknown) => deps.log.error({ err: error }, 'could not start the next queued run'));
       });
+  }
+
+  /**
+   * A cancel from another process (a replica, the CLI) is a status in the store: the process executing the run
+   * sees it within RUN_STATUS_POLL_MS, stops its calls, and ends the run as it would for its own DELETE.
+   * A run deleted meanwhile is stopped as at shutdown. An unreadable store is asked again at the next beat.
+   */
+  async function watchStatus(run: ActiveRun): Promise<void> {
+    if (run.cancelled || run.controller.signal.aborted) return;
+    const stored = await store.readRecord(run.record.run_id).catch(() => null);
+    if (stored === null || run.controller.signal.aborted) return;
+    if (stored === undefined) {
+      deps.log.warn({ run_id: run.record.run_id }, 'evaluation run stopped: it was deleted from the run store');
+      run.controller.abort();
+    } else if (stored.status === 'cancelled') {
+      deps.log.info({ run_id: run.record.run_id }, 'evaluation run cancelled by another process');
+      run.cancelled = true;
+      run.controller.abort();
+    }
+  }
+
+  /**
+   * Takes the runs nobody executes, while this process has free slots: runs queued by a replica that does
+   * not execute (ROLE=api) or that is busy, and runs left running by a process that died, once its lock has
+   * gone stale. This is how work survives a replica that crashed, without waiting for it to come back.
+   */
+  async function takeOver(): Promise<void> {
+    if (closed || !executes || active.size >= deps.config.MAX_RUNNING_RUNS) return;
+    await catalog.refresh();
+    const unowned = [...records.values()]
+      .filter((record) => !FINISHED_STATUSES.includes(record.status) && !active.has(record.run_id) && !waiting.includes(record))
+      .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.run_id.localeCompare(b.run_id));
+    for (const record of unowned) {
+      if (closed || active.size >= deps.config.MAX_RUNNING_RUNS) return;
+      await catalog.current(record);
+      if (FINISHED_STATUSES.includes(record.status)) continue;
+      endedOf(record.run_id);
+      await start(record);
+    }
   }
 
   /** Writes a new run's files and starts or queues it; a failed write (a full disk) leaves nothing behind. */
@@ -274,9 +330,10 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       owner: request.owner,
     };
     await store.create(record, items);
-    catalog.own(record);
+    catalog.add(record);
     const created: RunView = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
-    await startOrQueue(record);
+    // A replica that only serves the API (ROLE=api) leaves the run queued for a worker's sweep to take.
+    if (executes) await startOrQueue(record);
     return created;
   }
 
@@ -360,7 +417,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       }
       const run = active.get(runId);
       if (!run) {
-        throw new AppError(409, 'run_finished', `Run '${runId}' has already ended (${record.status}); only a queued or running run can be cancelled.`);
+        await catalog.current(record);
+        if (FINISHED_STATUSES.includes(record.status)) {
+          throw new AppError(409, 'run_finished', `Run '${runId}' has already ended (${record.status}); only a queued or running run can be cancelled.`);
+        }
+        // Queued or running in another process: the one executing it stops within RUN_STATUS_POLL_MS (watchStatus).
+        await transition(record, 'cancelled');
+        endedOf(runId).resolve();
+        return view(record);
       }
       run.cancelled = true;
       run.controller.abort();
@@ -418,6 +482,13 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await load();
       await sweep();
       sweepTimer ??= setInterval(() => void sweep(), RETENTION_SWEEP_INTERVAL_MS).unref();
+      if (!executes) return;
+      takeOverTimer ??= setInterval(() => {
+        if (takingOver) return;
+        takingOver = takeOver()
+          .catch((error: unknown) => deps.log.warn({ err: error }, 'could not look for runs nobody executes; trying again at the next sweep'))
+          .finally(() => (takingOver = undefined));
+      }, deps.config.RUN_SWEEP_INTERVAL_MS).unref();
       const unfinished = [...records.values()]
         .filter((record) => !FINISHED_STATUSES.includes(record.status) && !active.has(record.run_id) && !waiting.includes(record))
         .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.run_id.localeCompare(b.run_id));
@@ -436,6 +507,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       closeNow();
       shutdown.abort();
       clearInterval(sweepTimer);
+      clearInterval(takeOverTimer);
+      await takingOver;
       const running = [...active.values()];
       for (const run of running) run.controller.abort();
       await Promise.all(running.map((run) => run.finished));

@@ -59,5 +59,13 @@ export function trainingOverlapOf(value: unknown): TrainingOverlap {
   return 'none';
 }
 
+/** Runs written before near-duplicates were checked stored `in_training` as a boolean and had no training line: both stores read them as what they were. */
+export function withTrainingOverlap<T extends { in_training: unknown; training_line?: number | null; training_similarity?: number | null }>(record: T): T {
+  record.in_training = trainingOverlapOf(record.in_training);
+  record.training_line ??= null;
+  record.training_similarity ??= null;
+  return record;
+}
+
 /** Neither an exact nor a near copy of a training inquiry. */
 export const isUnseen = (item: Pick<RunItem, 'in_training'>) => item.in_training === 'none';

@@ -10,9 +10,10 @@ export interface RunPause {
 }
 
 /**
- * A run's writes while the disk holding REPORTS_DIR is full or unwritable. The run pauses instead of
- * failing: its finished answers stay in memory (never asked again), the files keep only whole lines and
- * run.json keeps its last true status, and every write is tried again every `retryMs` until it succeeds.
+ * A run's writes while the run store cannot take them: the disk holding REPORTS_DIR is full or unwritable, or
+ * the database cannot be reached. The run pauses instead of failing: its finished answers stay in memory
+ * (never asked again), the store keeps its last true status and only whole results, and every write is tried
+ * again every `retryMs` until it succeeds.
  */
 export class StorageWaits {
   paused: RunPause | null = null;
@@ -29,7 +30,7 @@ export class StorageWaits {
       try {
         await write();
         if (this.paused) {
-          this.log.info({ paused_since: this.paused.since }, 'evaluation run: the reports folder takes writes again; resuming');
+          this.log.info({ paused_since: this.paused.since }, 'evaluation run: the run store takes writes again; resuming');
           this.paused = null;
         }
         return true;
@@ -38,7 +39,8 @@ export class StorageWaits {
         if (!failure) throw error;
         if (!this.paused) {
           this.paused = { code: failure.code, message: failure.message, since: new Date().toISOString() };
-          this.log.warn({ code: failure.code, errno: (failure.details as { errno: string }).errno }, 'evaluation run paused: the reports folder cannot be written');
+          const what = failure.code === 'database_unavailable' ? 'the database cannot be reached' : 'the reports folder cannot be written';
+          this.log.warn({ code: failure.code, errno: (failure.details as { errno: string }).errno }, `evaluation run paused: ${what}`);
           for (const notify of this.onPause.splice(0)) notify();
         }
         await sleep(this.retryMs, undefined, { signal }).catch(() => undefined);

@@ -84,6 +84,8 @@ export async function startTestService(t: TapLike, env: Record<string, string>) 
   };
   return {
     base,
+    child: server.child,
+    output: server.output,
     getJson,
     async startRun(body: object): Promise<string> {
       const reply = await fetch(`${base}/evaluate`, { method: 'POST', headers, body: JSON.stringify(body) });
