@@ -11,6 +11,7 @@ import { answerRoutes } from './routes/answer.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { ratingsRoutes } from './routes/ratings.js';
 import { createFileRunStore } from './runs/file-store.js';
+import { createPairQueue, type PairQueue } from './runs/pair-queue.js';
 import { createPostgresRunStore } from './runs/postgres-store.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
@@ -251,13 +252,19 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       throw error;
     }
   }
-  const store = database ? createPostgresRunStore(database.pool, { lockStaleMs: config.RUN_LEASE_MS, lockHeartbeatMs: Math.round(config.RUN_LEASE_MS / 3) }) : createFileRunStore(config.REPORTS_DIR);
-  const runs = createRunManager({ ...services, store, log: app.log });
+  const store = database ? createPostgresRunStore(database.pool) : createFileRunStore(config.REPORTS_DIR);
+  let queue: PairQueue | undefined;
+  if (database) {
+    queue = createPairQueue(database.pool, app.log);
+    await queue.start();
+  }
+  const runs = createRunManager({ ...services, store, log: app.log, queue: database && queue ? { jobs: queue, pool: database.pool } : undefined });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
   // Runs stop before the clients they use; they stay "running" on disk and resume at the next start.
   app.addHook('onClose', async () => {
     await runs.close();
+    await queue?.stop();
     await store.close();
     await closeServices(services);
     await database?.close();
@@ -283,7 +290,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   // Before any route, because the rate limit attaches to each route as it is declared.
   await app.register(browserPolicy, { corsOrigins: config.CORS_ORIGINS });
-  await app.register(requestLimits, config);
+  await app.register(requestLimits, { ...config, database: database?.pool });
   await app.register(accessControl, { apiKeys: config.SERVICE_API_KEYS, labels: config.serviceKeyLabels });
 
   await app.register(openApiDocs);

@@ -219,11 +219,8 @@ export const EnvSchema = z.object({
    */
   RUN_SWEEP_INTERVAL_MS: int(100, 600_000, 10_000),
   RUN_STATUS_POLL_MS: int(100, 60_000, 1000),
-  /**
-   * With RUNS_STORE=postgres, a process executing a run renews its lease every third of this; one that stops
-   * renewing (it died, or lost the database for longer) loses the run after this, to the next sweep of another.
-   */
-  RUN_LEASE_MS: int(1000, 600_000, 30_000),
+  /** With RUNS_STORE=postgres, the jobs (upstream calls) one process that executes runs has under way at once, across runs. */
+  WORKER_CONCURRENCY: int(1, 1024, 64),
   /** Ended runs older than this many days (since they ended) are deleted; 0 keeps them for ever. */
   RUN_RETENTION_DAYS: int(0, 36_500, 90),
   /** Past this total (bytes, all runs), the oldest ended runs are deleted until it fits; 0 sets no limit. */

@@ -54,9 +54,9 @@ t.test('a run created through an API-only replica is executed by another and ser
   const worker = await buildTestApp(t, { ...env, ROLE: 'all' });
 
   const created = await startRun(api.app, offline);
-  t.equal(created.status, 'queued', 'an API-only replica never executes: the run waits for a replica that does');
+  t.equal(created.status, 'running', 'its jobs are in the queue as soon as it is created, whichever replica took the request');
   const done = await waitForRun(api.app, created.run_id);
-  t.equal(done.status, 'completed', 'taken by the other replica within its sweep, and seen completed through the API replica');
+  t.equal(done.status, 'completed', 'executed by the other replica (an api replica executes nothing), and seen completed through the API replica');
   t.same(done.progress, { total: 80, done: 80, failed: 0 });
   t.same((await worker.app.inject(`/evaluate/${created.run_id}`)).json().status, 'completed');
 
@@ -128,7 +128,7 @@ t.test('a cancel through a replica that does not execute the run stops it on the
   t.equal((await other.app.inject({ method: 'DELETE', url: `/evaluate/${run.run_id}` })).statusCode, 409, 'an ended run cannot be cancelled again');
 });
 
-t.test('the database going away mid-run pauses the run, which goes on by itself when it is back; each result is stored once', async (t) => {
+t.test('the database going away mid-run: a clear 503 meanwhile, the run waits and goes on by itself when it is back; each result is stored once', async (t) => {
   const db = await startTestPostgres(t);
   const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 50 });
   t.teardown(() => fake.close());
@@ -137,18 +137,23 @@ t.test('the database going away mid-run pauses the run, which goes on by itself 
   const run = await startRun(app, { inquiries: inquiries.slice(0, 30), models: ['fine-tuned', 'baseline'], scorer: 'heuristic', concurrency: 2 });
   await waitForRun(app, run.run_id, (view) => view.progress.done >= 6);
   await db.stop();
-  const paused = await waitForRun(app, run.run_id, (view) => (view as RunView & { paused: unknown }).paused !== null);
-  t.match(paused, { status: 'running', paused: { code: 'database_unavailable', message: /DATABASE_URL/ } }, 'paused, with the reason');
+  const away = await app.inject(`/evaluate/${run.run_id}`);
+  t.equal(away.statusCode, 503, 'its status cannot be read while the database is away: a clear 503, not a 500');
+  t.match(away.json(), { error: { code: 'database_unavailable', message: /DATABASE_URL/ } });
   t.equal((await app.inject('/ready')).statusCode, 503, '/ready says the database is away');
-  const doneWhilePaused = paused.progress.done;
+  t.equal(away.headers['retry-after'], '5');
+  // The calls under way finish and wait to be stored; nothing new starts meanwhile.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const callsWhileAway = fake.requests.length;
   await new Promise((resolve) => setTimeout(resolve, 600));
-  t.equal((await app.inject(`/evaluate/${run.run_id}`)).json().progress.done, doneWhilePaused, 'nothing counted while nothing can be stored');
+  t.equal(fake.requests.length, callsWhileAway, 'no new call while nothing can be stored');
 
   await db.start();
   const done = await waitForRun(app, run.run_id);
   t.equal(done.status, 'completed', 'it went on by itself once the database was back');
   t.same(done.progress, { total: 60, done: 60, failed: 0 });
-  t.ok(logs().some((line) => /evaluation run paused: the database cannot be reached/.test(String(line.msg))));
+  t.ok(logs().some((line) => /evaluation run paused: the database cannot be reached/.test(String(line.msg))), 'the worker said why it waited');
+  t.ok(fake.requests.length <= 60 + 2, `calls at the fake: ${fake.requests.length} for 60 pairs, at most the 2 under way when the database went asked again`);
 
   const pool = new pg.Pool({ connectionString: db.url });
   t.teardown(() => pool.end());
@@ -158,4 +163,25 @@ t.test('the database going away mid-run pauses the run, which goes on by itself 
   );
   t.same(rows[0], { results: 60, done: 60 }, 'every (item, model) stored and counted once');
   t.equal((await app.inject('/ready')).statusCode, 200);
+});
+
+t.test('two workers share a run: its concurrency holds across both, measured at the upstream, and both take jobs', async (t) => {
+  const db = await startTestPostgres(t);
+  const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 60 });
+  t.teardown(() => fake.close());
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, RUNS_STORE: 'postgres', DATABASE_URL: db.url };
+  await buildTestApp(t, { ...env, ROLE: 'worker' });
+  await buildTestApp(t, { ...env, ROLE: 'worker' });
+  const api = await buildTestApp(t, { ...env, ROLE: 'api' });
+  // Each worker counts the live workers at its heartbeat (every 3 s): from then on each takes its share.
+  await new Promise((resolve) => setTimeout(resolve, 3500));
+
+  const run = await startRun(api.app, { inquiries: inquiries.slice(0, 40), models: ['fine-tuned', 'baseline'], scorer: 'heuristic', concurrency: 4 });
+  const done = await waitForRun(api.app, run.run_id);
+  t.equal(done.status, 'completed');
+  t.same(done.progress, { total: 80, done: 80, failed: 0 });
+  t.ok(fake.maxInFlight <= 4, `at most the run's 4 calls at once at the upstream (measured ${fake.maxInFlight})`);
+  // Each worker's share is ceil(4 / 2) = 2 calls: more than 2 at once means both were calling.
+  t.ok(fake.maxInFlight >= 3, `and both workers took jobs: more at once than one worker's share of 2 (measured ${fake.maxInFlight})`);
+  t.equal(fake.requests.length, 80, 'every pair called once');
 });

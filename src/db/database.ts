@@ -6,6 +6,11 @@ import { migrate, SchemaTooNewError, type Migration, MIGRATIONS } from './migrat
 
 /** How long the boot waits for the first connection before saying the database cannot be reached. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Connections per process: results are recorded one statement each while a run's jobs go on (up to
+ * WORKER_CONCURRENCY at once), beside the job queue's fetches and the API's reads.
+ */
+export const DATABASE_POOL_SIZE = 12;
 /** How long /ready waits for `select 1`: a readiness probe must answer well within its own timeout. */
 export const READY_TIMEOUT_MS = 2000;
 
@@ -33,7 +38,7 @@ export async function openDatabase(url: string, log: FastifyBaseLogger, migratio
   const shown = publicUrl(url);
   let pool: pg.Pool;
   try {
-    pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 30_000 });
+    pool = new pg.Pool({ connectionString: url, max: DATABASE_POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 30_000 });
   } catch (error) {
     throw new ConfigError(`Invalid configuration:\n  DATABASE_URL: ${shown} cannot be used (${reasonOf(error)}).`);
   }

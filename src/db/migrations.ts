@@ -104,6 +104,29 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'the workers that execute runs',
+    sql: `
+      -- Each process that executes runs says it is alive here every few seconds; a run's concurrency is shared
+      -- out among the live ones, so that together they keep to it.
+      create table run_workers (
+        worker_id text primary key,
+        seen_at timestamptz not null default now()
+      );
+    `,
+  },
+  {
+    version: 4,
+    name: 'the rate limit shared by replicas',
+    sql: `
+      create table rate_limits (
+        key text primary key,
+        count integer not null,
+        window_ends timestamptz not null
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

@@ -1,14 +1,19 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import fp from 'fastify-plugin';
+import type { Pool } from 'pg';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { callerOf, isPublicRoute } from './access-control.js';
+import { postgresRateLimitStore } from './rate-limit-store.js';
 
 export type LimitsOptions = Pick<
   Config,
   'RATE_LIMIT_MAX' | 'RATE_LIMIT_WINDOW_MS' | 'MAX_EVENT_LOOP_DELAY_MS' | 'MAX_EVENT_LOOP_UTILIZATION' | 'EVENT_LOOP_SAMPLE_INTERVAL_MS'
->;
+> & {
+  /** With RUNS_STORE=postgres, the counts live in the database, shared by every replica; in memory otherwise. */
+  database?: Pool;
+};
 
 // Probes from orchestrators must not spend a caller's budget nor be refused when many arrive at once.
 // An overloaded process is still alive: failing liveness would get it restarted mid-work.
@@ -48,6 +53,14 @@ export const requestLimits = fp<LimitsOptions>(
         max: options.RATE_LIMIT_MAX,
         timeWindow: options.RATE_LIMIT_WINDOW_MS,
         keyGenerator: callerOf,
+        ...(options.database
+          ? {
+              store: postgresRateLimitStore(options.database),
+              // A database that does not answer lets requests through rather than failing them: what needs the
+              // database answers 503 on its own, and the rest (an offline /answer) keeps working.
+              skipOnError: true,
+            }
+          : {}),
         // What needs no key holds no data (probes, docs, the report pages' shells and assets): a page that loads
         // its script and styles, or polls a live run, spends the caller's budget only on the API calls it makes.
         allowList: (request) => isPublicRoute(request.routeOptions.url),

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { Pool } from 'pg';
 import { pipeline } from 'node:stream/promises';
 import type { Role } from '../config.js';
 import { warmChartRenderer } from '../export/chart.js';
@@ -21,11 +23,22 @@ import { runHeadlineOf, type RunHeadline } from './run-headline.js';
 import { readItemsPage, type ItemsPage, type ItemsQuery } from './run-items.js';
 import { DEFAULT_PAGE_SIZE, FINISHED_STATUSES, type RunRecord } from './run-store.js';
 import { createRunCatalog } from './run-catalog.js';
+import { createQueueWorker, jobsOf, type QueueWorker } from './queue-worker.js';
+import type { PairJob, PairQueue } from './pair-queue.js';
 
 export type { RunProgress } from './run-executor.js';
 
 export type RunManagerDeps = RunExecutorDeps &
-  RunExportsDeps & { config: RunExecutorDeps['config'] & RunExportsDeps['config'] & RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number; ROLE: Role } };
+  RunExportsDeps & {
+    config: RunExecutorDeps['config'] &
+      RunExportsDeps['config'] &
+      RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number; ROLE: Role; WORKER_CONCURRENCY: number };
+    /**
+     * With RUNS_STORE=postgres, the runs' work goes through this queue: a job per (item, model), taken by every
+     * process that executes runs. Without it (the file store), each run is executed by one process.
+     */
+    queue?: { jobs: PairQueue; pool: Pool };
+  };
 
 export interface CreateRunRequest {
   prompt_set?: string;
@@ -308,6 +321,57 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     }
   }
 
+  /** The queue's side of the runs, with RUNS_STORE=postgres. */
+  const queued = deps.queue;
+  let queueWorker: QueueWorker | undefined;
+  let queuedSweepTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Puts a queued run's jobs in the queue, then marks it running: the workers only look at running runs, so
+   * a running run always has its jobs. A replica that stops half-way leaves the run queued, for the sweep.
+   */
+  async function enqueueRun(record: RunRecord): Promise<void> {
+    const jobs: PairJob[] = [];
+    for await (const job of jobsOf(store, record)) jobs.push(job);
+    await queued?.jobs.enqueue(record.run_id, jobs);
+    await transition(record, 'running');
+    deps.log.info({ run_id: record.run_id, jobs: jobs.length }, 'evaluation run enqueued');
+  }
+
+  /**
+   * The end of a run whose work went through the queue: its summary from the stored results, its exports and
+   * its final status, written by whichever worker took the finalising job. A run cancelled meanwhile keeps
+   * its status and gets its exports.
+   */
+  async function finalise(runId: string): Promise<void> {
+    const record = await recordOf(runId).catch(() => undefined);
+    if (!record) return;
+    await catalog.current(record);
+    if (record.status === 'running' || (record.status === 'cancelled' && (await exports.saved(record, 'summaryJson')) === undefined)) {
+      const completed = record.status === 'running';
+      await exports.write(record, await exports.summarize(record, completed ? 'completed' : 'cancelled'));
+      if (completed) {
+        await transition(record, 'completed');
+        await publishCaseStudyCsv(record);
+      }
+      deps.log.info({ run_id: runId, status: record.status }, 'evaluation run ended');
+    }
+    await queued?.jobs.drop(runId);
+    endedOf(runId).resolve();
+    void sweep();
+  }
+
+  /** Runs left queued by a replica that stopped while enqueueing them (older than a sweep): enqueued again. */
+  async function sweepQueued(): Promise<void> {
+    await catalog.refresh();
+    const stale = Date.now() - deps.config.RUN_SWEEP_INTERVAL_MS;
+    for (const record of [...records.values()]) {
+      if (record.status !== 'queued' || Date.parse(record.created_at) > stale) continue;
+      await catalog.current(record);
+      if (record.status === 'queued') await enqueueRun(record);
+    }
+  }
+
   /** Writes a new run's files and starts or queues it; a failed write (a full disk) leaves nothing behind. */
   async function createAdmitted(request: CreateRunRequest, entries: ReturnType<typeof resolveDistinctModels>, scorer: ScorerChoice, items: RunItem[]): Promise<RunView> {
     const weights = deps.config.RUBRIC_WEIGHTS;
@@ -332,6 +396,11 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     await store.create(record, items);
     catalog.add(record);
     const created: RunView = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
+    if (queued) {
+      // Every process that executes runs takes its jobs, whichever replica created it.
+      await enqueueRun(record);
+      return { ...created, status: record.status, started_at: record.started_at };
+    }
     // A replica that only serves the API (ROLE=api) leaves the run queued for a worker's sweep to take.
     if (executes) await startOrQueue(record);
     return created;
@@ -421,9 +490,15 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         if (FINISHED_STATUSES.includes(record.status)) {
           throw new AppError(409, 'run_finished', `Run '${runId}' has already ended (${record.status}); only a queued or running run can be cancelled.`);
         }
-        // Queued or running in another process: the one executing it stops within RUN_STATUS_POLL_MS (watchStatus).
+        // Queued or running in another process: the one executing it stops within RUN_STATUS_POLL_MS (watchStatus),
+        // as does every worker with a job of it; the jobs not yet taken are dropped.
         await transition(record, 'cancelled');
-        endedOf(runId).resolve();
+        if (queued) {
+          await queued.jobs.purge(runId);
+          await queued.jobs.requestFinalise(runId);
+        } else {
+          endedOf(runId).resolve();
+        }
         return view(record);
       }
       run.cancelled = true;
@@ -482,6 +557,16 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await load();
       await sweep();
       sweepTimer ??= setInterval(() => void sweep(), RETENTION_SWEEP_INTERVAL_MS).unref();
+      if (queued) {
+        queuedSweepTimer ??= setInterval(() => {
+          sweepQueued().catch((error: unknown) => deps.log.warn({ err: error }, 'could not look for runs left queued; trying again at the next sweep'));
+        }, deps.config.RUN_SWEEP_INTERVAL_MS).unref();
+        if (executes && !queueWorker) {
+          queueWorker = createQueueWorker({ ...deps, pool: queued.pool, queue: queued.jobs, finalise });
+          queueWorker.start();
+        }
+        return;
+      }
       if (!executes) return;
       takeOverTimer ??= setInterval(() => {
         if (takingOver) return;
@@ -497,6 +582,10 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async waitFor(runId) {
       const record = await recordOf(runId);
+      if (queued) {
+        while (!closed && !FINISHED_STATUSES.includes((await catalog.current(record)).status)) await sleep(100);
+        return view(record);
+      }
       if (waiting.includes(record)) await Promise.race([endedOf(runId).promise, closing]);
       await active.get(runId)?.finished;
       return view(record);
@@ -508,7 +597,9 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       shutdown.abort();
       clearInterval(sweepTimer);
       clearInterval(takeOverTimer);
+      clearInterval(queuedSweepTimer);
       await takingOver;
+      await queueWorker?.stop();
       const running = [...active.values()];
       for (const run of running) run.controller.abort();
       await Promise.all(running.map((run) => run.finished));

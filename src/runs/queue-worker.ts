@@ -1,0 +1,244 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Pool } from 'pg';
+import { createPairWork, type FinishedWork, type PairWorkDeps, type RunSink } from './pair-work.js';
+import { HEARTBEAT_MS, type FetchedJob, type PairJob, type PairQueue } from './pair-queue.js';
+import { withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
+import { resultKey, type RunRecord, type RunStore } from './run-store.js';
+import { StorageWaits } from './storage-waits.js';
+
+export type QueueWorkerDeps = PairWorkDeps & {
+  store: RunStore;
+  pool: Pool;
+  queue: PairQueue;
+  config: PairWorkDeps['config'] & { STORAGE_RETRY_MS: number; RUN_STATUS_POLL_MS: number; RUN_SWEEP_INTERVAL_MS: number; WORKER_CONCURRENCY: number };
+  /** Writes a run's exports and final status; called once its work is over (or it was cancelled). */
+  finalise(runId: string): Promise<void>;
+};
+
+/** How long an idle worker waits before looking for work again. */
+const IDLE_POLL_MS = 200;
+
+/** A running run as this worker sees it: its jobs under way here, and where their results go. */
+interface WorkerRun {
+  record: RunRecord;
+  controller: AbortController;
+  /** By job id. */
+  inFlight: Map<string, Promise<void>>;
+  sink: RunSink;
+  work: ReturnType<typeof createPairWork>;
+}
+
+/** Every job of a run: a pair per (item, model), or an item for the pairwise scorer. */
+export async function* jobsOf(store: RunStore, record: RunRecord): AsyncGenerator<PairJob> {
+  for await (const item of store.items(record.run_id)) {
+    if (record.scorer === 'pairwise') yield { item_id: item.item_id, model: null };
+    else for (const model of record.models) yield { item_id: item.item_id, model: model.alias };
+  }
+}
+
+/**
+ * A process's share of the runs' work with RUNS_STORE=postgres: it fetches jobs from each running run's queue,
+ * at most its share of that run's concurrency (the run's concurrency divided among the live workers, rounded
+ * up) and WORKER_CONCURRENCY in all, answers and scores them, records each result once, and completes the job.
+ * A run that leaves `running` (a cancel through any replica) has its calls here aborted within
+ * RUN_STATUS_POLL_MS. The last worker to find a run's queue empty asks for it to be finalised.
+ */
+export function createQueueWorker(deps: QueueWorkerDeps) {
+  const { queue, store, pool } = deps;
+  const runs = new Map<string, WorkerRun>();
+  let workers = 1;
+  let stopping = false;
+  let wake = () => {};
+  let woken = new Promise<void>((resolve) => (wake = resolve));
+  const nudge = () => {
+    wake();
+    woken = new Promise<void>((resolve) => (wake = resolve));
+  };
+  const inFlightTotal = () => [...runs.values()].reduce((sum, run) => sum + run.inFlight.size, 0);
+
+  async function runningRecords(): Promise<RunRecord[]> {
+    const { rows } = await pool.query<{ doc: string }>(`select record::text as doc from runs where status = 'running' order by created_at`);
+    return rows.map((row) => JSON.parse(row.doc) as RunRecord);
+  }
+
+  async function open(record: RunRecord): Promise<WorkerRun> {
+    const controller = new AbortController();
+    const sink: RunSink = {
+      recorder: await store.recorder(record.run_id),
+      summary: null,
+      progress: { done: 0, failed: 0 },
+      storage: new StorageWaits(deps.config.STORAGE_RETRY_MS, deps.log.child({ run_id: record.run_id })),
+      signal: controller.signal,
+    };
+    return { record, controller, inFlight: new Map(), sink, work: createPairWork(deps, record, sink) };
+  }
+
+  /** The items of the jobs, and for whole items (pairwise) what is already finished of them. */
+  async function itemsOf(runId: string, jobs: readonly FetchedJob[]): Promise<{ items: Map<string, RunItem>; known: FinishedWork }> {
+    const ids = [...new Set(jobs.map((job) => job.item_id))];
+    const { rows } = await pool.query<{ doc: string }>('select item::text as doc from run_items where run_id = $1 and item_id = any($2)', [runId, ids]);
+    const items = new Map(rows.map((row) => withTrainingOverlap(JSON.parse(row.doc) as RunItem)).map((item) => [item.item_id, item]));
+    const known: FinishedWork = { finished: new Set(), judged: new Set(), answers: new Map() };
+    if (jobs.some((job) => job.model === null)) {
+      const results = await pool.query<{ doc: string }>('select result::text as doc from run_results where run_id = $1 and item_id = any($2)', [runId, ids]);
+      for (const row of results.rows) {
+        const result = JSON.parse(row.doc) as RunResult;
+        known.finished.add(resultKey(result.item_id, result.model_alias));
+        if (result.answer !== null) known.answers.set(resultKey(result.item_id, result.model_alias), result.answer);
+      }
+      const verdicts = await pool.query<{ doc: string }>('select verdict::text as doc from run_verdicts where run_id = $1 and item_id = any($2)', [runId, ids]);
+      for (const row of verdicts.rows) {
+        const verdict = JSON.parse(row.doc) as PairwiseResult;
+        known.judged.add(resultKey(verdict.item_id, verdict.second));
+      }
+    }
+    return { items, known };
+  }
+
+  /** One job, to its end: completed once its result is stored (or there is nothing left to do), put back otherwise. */
+  async function execute(run: WorkerRun, job: FetchedJob, item: RunItem | undefined, known: FinishedWork): Promise<void> {
+    const runId = run.record.run_id;
+    let outcome: 'done' | 'aborted' | 'deferred' = 'done';
+    try {
+      const model = run.record.models.find((candidate) => candidate.alias === job.model);
+      if (item && model) outcome = await run.work.pair(item, model, run.controller.signal, { mayDefer: job.retryCount === 0 });
+      else if (item && job.model === null) await run.work.wholeItem(item, run.controller.signal, known);
+      if (run.controller.signal.aborted && outcome === 'done' && stopping) outcome = 'aborted';
+      // Cancelled (the run left running): nothing more to do. Shut down or deferred: another try, here or elsewhere.
+      if (outcome === 'deferred' || (outcome === 'aborted' && stopping)) await queue.retry(runId, [job.id]);
+      else await queue.complete(runId, [job.id]);
+    } catch (error) {
+      deps.log.warn({ err: error, run_id: runId, item_id: job.item_id }, 'job queue: a job could not be finished; it is tried again once its lease lapses');
+    }
+  }
+
+  async function startJobs(run: WorkerRun, jobs: readonly FetchedJob[]): Promise<void> {
+    const { items, known } = await itemsOf(run.record.run_id, jobs);
+    for (const job of jobs) {
+      const done = execute(run, job, items.get(job.item_id), known).finally(() => {
+        run.inFlight.delete(job.id);
+        nudge();
+      });
+      run.inFlight.set(job.id, done);
+    }
+  }
+
+  /**
+   * A run whose queue holds nothing more: finalised when every result is in; otherwise its missing jobs are
+   * enqueued again (a job whose tries ran out, or a creation that stopped half-way). Cheap to repeat: the ids
+   * are deterministic and finalising is asked for once.
+   */
+  async function settle(record: RunRecord): Promise<void> {
+    if ((await queue.unfinished(record.run_id)) > 0) return;
+    const { done } = await store.progress(record);
+    const total = record.items * (record.models.length + (record.scorer === 'pairwise' ? record.models.length - 1 : 0));
+    if (done >= total) {
+      await queue.requestFinalise(record.run_id);
+      return;
+    }
+    const missing: PairJob[] = [];
+    const finished = new Set<string>();
+    for await (const result of store.results(record.run_id)) finished.add(resultKey(result.item_id, result.model_alias));
+    const judged = new Set<string>();
+    for await (const verdict of store.verdicts(record.run_id)) judged.add(resultKey(verdict.item_id, verdict.second));
+    for await (const job of jobsOf(store, record)) {
+      const models = job.model === null ? record.models.map((model) => model.alias) : [job.model];
+      const seconds = job.model === null ? record.models.slice(1).map((model) => model.alias) : [];
+      if (models.some((alias) => !finished.has(resultKey(job.item_id, alias))) || seconds.some((alias) => !judged.has(resultKey(job.item_id, alias)))) missing.push(job);
+    }
+    deps.log.warn({ run_id: record.run_id, jobs: missing.length }, 'job queue: a running run had unfinished work and no job for it; enqueued again');
+    await queue.forgetEnded(record.run_id, missing);
+    await queue.enqueue(record.run_id, missing);
+  }
+
+  let lastStatusCheck = 0;
+  let lastSettle = 0;
+  let running: RunRecord[] = [];
+
+  async function pass(): Promise<number> {
+    const now = Date.now();
+    if (now - lastStatusCheck >= deps.config.RUN_STATUS_POLL_MS || running.length === 0) {
+      running = await runningRecords();
+      lastStatusCheck = now;
+      const ids = new Set(running.map((record) => record.run_id));
+      for (const [runId, run] of runs) {
+        if (ids.has(runId)) continue;
+        // Cancelled through some replica, ended, or deleted: its calls here stop.
+        run.controller.abort();
+        if (run.inFlight.size === 0) {
+          runs.delete(runId);
+          await run.sink.recorder.close();
+        }
+      }
+    }
+    let fetched = 0;
+    const settleDue = now - lastSettle >= deps.config.RUN_SWEEP_INTERVAL_MS;
+    if (settleDue) lastSettle = now;
+    for (const record of running) {
+      if (stopping) break;
+      let run = runs.get(record.run_id);
+      if (!run) runs.set(record.run_id, (run = await open(record)));
+      const share = Math.ceil(record.concurrency / workers) - run.inFlight.size;
+      const room = deps.config.WORKER_CONCURRENCY - inFlightTotal();
+      const jobs = await queue.fetch(record.run_id, Math.min(share, room));
+      fetched += jobs.length;
+      if (jobs.length > 0) await startJobs(run, jobs);
+      else if (run.inFlight.size === 0 && (share > 0 || settleDue)) await settle(record);
+    }
+    const finalising = await queue.fetchFinalise();
+    if (finalising) {
+      fetched += 1;
+      try {
+        await deps.finalise(finalising.runId);
+        await queue.completeFinalise(finalising.id);
+      } catch (error) {
+        deps.log.error({ err: error, run_id: finalising.runId }, 'job queue: the run could not be finalised; it is tried again');
+        await queue.retryFinalise(finalising.id).catch(() => undefined);
+      }
+    }
+    return fetched;
+  }
+
+  let loop: Promise<void> = Promise.resolve();
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  return {
+    start(): void {
+      const beat = () =>
+        queue
+          .heartbeat(new Map([...runs].map(([runId, run]) => [runId, [...run.inFlight.keys()]])))
+          .then((count) => (workers = count))
+          .catch((error: unknown) => deps.log.warn({ err: error }, 'job queue: the heartbeat failed; it is tried again'));
+      void beat();
+      heartbeat = setInterval(() => void beat(), HEARTBEAT_MS).unref();
+      loop = (async () => {
+        while (!stopping) {
+          let fetched = 0;
+          try {
+            fetched = await pass();
+          } catch (error) {
+            deps.log.warn({ err: error }, 'job queue: could not look for work; trying again');
+            await sleep(deps.config.STORAGE_RETRY_MS);
+          }
+          // Busy: look again as soon as a job ends. Idle: poll.
+          const idle = fetched === 0 ? sleep(IDLE_POLL_MS) : sleep(IDLE_POLL_MS * 5);
+          await Promise.race([idle, woken]);
+        }
+      })();
+    },
+
+    /** Stops fetching; the jobs under way are put back for another worker, and their calls aborted. */
+    async stop(): Promise<void> {
+      stopping = true;
+      nudge();
+      clearInterval(heartbeat);
+      for (const run of runs.values()) run.controller.abort();
+      await loop;
+      await Promise.all([...runs.values()].flatMap((run) => [...run.inFlight.values()]));
+      for (const run of runs.values()) await run.sink.recorder.close().catch(() => undefined);
+      runs.clear();
+    },
+  };
+}
+
+export type QueueWorker = ReturnType<typeof createQueueWorker>;
