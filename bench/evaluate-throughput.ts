@@ -21,7 +21,7 @@ export interface EvaluateThroughputInput {
  * Calls the service accepted during the previous section may still be on their way to the fake;
  * they must not count as this run's concurrency.
  */
-async function waitUntilUpstreamIdle(upstream: ForkedProcess): Promise<void> {
+export async function waitUntilUpstreamIdle(upstream: ForkedProcess): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt += 1) {
     const { inFlight } = await upstream.request({ type: 'max-in-flight' }, 'max-in-flight');
     if (inFlight === 0) return;

@@ -70,7 +70,15 @@ export interface EndedRun {
  * Polls until the run has ended, bounded by `timeoutMs` so that a stuck run cannot hang the bench.
  * A refused poll is counted and polled again at the same pace: the end of the run is still seen on time.
  */
-export async function waitForRun(serviceUrl: string, runId: string, pollEveryMs: number, timeoutMs: number, refusals: Refusals): Promise<EndedRun> {
+export async function waitForRun(
+  serviceUrl: string,
+  runId: string,
+  pollEveryMs: number,
+  timeoutMs: number,
+  refusals: Refusals,
+  /** Called with every status read, and when (performance.now()) it was answered. */
+  onView?: (view: RunStatusView, seenAt: number) => void,
+): Promise<EndedRun> {
   const deadline = performance.now() + timeoutMs;
   let polls = 0;
   while (performance.now() < deadline) {
@@ -83,6 +91,7 @@ export async function waitForRun(serviceUrl: string, runId: string, pollEveryMs:
     } else {
       if (response.status !== 200) throw new Error(`GET /evaluate/${runId} answered ${response.status}: ${await response.text()}`);
       const view = (await response.json()) as RunStatusView;
+      onView?.(view, seenEndedAt);
       if (ENDED.has(view.status)) return { view, seenEndedAt, polls };
     }
     await sleep(pollEveryMs);

@@ -13,6 +13,8 @@ export interface SectionResult {
   rows: string[][];
   checks: Check[];
   notes: string[];
+  /** Further tables, each under its caption, after the first. */
+  tables?: Array<{ caption: string; head: string[]; rows: string[][] }>;
   /** Set when the section could not run to the end; its checks then count as failed. */
   error?: string;
 }
@@ -27,6 +29,7 @@ export function renderSection(section: SectionResult): string {
   const lines = [`## ${section.title}`, ''];
   if (section.error) lines.push(`**ERROR**: ${section.error}`, '');
   if (section.rows.length > 0) lines.push(...table(section.head, section.rows), '');
+  for (const extra of section.tables ?? []) if (extra.rows.length > 0) lines.push(extra.caption, '', ...table(extra.head, extra.rows), '');
   if (section.checks.length > 0) {
     lines.push(...table(['Target', 'Measured', 'Result'], section.checks.map((check) => [check.target, check.measured, check.pass ? 'PASS' : 'FAIL'])), '');
   }

@@ -1,9 +1,10 @@
 /**
  * Benchmarks of the service: proxy overhead, evaluation throughput, memory of a large run,
- * heuristic scorer and retrieval speed, and responsiveness while runs go on. Prints a Markdown report and writes it to reports/bench.md.
+ * heuristic scorer and retrieval speed, responsiveness while runs go on, and runs on the PostgreSQL store
+ * (one process, or an API process and workers). Prints a Markdown report and writes it to reports/bench.md.
  * A missed target shows as FAIL and still exits 0; a section that cannot run exits 1.
  * `npm run bench -- proxy memory` runs only the sections named (proxy, evaluate, memory, heuristic,
- * retrieval, responsiveness); a partial report is printed but not written to reports/bench.md.
+ * retrieval, responsiveness, postgres); a partial report is printed but not written to reports/bench.md.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { measureEvaluateThroughput } from './evaluate-throughput.js';
 import { compileService } from './compiled-service.js';
 import { forkNode, killForkedProcesses, type ForkedProcess } from './forked-process.js';
 import { measureHeuristicThroughput } from './heuristic-throughput.js';
+import { measurePostgresStore } from './postgres-store.js';
+import { stopBenchPostgresNow } from './postgres-server.js';
 import { measureResponsiveness } from './responsiveness.js';
 import { measureProxyOverhead } from './proxy-overhead.js';
 import { captureEnvironment, renderReport, type SectionResult } from './report.js';
@@ -24,23 +27,25 @@ import { inquiryVariants, loadSupportData } from './support-data.js';
 
 const REPORT_PATH = fileURLToPath(new URL('../reports/bench.md', import.meta.url));
 const FAKE_UPSTREAM_ENTRY = new URL('./fake-upstream-process.ts', import.meta.url);
-// Well above the ~4 minutes the sections take, so only a hang trips it.
-const WATCHDOG_MS = 6 * 60_000;
+// Well above the ~6 minutes the sections take (about 2 of them the PostgreSQL section), so only a hang trips it.
+const WATCHDOG_MS = 10 * 60_000;
 
 const watchdog = setTimeout(() => {
   console.error(`bench: still running after ${WATCHDOG_MS / 60_000} minutes; stopping.`);
   killForkedProcesses();
+  stopBenchPostgresNow();
   process.exit(1);
 }, WATCHDOG_MS);
 watchdog.unref();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     killForkedProcesses();
+    stopBenchPostgresNow();
     process.exit(130);
   });
 }
 
-const SECTION_NAMES = ['proxy', 'evaluate', 'memory', 'heuristic', 'retrieval', 'responsiveness'] as const;
+const SECTION_NAMES = ['proxy', 'evaluate', 'memory', 'heuristic', 'retrieval', 'responsiveness', 'postgres'] as const;
 type SectionName = (typeof SECTION_NAMES)[number];
 const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !(SECTION_NAMES as readonly string[]).includes(name));
@@ -82,7 +87,7 @@ const sections: SectionResult[] = [];
 
 try {
   const entries = compileService(join(scratch, 'build'));
-  if (selected('proxy') || selected('evaluate') || selected('memory') || selected('responsiveness')) {
+  if (selected('proxy') || selected('evaluate') || selected('memory') || selected('responsiveness') || selected('postgres')) {
     const upstream = await startChild(FAKE_UPSTREAM_ENTRY, { FAKE_LATENCY_MS: '0' });
     const startService = () => startChild(entries.service, serviceEnv(upstream.url, freshReportsDir()), serviceNodeOptions);
 
@@ -106,6 +111,10 @@ try {
       const service = await startService();
       sections.push(await runSection('6. Responsiveness', () => measureResponsiveness({ service, upstream, data })));
       await service.stop();
+    }
+    if (selected('postgres')) {
+      const startWith = (env: Record<string, string>) => startChild(entries.service, { ...serviceEnv(upstream.url, freshReportsDir()), ...env }, serviceNodeOptions);
+      sections.push(await runSection('7. PostgreSQL store', () => measurePostgresStore({ data, upstream, startService: startWith })));
     }
     await upstream.stop();
   }

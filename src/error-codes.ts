@@ -76,7 +76,7 @@ export const ERROR_CODES = {
     meaning: 'The service is stopping: a new run was refused, or a request outlived the shutdown grace period (then with `Retry-After: 1`)',
   },
   storage_unavailable: { status: 503, meaning: 'The reports folder (`REPORTS_DIR`) cannot be written: read-only or an I/O error' },
-  database_unavailable: { status: 503, meaning: 'With `RUNS_STORE=postgres`, the database (`DATABASE_URL`) did not answer `/ready`\'s probe in time; the message says why' },
+  database_unavailable: { status: 503, meaning: 'With `RUNS_STORE=postgres`, the database (`DATABASE_URL`) cannot be reached (a read or write of runs, or `/ready`\'s probe); runs wait and go on by themselves once it is back' },
   upstream_timeout: {
     status: 504,
     meaning: 'The upstream did not answer within `OPENAI_TIMEOUT_MS` (per attempt) or `OPENAI_TOTAL_TIMEOUT_MS` (all attempts and backoff; the message says which)',

@@ -152,7 +152,11 @@ t.test('the database going away mid-run: a clear 503 meanwhile, the run waits an
   const done = await waitForRun(app, run.run_id);
   t.equal(done.status, 'completed', 'it went on by itself once the database was back');
   t.same(done.progress, { total: 60, done: 60, failed: 0 });
-  t.ok(logs().some((line) => /evaluation run paused: the database cannot be reached/.test(String(line.msg))), 'the worker said why it waited');
+  // Whether a result was waiting to be stored or the worker was looking for work when the database went.
+  t.ok(
+    logs().some((line) => /evaluation run paused: the database cannot be reached|job queue: could not look for work/.test(String(line.msg))),
+    'the worker said why it waited',
+  );
   t.ok(fake.requests.length <= 60 + 2, `calls at the fake: ${fake.requests.length} for 60 pairs, at most the 2 under way when the database went asked again`);
 
   const pool = new pg.Pool({ connectionString: db.url });
@@ -184,4 +188,47 @@ t.test('two workers share a run: its concurrency holds across both, measured at 
   // Each worker's share is ceil(4 / 2) = 2 calls: more than 2 at once means both were calling.
   t.ok(fake.maxInFlight >= 3, `and both workers took jobs: more at once than one worker's share of 2 (measured ${fake.maxInFlight})`);
   t.equal(fake.requests.length, 80, 'every pair called once');
+});
+
+t.test('two workers keep each upstream to OPENAI_MAX_CONNECTIONS in all, across runs', async (t) => {
+  const db = await startTestPostgres(t);
+  const fake = await startFakeOpenAI({ apiKey: KEY, latencyMs: 60 });
+  t.teardown(() => fake.close());
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, RUNS_STORE: 'postgres', DATABASE_URL: db.url, OPENAI_MAX_CONNECTIONS: '4' };
+  await buildTestApp(t, { ...env, ROLE: 'worker' });
+  await buildTestApp(t, { ...env, ROLE: 'worker' });
+  const api = await buildTestApp(t, { ...env, ROLE: 'api' });
+  await new Promise((resolve) => setTimeout(resolve, 3500));
+
+  // Two runs of concurrency 8 each: 16 calls at once if each run kept only to its own bound.
+  const body = { inquiries: inquiries.slice(0, 20), models: ['fine-tuned', 'baseline'], scorer: 'heuristic', concurrency: 8 };
+  const runs = [await startRun(api.app, body), await startRun(api.app, body)];
+  for (const run of runs) t.equal((await waitForRun(api.app, run.run_id)).status, 'completed');
+  t.ok(fake.maxInFlight <= 4, `at most OPENAI_MAX_CONNECTIONS (4) calls at once at the upstream (measured ${fake.maxInFlight})`);
+  t.ok(fake.maxInFlight >= 3, `and both workers used their share of 2 (measured ${fake.maxInFlight})`);
+  t.equal(fake.requests.length, 80);
+});
+
+t.test('the sweeps take up what nobody looks after: a run left queued, and a running run whose jobs were lost', async (t) => {
+  const db = await startTestPostgres(t);
+  const env = { OPENAI_API_KEY: '', RUNS_STORE: 'postgres', DATABASE_URL: db.url, RUN_SWEEP_INTERVAL_MS: '200' };
+  const api = await buildTestApp(t, { ...env, ROLE: 'api' });
+  const pool = new pg.Pool({ connectionString: db.url });
+  t.teardown(() => pool.end());
+
+  // A replica that stopped half-way: one run still queued, its jobs never enqueued; another running, its jobs gone.
+  const leftQueued = await startRun(api.app, { ...offline, inquiries: inquiries.slice(0, 10) });
+  await pool.query(`delete from pgboss.job where name = $1`, [`pairs.${leftQueued.run_id}`]);
+  await pool.query(`update runs set status = 'queued', record = replace(record::text, '"status":"running"', '"status":"queued"')::json where run_id = $1`, [leftQueued.run_id]);
+  const lostJobs = await startRun(api.app, { ...offline, inquiries: inquiries.slice(10, 20) });
+  await pool.query(`delete from pgboss.job where name = $1`, [`pairs.${lostJobs.run_id}`]);
+  t.equal((await api.app.inject(`/evaluate/${leftQueued.run_id}`)).json().status, 'queued');
+
+  const worker = await buildTestApp(t, { ...env, ROLE: 'worker' });
+  for (const run of [leftQueued, lostJobs]) {
+    const done = await waitForRun(api.app, run.run_id);
+    t.equal(done.status, 'completed');
+    t.same(done.progress, { total: 20, done: 20, failed: 0 }, 'every pair done once');
+  }
+  t.ok(worker.logs().some((line) => /a running run had unfinished work and no job for it; enqueued again/.test(String(line.msg)) && line.run_id === lostJobs.run_id));
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
+import { JUDGE_ALIAS } from '../models/registry.js';
 import { createPairWork, type FinishedWork, type PairWorkDeps, type RunSink } from './pair-work.js';
 import { HEARTBEAT_MS, type FetchedJob, type PairJob, type PairQueue } from './pair-queue.js';
 import { withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
@@ -10,7 +11,13 @@ export type QueueWorkerDeps = PairWorkDeps & {
   store: RunStore;
   pool: Pool;
   queue: PairQueue;
-  config: PairWorkDeps['config'] & { STORAGE_RETRY_MS: number; RUN_STATUS_POLL_MS: number; RUN_SWEEP_INTERVAL_MS: number; WORKER_CONCURRENCY: number };
+  config: PairWorkDeps['config'] & {
+    STORAGE_RETRY_MS: number;
+    RUN_STATUS_POLL_MS: number;
+    RUN_SWEEP_INTERVAL_MS: number;
+    WORKER_CONCURRENCY: number;
+    OPENAI_MAX_CONNECTIONS: number;
+  };
   /** Writes a run's exports and final status; called once its work is over (or it was cancelled). */
   finalise(runId: string): Promise<void>;
 };
@@ -26,6 +33,8 @@ interface WorkerRun {
   inFlight: Map<string, Promise<void>>;
   sink: RunSink;
   work: ReturnType<typeof createPairWork>;
+  /** The upstream servers its jobs call (its models', and the judge's when it scores with one): their calls count against each. */
+  upstreams: string[];
 }
 
 /** Every job of a run: a pair per (item, model), or an item for the pairwise scorer. */
@@ -38,8 +47,9 @@ export async function* jobsOf(store: RunStore, record: RunRecord): AsyncGenerato
 
 /**
  * A process's share of the runs' work with RUNS_STORE=postgres: it fetches jobs from each running run's queue,
- * at most its share of that run's concurrency (the run's concurrency divided among the live workers, rounded
- * up) and WORKER_CONCURRENCY in all, answers and scores them, records each result once, and completes the job.
+ * at most its share of that run's concurrency and of each upstream's connections (divided among the live
+ * workers, rounded up) and WORKER_CONCURRENCY in all, answers and scores them, records each result once, and
+ * completes the job.
  * A run that leaves `running` (a cancel through any replica) has its calls here aborted within
  * RUN_STATUS_POLL_MS. The last worker to find a run's queue empty asks for it to be finalised.
  */
@@ -70,7 +80,37 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
       storage: new StorageWaits(deps.config.STORAGE_RETRY_MS, deps.log.child({ run_id: record.run_id })),
       signal: controller.signal,
     };
-    return { record, controller, inFlight: new Map(), sink, work: createPairWork(deps, record, sink) };
+    return { record, controller, inFlight: new Map(), sink, work: createPairWork(deps, record, sink), upstreams: upstreamsOf(record) };
+  }
+
+  function upstreamsOf(record: RunRecord): string[] {
+    const aliases = record.models.map((model) => model.alias);
+    if (record.scorer === 'judge' || record.scorer === 'pairwise') aliases.push(JUDGE_ALIAS);
+    const servers = new Set<string>();
+    for (const alias of aliases) {
+      try {
+        const entry = deps.registry.resolve(alias);
+        if (entry.kind === 'openai') servers.add(entry.upstream.base_url);
+      } catch {
+        // An alias removed from the configuration since the run was created: its jobs fail with their reason.
+      }
+    }
+    return [...servers];
+  }
+
+  /**
+   * Jobs this worker may still start for the run: its share of the run's concurrency, what is left of
+   * WORKER_CONCURRENCY, and its share of each upstream's OPENAI_MAX_CONNECTIONS (every worker keeps to its
+   * share, so together they keep to the whole). A job holds at most one call at a time, so jobs bound calls.
+   */
+  function roomFor(run: WorkerRun): number {
+    let room = Math.min(Math.ceil(run.record.concurrency / workers) - run.inFlight.size, deps.config.WORKER_CONCURRENCY - inFlightTotal());
+    const upstreamShare = Math.ceil(deps.config.OPENAI_MAX_CONNECTIONS / workers);
+    for (const server of run.upstreams) {
+      const busy = [...runs.values()].filter((other) => other.upstreams.includes(server)).reduce((sum, other) => sum + other.inFlight.size, 0);
+      room = Math.min(room, upstreamShare - busy);
+    }
+    return room;
   }
 
   /** The items of the jobs, and for whole items (pairwise) what is already finished of them. */
@@ -178,12 +218,11 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
       if (stopping) break;
       let run = runs.get(record.run_id);
       if (!run) runs.set(record.run_id, (run = await open(record)));
-      const share = Math.ceil(record.concurrency / workers) - run.inFlight.size;
-      const room = deps.config.WORKER_CONCURRENCY - inFlightTotal();
-      const jobs = await queue.fetch(record.run_id, Math.min(share, room));
+      const room = roomFor(run);
+      const jobs = await queue.fetch(record.run_id, room);
       fetched += jobs.length;
       if (jobs.length > 0) await startJobs(run, jobs);
-      else if (run.inFlight.size === 0 && (share > 0 || settleDue)) await settle(record);
+      else if (run.inFlight.size === 0 && (room > 0 || settleDue)) await settle(record);
     }
     const finalising = await queue.fetchFinalise();
     if (finalising) {

@@ -32,7 +32,7 @@ export type RunManagerDeps = RunExecutorDeps &
   RunExportsDeps & {
     config: RunExecutorDeps['config'] &
       RunExportsDeps['config'] &
-      RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number; ROLE: Role; WORKER_CONCURRENCY: number };
+      RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number; ROLE: Role; WORKER_CONCURRENCY: number; OPENAI_MAX_CONNECTIONS: number };
     /**
      * With RUNS_STORE=postgres, the runs' work goes through this queue: a job per (item, model), taken by every
      * process that executes runs. Without it (the file store), each run is executed by one process.

@@ -31,10 +31,10 @@ export const MODEL_CALL_ERRORS = [
   'upstream_circuit_open',
   'upstream_timeout',
 ] as const;
-/** What a write under REPORTS_DIR can fail with (a run's files, its exports). */
-export const STORAGE_ERRORS = ['storage_unavailable', 'insufficient_storage'] as const;
-/** A path that names a run: a malformed id, or no such run. */
-export const RUN_PATH_ERRORS = ['validation_error', 'run_not_found'] as const;
+/** What a write to the run store can fail with: the reports folder's disk, or (RUNS_STORE=postgres) the database. */
+export const STORAGE_ERRORS = ['storage_unavailable', 'insufficient_storage', 'database_unavailable'] as const;
+/** A path that names a run: a malformed id, no such run, or (RUNS_STORE=postgres) a database that cannot be reached to read it. */
+export const RUN_PATH_ERRORS = ['validation_error', 'run_not_found', 'database_unavailable'] as const;
 
 const CODE_ORDER = Object.keys(ERROR_CODES) as ErrorCode[];
 const byListOrder = (a: ErrorCode, b: ErrorCode) => CODE_ORDER.indexOf(a) - CODE_ORDER.indexOf(b);
