@@ -1,6 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyBaseLogger } from 'fastify';
 import { renderQualityChartSvg } from '../export/chart.js';
 import { createResultsCsvStream, writeCsvFile } from '../export/csv.js';
 import { createWideCsvStream } from '../export/csv-wide.js';
@@ -22,7 +25,8 @@ export interface RunExportsDeps {
   store: RunStore;
   registry: ModelRegistry;
   knowledgeBase: KnowledgeBase;
-  config: { DATA_DIR: string; BOOTSTRAP_SEED: number; RUBRIC_WEIGHTS: RubricWeights };
+  log: FastifyBaseLogger;
+  config: { REPORTS_DIR: string; DATA_DIR: string; BOOTSTRAP_SEED: number; RUBRIC_WEIGHTS: RubricWeights };
 }
 
 /** What will produce a new run's numbers, fixed in its run.json so that a later change of configuration cannot rewrite its history. */
@@ -110,6 +114,11 @@ export interface RunExports {
    * sentence); when they changed since it was written, summary.json and summary.md are written again first.
    */
   current(record: RunRecord, saved: RunSummary): Promise<RunSummary>;
+  /**
+   * Copies a completed run's CSV to REPORTS_DIR/eval_results.csv, the path the case study's spreadsheets read:
+   * always the latest completed run. A copy that fails is logged and never changes the run's outcome.
+   */
+  publishCaseStudyCsv(record: RunRecord): Promise<void>;
 }
 
 export function createRunExports(deps: RunExportsDeps): RunExports {
@@ -214,6 +223,19 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
     },
 
     saved: (record, file) => store.savedExport(record.run_id, file),
+
+    async publishCaseStudyCsv(record) {
+      const target = join(deps.config.REPORTS_DIR, 'eval_results.csv');
+      // Written next to it and renamed, so a full disk leaves the previous copy whole.
+      const partial = `${target}.${record.run_id}.partial`;
+      try {
+        await pipeline((await store.savedCsv(record.run_id, 'csv')) ?? exports.csvOf(record), createWriteStream(partial));
+        await rename(partial, target);
+      } catch (error) {
+        await rm(partial, { force: true });
+        deps.log.warn({ err: error, run_id: record.run_id }, 'could not update reports/eval_results.csv; the run’s own results.csv is complete');
+      }
+    },
 
     async current(record, saved) {
       const summary = await withHuman(record, saved);

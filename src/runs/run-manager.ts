@@ -1,30 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Pool } from 'pg';
-import { pipeline } from 'node:stream/promises';
 import type { Role } from '../config.js';
-import { warmChartRenderer } from '../export/chart.js';
 import type { RunSummary } from '../export/summary.js';
 import { AppError } from '../errors.js';
 import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels } from '../models/registry.js';
 import { defaultScorer, usesJudge, type ScorerChoice } from '../scoring/score-answer.js';
-import { createRunExports, runProvenanceFor, type RunExportsDeps } from './run-exports.js';
-import { createRunSpace, type RunSpaceConfig } from './run-space.js';
-import { StorageWaits, type RunPause } from './storage-waits.js';
-import { executeRun, scanRun, totalOf, type ActiveRun, type RunExecutorDeps, type RunProgress } from './run-executor.js';
+import { createLocalExecution } from './local-execution.js';
+import type { PairQueue } from './pair-queue.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
-import type { RunItem } from './run-result.js';
+import { createQueuedExecution } from './queued-execution.js';
+import { createRunCatalog } from './run-catalog.js';
+import type { ExecutionContext, RunExecution } from './run-execution.js';
+import { totalOf, type RunExecutorDeps, type RunProgress } from './run-executor.js';
+import { createRunExports, runProvenanceFor, type RunExportsDeps } from './run-exports.js';
 import { runHeadlineOf, type RunHeadline } from './run-headline.js';
 import { readItemsPage, type ItemsPage, type ItemsQuery } from './run-items.js';
+import type { RunItem } from './run-result.js';
+import { createRunSpace, type RunSpaceConfig } from './run-space.js';
 import { DEFAULT_PAGE_SIZE, FINISHED_STATUSES, type RunRecord } from './run-store.js';
-import { createRunCatalog } from './run-catalog.js';
-import { createQueueWorker, jobsOf, type QueueWorker } from './queue-worker.js';
-import type { PairJob, PairQueue } from './pair-queue.js';
+import type { RunPause } from './storage-waits.js';
 
 export type { RunProgress } from './run-executor.js';
 
@@ -96,42 +91,30 @@ export interface RunManager {
   close(): Promise<void>;
 }
 
-/** The runs' facade: records and their status transitions; the executor does the work and the exports write the files. */
+/**
+ * The runs' facade for the routes and the CLI: creating (with each caller's share), reading, listing and
+ * cancelling runs, and serving their exports. The work itself is the execution's: in this process with the
+ * file store (local-execution.ts), through the job queue with PostgreSQL (queued-execution.ts).
+ */
 export function createRunManager(deps: RunManagerDeps): RunManager {
   const { store } = deps;
   const exports = createRunExports(deps);
   const space = createRunSpace(store, deps.config, deps.log);
   /** Runs being created, per caller: they count against its cap before their record exists. */
   const creating = new Map<string, number>();
-  /** Ends every wait for storage when the manager closes: unfinished runs resume at the next start. */
-  const shutdown = new AbortController();
   let sweeping: Promise<void> = Promise.resolve();
   let sweepTimer: NodeJS.Timeout | undefined;
-  let takeOverTimer: NodeJS.Timeout | undefined;
-  let takingOver: Promise<void> | undefined;
-  /** Runs another process was executing when this one tried: their warning is logged once. */
-  const leftAlone = new Set<string>();
-  /** Whether this process executes runs (ROLE all or worker) or only serves the API (ROLE=api). */
-  const executes = deps.config.ROLE !== 'api';
-  const active = new Map<string, ActiveRun>();
   const finishedProgress = new Map<string, RunProgress>();
   const headlines = new Map<string, RunHeadline | null>();
-  /** Runs waiting for a free slot, oldest first, each with what resolves its waiters once it has ended. */
-  const waiting: RunRecord[] = [];
-  const ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   let closed = false;
-  let closeNow = () => {};
-  /** Resolves when the manager closes, so that nobody waits for a queued run that will not start. */
-  const closing = new Promise<void>((resolve) => (closeNow = resolve));
 
   const catalog = createRunCatalog(store, {
-    inUse: (record) => active.has(record.run_id) || waiting.includes(record),
-    executing: (runId) => active.has(runId),
+    inUse: (record) => execution.holds(record),
+    executing: (runId) => execution.executing(runId),
     onForget: (runId) => {
-      leftAlone.delete(runId);
+      execution.forget(runId);
       finishedProgress.delete(runId);
       headlines.delete(runId);
-      ended.delete(runId);
     },
   });
   const { records, recordOf, transition } = catalog;
@@ -147,229 +130,19 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return sweeping;
   }
 
+  const context: ExecutionContext = { store, exports, catalog, log: deps.log, executes: deps.config.ROLE !== 'api', onEnded: () => void sweep() };
+  const execution: RunExecution = deps.queue ? createQueuedExecution(deps, deps.queue, context) : createLocalExecution(deps, context);
+
   async function view(record: RunRecord): Promise<RunView> {
     await catalog.current(record);
-    const running = active.get(record.run_id);
-    if (running) return { ...record, progress: { ...running.progress }, paused: running.storage.paused };
+    const live = execution.live(record.run_id);
+    if (live) return { ...record, ...live };
     let progress = finishedProgress.get(record.run_id);
     if (!progress) {
       progress = { total: totalOf(record), ...(await store.progress(record)) };
       if (FINISHED_STATUSES.includes(record.status)) finishedProgress.set(record.run_id, progress);
     }
     return { ...record, progress: { ...progress }, paused: null };
-  }
-
-  /** Writes, waiting for the disk if it is full; false when the service stopped first (the run resumes at the next start). */
-  const stored = (run: ActiveRun, write: () => Promise<unknown>) => run.storage.untilStored(write, shutdown.signal);
-
-  async function execute(run: ActiveRun): Promise<void> {
-    const { record } = run;
-    // The summary starts from what an earlier process finished, and takes each result as it is written.
-    const summary = await exports.accumulatorOf(record);
-    const scan = await scanRun(store, record, summary);
-    run.progress = scan.progress;
-    if (!(await stored(run, () => transition(record, 'running')))) return;
-    deps.log.info({ run_id: record.run_id, ...run.progress }, scan.progress.done > 0 ? 'evaluation run resumed' : 'evaluation run started');
-
-    await executeRun(deps, run, summary, scan);
-    if (run.controller.signal.aborted && !run.cancelled) return;
-
-    const finishedAt = now();
-    // The status the run ends with, unless it is cancelled while its exports are written: its work is done by then.
-    const finalSummary = await summary.finishYielding(run.cancelled ? 'cancelled' : 'completed');
-    if (!(await stored(run, () => exports.write(record, finalSummary)))) return;
-    // Only now does the run read as ended: every export of an ended run is then served from its files.
-    if (!(await stored(run, () => transition(record, run.cancelled ? 'cancelled' : 'completed', { finished_at: finishedAt })))) return;
-    if (record.status === 'completed') await publishCaseStudyCsv(record);
-    deps.log.info({ run_id: record.run_id, status: record.status, ...run.progress }, 'evaluation run ended');
-  }
-
-  /**
-   * The path the case study's spreadsheets read: always the latest completed run. Written next to it and
-   * renamed, so a full disk leaves the previous copy whole; a copy that fails never changes the run's outcome.
-   */
-  async function publishCaseStudyCsv(record: RunRecord): Promise<void> {
-    const target = join(deps.config.REPORTS_DIR, 'eval_results.csv');
-    const partial = `${target}.${record.run_id}.partial`;
-    try {
-      await pipeline((await store.savedCsv(record.run_id, 'csv')) ?? exports.csvOf(record), createWriteStream(partial));
-      await rename(partial, target);
-    } catch (error) {
-      await rm(partial, { force: true });
-      deps.log.warn({ err: error, run_id: record.run_id }, 'could not update reports/eval_results.csv; the run’s own results.csv is complete');
-    }
-  }
-
-  function endedOf(runId: string) {
-    let entry = ended.get(runId);
-    if (!entry) {
-      let resolve = () => {};
-      const promise = new Promise<void>((done) => (resolve = done));
-      entry = { promise, resolve };
-      ended.set(runId, entry);
-    }
-    return entry;
-  }
-
-  /**
-   * At most MAX_RUNNING_RUNS runs execute at once: each holds up to `concurrency` upstream calls, and a
-   * hundred of them at once would leave nothing for interactive callers. The rest wait, as queued.
-   */
-  async function startOrQueue(record: RunRecord): Promise<void> {
-    endedOf(record.run_id);
-    if (active.size >= deps.config.MAX_RUNNING_RUNS) {
-      if (!waiting.includes(record)) waiting.push(record);
-      return;
-    }
-    await start(record);
-  }
-
-  async function startNext(): Promise<void> {
-    while (!closed && active.size < deps.config.MAX_RUNNING_RUNS) {
-      const next = waiting.shift();
-      if (!next) return;
-      await start(next);
-    }
-  }
-
-  async function start(record: RunRecord): Promise<void> {
-    const lock = await store.lock(record.run_id);
-    if (!lock) {
-      // Said once per run: the sweep tries again every RUN_SWEEP_INTERVAL_MS while the other process works.
-      if (!leftAlone.has(record.run_id)) deps.log.warn({ run_id: record.run_id }, 'evaluation run left alone: another process sharing the run store is executing it');
-      leftAlone.add(record.run_id);
-      return;
-    }
-    leftAlone.delete(record.run_id);
-    // Another process may have finished or cancelled the run since this one last looked.
-    await catalog.current(record);
-    if (closed || active.has(record.run_id) || FINISHED_STATUSES.includes(record.status)) {
-      await lock.release();
-      if (FINISHED_STATUSES.includes(record.status)) endedOf(record.run_id).resolve();
-      return;
-    }
-    catalog.add(record);
-    const run: ActiveRun = {
-      record,
-      progress: { total: totalOf(record), done: 0, failed: 0 },
-      controller: new AbortController(),
-      cancelled: false,
-      storage: new StorageWaits(deps.config.STORAGE_RETRY_MS, deps.log.child({ run_id: record.run_id })),
-      finished: Promise.resolve(),
-    };
-    // Each worker links its current item to the run's signal: one listener per worker, by design.
-    setMaxListeners(record.concurrency + 10, run.controller.signal);
-    active.set(record.run_id, run);
-    // The exports at the end need the chart renderer; starting it now, on its own thread, overlaps with the run.
-    // A failure to start surfaces where the chart is drawn.
-    warmChartRenderer();
-    const watch = setInterval(() => void watchStatus(run), deps.config.RUN_STATUS_POLL_MS).unref();
-    run.finished = execute(run)
-      .catch(async (error: unknown) => {
-        deps.log.error({ err: error, run_id: record.run_id }, 'evaluation run failed');
-        await stored(run, () => transition(record, 'failed', { error: (error as Error).message })).catch(() => undefined);
-      })
-      .finally(async () => {
-        clearInterval(watch);
-        finishedProgress.set(record.run_id, { ...run.progress });
-        active.delete(record.run_id);
-        await lock.release().catch(() => undefined);
-        if (FINISHED_STATUSES.includes(record.status)) {
-          endedOf(record.run_id).resolve();
-          void sweep();
-        }
-        await startNext().catch((error: unknown) => deps.log.error({ err: error }, 'could not start the next queued run'));
-      });
-  }
-
-  /**
-   * A cancel from another process (a replica, the CLI) is a status in the store: the process executing the run
-   * sees it within RUN_STATUS_POLL_MS, stops its calls, and ends the run as it would for its own DELETE.
-   * A run deleted meanwhile is stopped as at shutdown. An unreadable store is asked again at the next beat.
-   */
-  async function watchStatus(run: ActiveRun): Promise<void> {
-    if (run.cancelled || run.controller.signal.aborted) return;
-    const stored = await store.readRecord(run.record.run_id).catch(() => null);
-    if (stored === null || run.controller.signal.aborted) return;
-    if (stored === undefined) {
-      deps.log.warn({ run_id: run.record.run_id }, 'evaluation run stopped: it was deleted from the run store');
-      run.controller.abort();
-    } else if (stored.status === 'cancelled') {
-      deps.log.info({ run_id: run.record.run_id }, 'evaluation run cancelled by another process');
-      run.cancelled = true;
-      run.controller.abort();
-    }
-  }
-
-  /**
-   * Takes the runs nobody executes, while this process has free slots: runs queued by a replica that does
-   * not execute (ROLE=api) or that is busy, and runs left running by a process that died, once its lock has
-   * gone stale. This is how work survives a replica that crashed, without waiting for it to come back.
-   */
-  async function takeOver(): Promise<void> {
-    if (closed || !executes || active.size >= deps.config.MAX_RUNNING_RUNS) return;
-    await catalog.refresh();
-    const unowned = [...records.values()]
-      .filter((record) => !FINISHED_STATUSES.includes(record.status) && !active.has(record.run_id) && !waiting.includes(record))
-      .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.run_id.localeCompare(b.run_id));
-    for (const record of unowned) {
-      if (closed || active.size >= deps.config.MAX_RUNNING_RUNS) return;
-      await catalog.current(record);
-      if (FINISHED_STATUSES.includes(record.status)) continue;
-      endedOf(record.run_id);
-      await start(record);
-    }
-  }
-
-  /** The queue's side of the runs, with RUNS_STORE=postgres. */
-  const queued = deps.queue;
-  let queueWorker: QueueWorker | undefined;
-  let queuedSweepTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * Puts a queued run's jobs in the queue, then marks it running: the workers only look at running runs, so
-   * a running run always has its jobs. A replica that stops half-way leaves the run queued, for the sweep.
-   */
-  async function enqueueRun(record: RunRecord): Promise<void> {
-    const jobs: PairJob[] = [];
-    for await (const job of jobsOf(store, record)) jobs.push(job);
-    await queued?.jobs.enqueue(record.run_id, jobs);
-    await transition(record, 'running');
-    deps.log.info({ run_id: record.run_id, jobs: jobs.length }, 'evaluation run enqueued');
-  }
-
-  /**
-   * The end of a run whose work went through the queue: its summary from the stored results, its exports and
-   * its final status, written by whichever worker took the finalising job. A run cancelled meanwhile keeps
-   * its status and gets its exports.
-   */
-  async function finalise(runId: string): Promise<void> {
-    const record = await recordOf(runId).catch(() => undefined);
-    if (!record) return;
-    await catalog.current(record);
-    if (record.status === 'running' || (record.status === 'cancelled' && (await exports.saved(record, 'summaryJson')) === undefined)) {
-      const completed = record.status === 'running';
-      await exports.write(record, await exports.summarize(record, completed ? 'completed' : 'cancelled'));
-      if (completed) {
-        await transition(record, 'completed');
-        await publishCaseStudyCsv(record);
-      }
-      deps.log.info({ run_id: runId, status: record.status }, 'evaluation run ended');
-    }
-    await queued?.jobs.drop(runId);
-    endedOf(runId).resolve();
-    void sweep();
-  }
-
-  /** Runs left queued by a replica that stopped while enqueueing them (older than a sweep): enqueued again. */
-  async function sweepQueued(): Promise<void> {
-    await catalog.refresh();
-    const stale = Date.now() - deps.config.RUN_SWEEP_INTERVAL_MS;
-    for (const record of [...records.values()]) {
-      if (record.status !== 'queued' || Date.parse(record.created_at) > stale) continue;
-      await catalog.current(record);
-      if (record.status === 'queued') await enqueueRun(record);
-    }
   }
 
   /** Writes a new run's files and starts or queues it; a failed write (a full disk) leaves nothing behind. */
@@ -395,15 +168,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     };
     await store.create(record, items);
     catalog.add(record);
-    const created: RunView = { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
-    if (queued) {
-      // Every process that executes runs takes its jobs, whichever replica created it.
-      await enqueueRun(record);
-      return { ...created, status: record.status, started_at: record.started_at };
-    }
-    // A replica that only serves the API (ROLE=api) leaves the run queued for a worker's sweep to take.
-    if (executes) await startOrQueue(record);
-    return created;
+    await execution.submit(record);
+    return { ...record, progress: { total: totalOf(record), done: 0, failed: 0 }, paused: null };
   }
 
   async function summaryOf(record: RunRecord): Promise<RunSummary> {
@@ -469,42 +235,14 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
 
     async cancel(runId) {
       const record = await recordOf(runId);
-      const queuedAt = waiting.indexOf(record);
-      if (queuedAt !== -1) {
-        // Nothing was started: the run ends as it is, with empty exports.
-        waiting.splice(queuedAt, 1);
-        try {
-          await exports.write(record, await exports.summarize(record, 'cancelled'));
-          await transition(record, 'cancelled');
-        } catch (error) {
-          // Not cancelled after all (a full disk: 507): it keeps its place in the queue.
-          waiting.splice(Math.min(queuedAt, waiting.length), 0, record);
-          throw error;
-        }
-        endedOf(runId).resolve();
-        return view(record);
+      if (await execution.cancelHere(record)) return view(record);
+      await catalog.current(record);
+      if (FINISHED_STATUSES.includes(record.status)) {
+        throw new AppError(409, 'run_finished', `Run '${runId}' has already ended (${record.status}); only a queued or running run can be cancelled.`);
       }
-      const run = active.get(runId);
-      if (!run) {
-        await catalog.current(record);
-        if (FINISHED_STATUSES.includes(record.status)) {
-          throw new AppError(409, 'run_finished', `Run '${runId}' has already ended (${record.status}); only a queued or running run can be cancelled.`);
-        }
-        // Queued or running in another process: the one executing it stops within RUN_STATUS_POLL_MS (watchStatus),
-        // as does every worker with a job of it; the jobs not yet taken are dropped.
-        await transition(record, 'cancelled');
-        if (queued) {
-          await queued.jobs.purge(runId);
-          await queued.jobs.requestFinalise(runId);
-        } else {
-          endedOf(runId).resolve();
-        }
-        return view(record);
-      }
-      run.cancelled = true;
-      run.controller.abort();
-      // On a full disk the cancellation is written once space returns; the caller sees the run paused meanwhile.
-      await Promise.race([run.finished, run.storage.whenPaused()]);
+      // Queued or running in another process, or in the queue's workers: they see the status and stop.
+      await transition(record, 'cancelled');
+      await execution.cancelledElsewhere(runId);
       return view(record);
     },
 
@@ -557,52 +295,19 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       await load();
       await sweep();
       sweepTimer ??= setInterval(() => void sweep(), RETENTION_SWEEP_INTERVAL_MS).unref();
-      if (queued) {
-        queuedSweepTimer ??= setInterval(() => {
-          sweepQueued().catch((error: unknown) => deps.log.warn({ err: error }, 'could not look for runs left queued; trying again at the next sweep'));
-        }, deps.config.RUN_SWEEP_INTERVAL_MS).unref();
-        if (executes && !queueWorker) {
-          queueWorker = createQueueWorker({ ...deps, pool: queued.pool, queue: queued.jobs, finalise });
-          queueWorker.start();
-        }
-        return;
-      }
-      if (!executes) return;
-      takeOverTimer ??= setInterval(() => {
-        if (takingOver) return;
-        takingOver = takeOver()
-          .catch((error: unknown) => deps.log.warn({ err: error }, 'could not look for runs nobody executes; trying again at the next sweep'))
-          .finally(() => (takingOver = undefined));
-      }, deps.config.RUN_SWEEP_INTERVAL_MS).unref();
-      const unfinished = [...records.values()]
-        .filter((record) => !FINISHED_STATUSES.includes(record.status) && !active.has(record.run_id) && !waiting.includes(record))
-        .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.run_id.localeCompare(b.run_id));
-      for (const record of unfinished) await startOrQueue(record);
+      await execution.resume();
     },
 
     async waitFor(runId) {
       const record = await recordOf(runId);
-      if (queued) {
-        while (!closed && !FINISHED_STATUSES.includes((await catalog.current(record)).status)) await sleep(100);
-        return view(record);
-      }
-      if (waiting.includes(record)) await Promise.race([endedOf(runId).promise, closing]);
-      await active.get(runId)?.finished;
+      await execution.waitFor(record);
       return view(record);
     },
 
     async close() {
       closed = true;
-      closeNow();
-      shutdown.abort();
       clearInterval(sweepTimer);
-      clearInterval(takeOverTimer);
-      clearInterval(queuedSweepTimer);
-      await takingOver;
-      await queueWorker?.stop();
-      const running = [...active.values()];
-      for (const run of running) run.controller.abort();
-      await Promise.all(running.map((run) => run.finished));
+      await execution.close();
     },
   };
 }
