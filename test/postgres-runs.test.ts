@@ -232,3 +232,31 @@ t.test('the sweeps take up what nobody looks after: a run left queued, and a run
   }
   t.ok(worker.logs().some((line) => /a running run had unfinished work and no job for it; enqueued again/.test(String(line.msg)) && line.run_id === lostJobs.run_id));
 });
+
+t.test('a pairwise run through the queue: answer jobs on both workers, then a verdict job per item once both answers are in', async (t) => {
+  const db = await startTestPostgres(t);
+  const steps = "Go to 'Your Orders', select the order, then choose 'Return or replace items'.";
+  const reply = (preference: 'A' | 'B') =>
+    Object.fromEntries(['accuracy', 'actionability', 'completeness', 'safety_tone', 'overall'].map((aspect) => [aspect, { rationale: aspect, preference }]));
+  const fake = await startFakeOpenAI({
+    apiKey: KEY,
+    latencyMs: 20,
+    answer: (request) => ((request.body.model as string).startsWith('ft:') ? steps : 'You may want to contact customer service.'),
+    // A blind judge that prefers the step-by-step answer wherever it is shown.
+    structured: (request) => reply(request.userText.indexOf(steps) > request.userText.indexOf('<answer_b>') ? 'B' : 'A'),
+  });
+  t.teardown(() => fake.close());
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, RUNS_STORE: 'postgres', DATABASE_URL: db.url };
+  await buildTestApp(t, { ...env, ROLE: 'worker' });
+  const api = await buildTestApp(t, { ...env, ROLE: 'all' });
+  const run = await startRun(api.app, { inquiries: inquiries.slice(0, 12), scorer: 'pairwise', concurrency: 4 });
+  const done = (await waitForRun(api.app, run.run_id)) as RunView & { summary: { all: { pairwise: { judged: number; overall: { wins: number } }[] } } };
+  t.equal(done.status, 'completed');
+  t.same(done.progress, { total: 36, done: 36, failed: 0 }, 'two answers and a verdict per item');
+  t.equal(fake.requests.length, 24 + 24, 'each answer asked once, each verdict judged once in both orders');
+  t.match(done.summary.all.pairwise[0], { judged: 12, overall: { wins: 12 } });
+  const pool = new pg.Pool({ connectionString: db.url });
+  t.teardown(() => pool.end());
+  const { rows } = await pool.query<{ verdicts: number }>('select count(*)::int as verdicts from run_verdicts where run_id = $1', [run.run_id]);
+  t.equal(rows[0]?.verdicts, 12, 'a verdict per item, stored once');
+});

@@ -5,14 +5,15 @@ import PgBoss from 'pg-boss';
 import type { Pool } from 'pg';
 
 /**
- * One job of a run: answer and score one (item, model), or for the pairwise scorer one whole item (every
- * model's answer, then the verdicts). Its id is derived from (run, item, model), so enqueueing it twice is a
- * no-op: a restart, a sweep or two replicas enqueueing at once never double the work.
+ * One job of a run: `answer` one (item, model) and score it (the heuristic or the judge), or for the pairwise
+ * scorer `verdict`: the judge's comparison of the first model's answer with `model`'s, once both are stored.
+ * Its id is derived from (run, stage, item, model), so enqueueing it twice is a no-op: a restart, a sweep or two
+ * workers enqueueing at once never double the work.
  */
 export interface PairJob {
+  stage: 'answer' | 'verdict';
   item_id: string;
-  /** null: the whole item (pairwise). */
-  model: string | null;
+  model: string;
 }
 
 export interface FetchedJob extends PairJob {
@@ -40,7 +41,7 @@ const JOB_NAMESPACE = Buffer.from('6f1c2a4e8b3d4f7a9c0e5d2b1a3f4e6c', 'hex');
 
 /** RFC 4122 version 5 (SHA-1, name-based): pg-boss ids must be UUIDs, and these are the same wherever computed. */
 export function jobId(runId: string, job: PairJob): string {
-  const hash = createHash('sha1').update(JOB_NAMESPACE).update(`${runId}\u0000${job.item_id}\u0000${job.model ?? '*'}`, 'utf8').digest();
+  const hash = createHash('sha1').update(JOB_NAMESPACE).update(`${runId}\u0000${job.stage}\u0000${job.item_id}\u0000${job.model}`, 'utf8').digest();
   const bytes = hash.subarray(0, 16);
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
@@ -104,7 +105,7 @@ export function createPairQueue(pool: Pool, log: FastifyBaseLogger) {
     async fetch(runId: string, count: number): Promise<FetchedJob[]> {
       if (count <= 0) return [];
       const jobs = await boss.fetch<PairJob>(queueOf(runId), { batchSize: count, includeMetadata: true });
-      return jobs.map((job) => ({ id: job.id, item_id: job.data.item_id, model: job.data.model, retryCount: job.retryCount }));
+      return jobs.map((job) => ({ id: job.id, stage: job.data.stage, item_id: job.data.item_id, model: job.data.model, retryCount: job.retryCount }));
     },
 
     complete: (runId: string, ids: string[]) => (ids.length > 0 ? boss.complete(queueOf(runId), ids) : Promise.resolve()),
@@ -145,7 +146,7 @@ export function createPairQueue(pool: Pool, log: FastifyBaseLogger) {
 
     /** Asks for the run to be finalised (exports, final status) once; a second request for the same run is a no-op. */
     async requestFinalise(runId: string): Promise<void> {
-      await boss.insert([{ id: jobId(runId, { item_id: '', model: 'finalise' }), name: FINALISE_QUEUE, data: { run_id: runId }, retryLimit: RETRY_LIMIT, expireInSeconds: 300 }]);
+      await boss.insert([{ id: jobId(runId, { stage: 'answer', item_id: '', model: 'finalise' }), name: FINALISE_QUEUE, data: { run_id: runId }, retryLimit: RETRY_LIMIT, expireInSeconds: 300 }]);
     },
 
     async fetchFinalise(): Promise<{ id: string; runId: string } | undefined> {

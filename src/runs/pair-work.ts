@@ -153,6 +153,7 @@ const recordVerdict = (sink: RunSink, verdict: PairwiseResult) => recordLine(sin
  * - pair(): one (item, model); with `mayDefer`, a failure of the upstream (not of the item) is left unrecorded
  *   and reported as 'deferred', for one more try later.
  * - wholeItem(): pairwise, every model's answer then a verdict per other model, reusing what `known` holds.
+ * - verdict(): pairwise, one verdict (first model against another) from answers already stored.
  */
 export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunSink) {
   const runId = record.run_id;
@@ -174,7 +175,8 @@ export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunS
     const answered = await answer(item, model, signal, log, options.mayDefer);
     if (answered === 'aborted' || answered === 'deferred') return answered;
     if (answered === null) return 'done';
-    if (record.scorer === 'none') {
+    // No scorer, or the pairwise scorer, whose verdicts come once every model has answered the item.
+    if (record.scorer === 'none' || record.scorer === 'pairwise') {
       await recordResult(sink, toRunResult(runId, item, model.alias, answeredOutcome(answered, { scores: null, outcome: 'unscored', error: null })));
       return 'done';
     }
@@ -214,48 +216,57 @@ export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunS
       answers.set(model.alias, answered?.answer ?? null);
       if (answered) await recordResult(sink, toRunResult(runId, item, model.alias, answeredOutcome(answered, { scores: null, outcome: 'unscored', error: null })));
     }
-    const [first, ...others] = record.models;
-    if (!first) return;
-    for (const other of others) {
+    for (const other of record.models.slice(1)) {
       if (known.judged.has(resultKey(item.item_id, other.alias))) continue;
-      const verdictLine = (fields: Pick<PairwiseResult, 'verdict' | 'outcome' | 'error'>): PairwiseResult => ({
-        run_id: runId,
-        item_id: item.item_id,
-        in_training: item.in_training,
-        first: first.alias,
-        second: other.alias,
-        verdict: fields.verdict,
-        outcome: fields.outcome,
-        error: fields.error,
-        finished_at: now(),
-      });
-      const firstAnswer = answers.get(first.alias);
-      const otherAnswer = answers.get(other.alias);
-      if (!firstAnswer || !otherAnswer) {
-        const missing = firstAnswer ? other.alias : first.alias;
-        await recordVerdict(sink, verdictLine({ verdict: null, outcome: 'failed', error: { stage: 'answer', code: 'no_answer', message: `Model '${missing}' gave no answer to judge.` } }));
-        continue;
-      }
-      try {
-        const verdict = await waitingOutOutages(
-          () =>
-            judgePair(
-              deps,
-              { inquiry: item.inquiry, reference: item.reference, first: { alias: first.alias, answer: firstAnswer }, second: { alias: other.alias, answer: otherAnswer } },
-              { log, signal, lane: 'batch' },
-              { samples: record.judge_samples, weights: record.weights },
-            ),
-          signal,
-          deps.config.RUN_MAX_OUTAGE_WAIT_MS,
-        );
-        await recordVerdict(sink, verdictLine({ verdict, outcome: 'judged', error: null }));
-      } catch (error) {
-        if (signal.aborted) return;
-        await recordVerdict(sink, verdictLine({ verdict: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) } }));
-      }
+      if ((await verdict(item, other, answers, signal)) === 'aborted') return;
     }
     for (const model of record.models) known.answers.delete(resultKey(item.item_id, model.alias));
   }
 
-  return { pair, wholeItem };
+  /**
+   * Pairwise: the judge compares the first model's answer with `other`'s, both taken from `answers` (by alias;
+   * null for a model that gave none, which fails the verdict with its reason), and records the verdict.
+   */
+  async function verdict(item: RunItem, other: RunModel, answers: ReadonlyMap<string, string | null>, signal: AbortSignal): Promise<'done' | 'aborted'> {
+    const log = deps.log.child({ run_id: runId, item_id: item.item_id });
+    const first = record.models[0] as RunModel;
+    const verdictLine = (fields: Pick<PairwiseResult, 'verdict' | 'outcome' | 'error'>): PairwiseResult => ({
+      run_id: runId,
+      item_id: item.item_id,
+      in_training: item.in_training,
+      first: first.alias,
+      second: other.alias,
+      verdict: fields.verdict,
+      outcome: fields.outcome,
+      error: fields.error,
+      finished_at: now(),
+    });
+    const firstAnswer = answers.get(first.alias);
+    const otherAnswer = answers.get(other.alias);
+    if (!firstAnswer || !otherAnswer) {
+      const missing = firstAnswer ? other.alias : first.alias;
+      await recordVerdict(sink, verdictLine({ verdict: null, outcome: 'failed', error: { stage: 'answer', code: 'no_answer', message: `Model '${missing}' gave no answer to judge.` } }));
+      return 'done';
+    }
+    try {
+      const judged = await waitingOutOutages(
+        () =>
+          judgePair(
+            deps,
+            { inquiry: item.inquiry, reference: item.reference, first: { alias: first.alias, answer: firstAnswer }, second: { alias: other.alias, answer: otherAnswer } },
+            { log, signal, lane: 'batch' },
+            { samples: record.judge_samples, weights: record.weights },
+          ),
+        signal,
+        deps.config.RUN_MAX_OUTAGE_WAIT_MS,
+      );
+      await recordVerdict(sink, verdictLine({ verdict: judged, outcome: 'judged', error: null }));
+    } catch (error) {
+      if (signal.aborted) return 'aborted';
+      await recordVerdict(sink, verdictLine({ verdict: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) } }));
+    }
+    return 'done';
+  }
+
+  return { pair, wholeItem, verdict };
 }

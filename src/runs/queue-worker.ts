@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import { JUDGE_ALIAS } from '../models/registry.js';
-import { createPairWork, type FinishedWork, type PairWorkDeps, type RunSink } from './pair-work.js';
+import { createPairWork, type PairWorkDeps, type RunSink } from './pair-work.js';
 import { HEARTBEAT_MS, type FetchedJob, type PairJob, type PairQueue } from './pair-queue.js';
-import { withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
+import { withTrainingOverlap, type RunItem } from './run-result.js';
 import { resultKey, type RunRecord, type RunStore } from './run-store.js';
 import { StorageWaits } from './storage-waits.js';
 
@@ -37,13 +37,14 @@ interface WorkerRun {
   upstreams: string[];
 }
 
-/** Every job of a run: a pair per (item, model), or an item for the pairwise scorer. */
+/** The jobs a run starts with: an answer per (item, model). The pairwise scorer's verdicts follow the answers. */
 export async function* jobsOf(store: RunStore, record: RunRecord): AsyncGenerator<PairJob> {
-  for await (const item of store.items(record.run_id)) {
-    if (record.scorer === 'pairwise') yield { item_id: item.item_id, model: null };
-    else for (const model of record.models) yield { item_id: item.item_id, model: model.alias };
-  }
+  for await (const item of store.items(record.run_id)) for (const model of record.models) yield { stage: 'answer', item_id: item.item_id, model: model.alias };
 }
+
+/** The verdict jobs of a pairwise item: the first model against each other one. */
+const verdictJobs = (record: RunRecord, itemId: string): PairJob[] =>
+  record.models.slice(1).map((model) => ({ stage: 'verdict' as const, item_id: itemId, model: model.alias }));
 
 /**
  * A process's share of the runs' work with RUNS_STORE=postgres: it fetches jobs from each running run's queue,
@@ -113,36 +114,51 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
     return room;
   }
 
-  /** The items of the jobs, and for whole items (pairwise) what is already finished of them. */
-  async function itemsOf(runId: string, jobs: readonly FetchedJob[]): Promise<{ items: Map<string, RunItem>; known: FinishedWork }> {
+  /** The items of the jobs, and for verdicts (pairwise) the answers stored for them, by item then alias. */
+  async function itemsOf(runId: string, jobs: readonly FetchedJob[]): Promise<{ items: Map<string, RunItem>; answers: Map<string, Map<string, string | null>> }> {
     const ids = [...new Set(jobs.map((job) => job.item_id))];
     const { rows } = await pool.query<{ doc: string }>('select item::text as doc from run_items where run_id = $1 and item_id = any($2)', [runId, ids]);
     const items = new Map(rows.map((row) => withTrainingOverlap(JSON.parse(row.doc) as RunItem)).map((item) => [item.item_id, item]));
-    const known: FinishedWork = { finished: new Set(), judged: new Set(), answers: new Map() };
-    if (jobs.some((job) => job.model === null)) {
-      const results = await pool.query<{ doc: string }>('select result::text as doc from run_results where run_id = $1 and item_id = any($2)', [runId, ids]);
-      for (const row of results.rows) {
-        const result = JSON.parse(row.doc) as RunResult;
-        known.finished.add(resultKey(result.item_id, result.model_alias));
-        if (result.answer !== null) known.answers.set(resultKey(result.item_id, result.model_alias), result.answer);
-      }
-      const verdicts = await pool.query<{ doc: string }>('select verdict::text as doc from run_verdicts where run_id = $1 and item_id = any($2)', [runId, ids]);
-      for (const row of verdicts.rows) {
-        const verdict = JSON.parse(row.doc) as PairwiseResult;
-        known.judged.add(resultKey(verdict.item_id, verdict.second));
-      }
+    const judged = jobs.filter((job) => job.stage === 'verdict').map((job) => job.item_id);
+    return { items, answers: judged.length > 0 ? await answersOf(runId, judged) : new Map() };
+  }
+
+  /** The answers stored for the items, by item then alias (null for a model that failed to answer). */
+  async function answersOf(runId: string, itemIds: readonly string[]): Promise<Map<string, Map<string, string | null>>> {
+    const { rows } = await pool.query<{ item_id: string; model_alias: string; answer: string | null }>(
+      `select item_id, model_alias, result->>'answer' as answer from run_results where run_id = $1 and item_id = any($2)`,
+      [runId, [...new Set(itemIds)]],
+    );
+    const answers = new Map<string, Map<string, string | null>>();
+    for (const row of rows) {
+      let byAlias = answers.get(row.item_id);
+      if (!byAlias) answers.set(row.item_id, (byAlias = new Map()));
+      byAlias.set(row.model_alias, row.answer);
     }
-    return { items, known };
+    return answers;
+  }
+
+  /**
+   * Pairwise: once every model has answered an item, its verdicts are enqueued. Each answer job asks after its
+   * own; two finishing at once may both enqueue them, which the jobs' ids make a no-op.
+   */
+  async function afterAnswer(run: WorkerRun, itemId: string): Promise<void> {
+    const answered = (await answersOf(run.record.run_id, [itemId])).get(itemId);
+    if (run.record.models.every((model) => answered?.has(model.alias))) await queue.enqueue(run.record.run_id, verdictJobs(run.record, itemId));
   }
 
   /** One job, to its end: completed once its result is stored (or there is nothing left to do), put back otherwise. */
-  async function execute(run: WorkerRun, job: FetchedJob, item: RunItem | undefined, known: FinishedWork): Promise<void> {
+  async function execute(run: WorkerRun, job: FetchedJob, item: RunItem | undefined, answers: ReadonlyMap<string, string | null> | undefined): Promise<void> {
     const runId = run.record.run_id;
     let outcome: 'done' | 'aborted' | 'deferred' = 'done';
     try {
       const model = run.record.models.find((candidate) => candidate.alias === job.model);
-      if (item && model) outcome = await run.work.pair(item, model, run.controller.signal, { mayDefer: job.retryCount === 0 });
-      else if (item && job.model === null) await run.work.wholeItem(item, run.controller.signal, known);
+      if (item && model && job.stage === 'answer') {
+        outcome = await run.work.pair(item, model, run.controller.signal, { mayDefer: job.retryCount === 0 });
+        if (outcome === 'done' && run.record.scorer === 'pairwise' && !run.controller.signal.aborted) await afterAnswer(run, item.item_id);
+      } else if (item && model && job.stage === 'verdict') {
+        outcome = await run.work.verdict(item, model, answers ?? new Map(), run.controller.signal);
+      }
       if (run.controller.signal.aborted && outcome === 'done' && stopping) outcome = 'aborted';
       // Cancelled (the run left running): nothing more to do. Shut down or deferred: another try, here or elsewhere.
       if (outcome === 'deferred' || (outcome === 'aborted' && stopping)) await queue.retry(runId, [job.id]);
@@ -153,9 +169,9 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
   }
 
   async function startJobs(run: WorkerRun, jobs: readonly FetchedJob[]): Promise<void> {
-    const { items, known } = await itemsOf(run.record.run_id, jobs);
+    const { items, answers } = await itemsOf(run.record.run_id, jobs);
     for (const job of jobs) {
-      const done = execute(run, job, items.get(job.item_id), known).finally(() => {
+      const done = execute(run, job, items.get(job.item_id), answers.get(job.item_id)).finally(() => {
         run.inFlight.delete(job.id);
         nudge();
       });
@@ -181,10 +197,13 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
     for await (const result of store.results(record.run_id)) finished.add(resultKey(result.item_id, result.model_alias));
     const judged = new Set<string>();
     for await (const verdict of store.verdicts(record.run_id)) judged.add(resultKey(verdict.item_id, verdict.second));
-    for await (const job of jobsOf(store, record)) {
-      const models = job.model === null ? record.models.map((model) => model.alias) : [job.model];
-      const seconds = job.model === null ? record.models.slice(1).map((model) => model.alias) : [];
-      if (models.some((alias) => !finished.has(resultKey(job.item_id, alias))) || seconds.some((alias) => !judged.has(resultKey(job.item_id, alias)))) missing.push(job);
+    for await (const item of store.items(record.run_id)) {
+      const unanswered = record.models.filter((model) => !finished.has(resultKey(item.item_id, model.alias)));
+      for (const model of unanswered) missing.push({ stage: 'answer', item_id: item.item_id, model: model.alias });
+      // A verdict is due once every model has answered: an answer job that stopped before enqueueing it leaves it to this.
+      if (record.scorer === 'pairwise' && unanswered.length === 0) {
+        missing.push(...verdictJobs(record, item.item_id).filter((job) => !judged.has(resultKey(item.item_id, job.model))));
+      }
     }
     deps.log.warn({ run_id: record.run_id, jobs: missing.length }, 'job queue: a running run had unfinished work and no job for it; enqueued again');
     await queue.forgetEnded(record.run_id, missing);
