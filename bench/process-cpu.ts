@@ -53,3 +53,17 @@ export function cpuSecondsOfTree(rootPid: number): number {
   }
   return ticks / TICKS_PER_SECOND;
 }
+
+/**
+ * CPU seconds the whole machine has spent busy so far (every core, every tenant: /proc/stat's first line less its
+ * idle and iowait), to tell CPU our processes could not get from CPU they did not ask for.
+ */
+export function machineBusySeconds(): number {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((sum, value) => sum + value, 0);
+    return (total - (fields[3] as number) - (fields[4] as number)) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}

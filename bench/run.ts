@@ -27,7 +27,7 @@ import { inquiryVariants, loadSupportData } from './support-data.js';
 
 const REPORT_PATH = fileURLToPath(new URL('../reports/bench.md', import.meta.url));
 const FAKE_UPSTREAM_ENTRY = new URL('./fake-upstream-process.ts', import.meta.url);
-// Well above the ~6 minutes the sections take (about 2 of them the PostgreSQL section), so only a hang trips it.
+// Well above the ~8 minutes the sections take (about 4 of them the PostgreSQL section), so only a hang trips it.
 const WATCHDOG_MS = 10 * 60_000;
 
 const watchdog = setTimeout(() => {
