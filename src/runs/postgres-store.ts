@@ -52,27 +52,35 @@ const PAGES = {
 };
 
 /**
- * Records a result or verdict once, only while the run is running, and counts it, all in one statement ($1 run,
- * $2 item, $3 model, $4 outcome, $5 document): the primary key refuses a duplicate (no row, no count). The run's
- * row is locked first. A status change (writeRecord's update) therefore waits for a recording under way to
- * commit, and a recording that waited for a status change re-reads the committed row, where PostgreSQL checks
- * `status = 'running'` again: nothing is recorded once writeRecord has moved the run out of running. The lock
- * also makes a run's recordings commit one at a time in the order of their seq (drawn once the lock is held),
- * so a read paging by seq never misses a row that commits late with a smaller seq. `no key update` is the lock
- * the counters' update takes anyway; unlike `for update` it lets ratings and leases (foreign keys) through.
+ * Records results or verdicts once, only while the run is running, and counts them, all in one statement ($1 run,
+ * then arrays of items, models, outcomes and documents): the primary key refuses a duplicate (no row, no count),
+ * and the statement returns the keys it recorded. The run's row is locked first. A status change (writeRecord's
+ * update) therefore waits for a recording under way to commit, and a recording that waited for a status change
+ * re-reads the committed row, where PostgreSQL checks `status = 'running'` again: nothing is recorded once
+ * writeRecord has moved the run out of running. The lock also makes a run's recordings commit one at a time in
+ * the order of their seq (drawn once the lock is held), so a read paging by seq never misses a row that commits
+ * late with a smaller seq. `no key update` is the lock the counters' update takes anyway; unlike `for update` it
+ * lets ratings and leases (foreign keys) through.
  */
 const recordOnce = (table: 'run_results' | 'run_verdicts', model: 'model_alias' | 'second', doc: 'result' | 'verdict') => `
   with run as (select run_id from runs where run_id = $1 and status = 'running' for no key update),
   recorded as (
     insert into ${table} (run_id, item_id, ${model}, outcome, ${doc})
-    select run_id, $2::text, $3::text, $4::text, $5::json from run
+    select run.run_id, line.item_id, line.model, line.outcome, line.doc
+    from run, unnest($2::text[], $3::text[], $4::text[], $5::json[]) with ordinality as line(item_id, model, outcome, doc, position)
+    order by line.position
     on conflict do nothing
-    returning outcome
+    returning item_id, ${model} as model, outcome
+  ),
+  counted as (
+    update runs set done = done + (select count(*) from recorded)::int, failed = failed + (select count(*) from recorded where outcome = 'failed')::int
+    where runs.run_id = $1 and exists (select 1 from recorded)
   )
-  update runs set done = done + 1, failed = failed + (recorded.outcome = 'failed')::int
-  from recorded where runs.run_id = $1`;
-const RECORD_RESULT = recordOnce('run_results', 'model_alias', 'result');
-const RECORD_VERDICT = recordOnce('run_verdicts', 'second', 'verdict');
+  select item_id, model from recorded`;
+const RECORD_RESULTS = recordOnce('run_results', 'model_alias', 'result');
+const RECORD_VERDICTS = recordOnce('run_verdicts', 'second', 'verdict');
+/** Lines per recording statement. */
+const LINES_PER_RECORDING = 500;
 
 /** The sum of seq grows with every row added and every rating revised (which draws a new seq); null without rows. */
 const CHANGE_MARKS = {
@@ -118,6 +126,70 @@ export function createPostgresRunStore(pool: Pool, options: PostgresRunStoreOpti
       if (!last || rows.length < pageSize) return;
       after = last.key;
     }
+  }
+
+  /**
+   * A run's recordings, one statement in flight at a time: what arrives meanwhile goes into the next statement
+   * together, so a busy run costs the database a statement per batch rather than per result (each locks and
+   * updates the run's row), and an idle one records at once.
+   */
+  function recordingBatches(runId: string, sql: string) {
+    interface Line {
+      item: string;
+      model: string;
+      outcome: string;
+      doc: string;
+      settle(recorded: boolean): void;
+      fail(error: unknown): void;
+    }
+    let waiting: Line[] = [];
+    let flushing: Promise<void> | null = null;
+    const keyOf = (item: string, model: string) => `${item}\u0000${model}`;
+
+    async function flush(lines: Line[]): Promise<void> {
+      // A second line for the same key in one statement would be refused by the first: settled here instead.
+      const first = new Map<string, Line>();
+      for (const line of lines) {
+        if (first.has(keyOf(line.item, line.model))) line.settle(false);
+        else first.set(keyOf(line.item, line.model), line);
+      }
+      const unique = [...first.values()];
+      try {
+        const { rows } = await query<{ item_id: string; model: string }>(sql, [
+          runId,
+          unique.map((line) => line.item),
+          unique.map((line) => line.model),
+          unique.map((line) => line.outcome),
+          unique.map((line) => line.doc),
+        ]);
+        const recorded = new Set(rows.map((row) => keyOf(row.item_id, row.model)));
+        for (const line of unique) line.settle(recorded.has(keyOf(line.item, line.model)));
+      } catch (error) {
+        for (const line of unique) line.fail(error);
+      }
+    }
+
+    function kick(): void {
+      if (flushing || waiting.length === 0) return;
+      const lines = waiting.slice(0, LINES_PER_RECORDING);
+      waiting = waiting.slice(LINES_PER_RECORDING);
+      flushing = flush(lines).finally(() => {
+        flushing = null;
+        kick();
+      });
+    }
+
+    return {
+      record(item: string, model: string, outcome: string, doc: string): Promise<boolean> {
+        return new Promise<boolean>((settle, fail) => {
+          waiting.push({ item, model, outcome, doc, settle, fail });
+          kick();
+        });
+      },
+      async idle(): Promise<void> {
+        while (flushing) await flushing;
+      },
+    };
   }
 
   const saveTexts = async (runId: string, texts: Partial<Record<SavedExport, string | Promise<string>>>) => {
@@ -202,19 +274,13 @@ export function createPostgresRunStore(pool: Pool, options: PostgresRunStoreOpti
     async recorder(runId) {
       const { rowCount } = await query('select 1 from runs where run_id = $1', [runId]);
       if (rowCount === 0) throw new Error(`no run '${runId}' to record into`);
-      const writes = new Set<Promise<boolean>>();
-      const record = (sql: string, params: unknown[]) => {
-        const write = query(sql, params).then(({ rowCount: counted }) => counted === 1);
-        writes.add(write);
-        const forget = () => writes.delete(write);
-        write.then(forget, forget);
-        return write;
-      };
+      const results = recordingBatches(runId, RECORD_RESULTS);
+      const verdicts = recordingBatches(runId, RECORD_VERDICTS);
       const recorder: RunRecorder = {
-        result: (result) => record(RECORD_RESULT, [runId, result.item_id, result.model_alias, result.outcome, stored(result)]),
-        verdict: (verdict) => record(RECORD_VERDICT, [runId, verdict.item_id, verdict.second, verdict.outcome, stored(verdict)]),
+        result: (result) => results.record(result.item_id, result.model_alias, result.outcome, stored(result)),
+        verdict: (verdict) => verdicts.record(verdict.item_id, verdict.second, verdict.outcome, stored(verdict)),
         async close() {
-          await Promise.allSettled(writes);
+          await Promise.all([results.idle(), verdicts.idle()]);
         },
       };
       return recorder;

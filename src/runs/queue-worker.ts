@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import { JUDGE_ALIAS } from '../models/registry.js';
@@ -74,6 +75,8 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
 
   async function open(record: RunRecord): Promise<WorkerRun> {
     const controller = new AbortController();
+    // Each job under way links its calls to the run's signal: a listener per job, by design.
+    setMaxListeners(deps.config.WORKER_CONCURRENCY + 10, controller.signal);
     const sink: RunSink = {
       recorder: await store.recorder(record.run_id),
       summary: null,
@@ -162,7 +165,7 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
       if (run.controller.signal.aborted && outcome === 'done' && stopping) outcome = 'aborted';
       // Cancelled (the run left running): nothing more to do. Shut down or deferred: another try, here or elsewhere.
       if (outcome === 'deferred' || (outcome === 'aborted' && stopping)) await queue.retry(runId, [job.id]);
-      else await queue.complete(runId, [job.id]);
+      else toComplete.set(runId, [...(toComplete.get(runId) ?? []), job.id]);
     } catch (error) {
       deps.log.warn({ err: error, run_id: runId, item_id: job.item_id }, 'job queue: a job could not be finished; it is tried again once its lease lapses');
     }
@@ -180,18 +183,21 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
   }
 
   /**
-   * A run whose queue holds nothing more: finalised when every result is in; otherwise its missing jobs are
-   * enqueued again (a job whose tries ran out, or a creation that stopped half-way). Cheap to repeat: the ids
-   * are deterministic and finalising is asked for once.
+   * A run whose queue holds nothing more: finalised when every result is in (true once asked for); otherwise,
+   * at the sweep (`recover`), its missing jobs are enqueued again (a job whose tries ran out, or a creation that
+   * stopped half-way). Cheap to repeat: the ids are deterministic and finalising is asked for once.
    */
-  async function settle(record: RunRecord): Promise<void> {
-    if ((await queue.unfinished(record.run_id)) > 0) return;
+  async function settle(record: RunRecord, recover: boolean): Promise<boolean> {
+    if ((await queue.unfinished(record.run_id)) > 0) return false;
     const { done } = await store.progress(record);
     const total = record.items * (record.models.length + (record.scorer === 'pairwise' ? record.models.length - 1 : 0));
     if (done >= total) {
       await queue.requestFinalise(record.run_id);
-      return;
+      return true;
     }
+    // Missing jobs are looked for at the sweep only, and only while the run is still running: a cancel through
+    // another replica empties the queue before this worker sees the status, and its jobs must stay gone.
+    if (!recover || (await store.readRecord(record.run_id))?.status !== 'running') return false;
     const missing: PairJob[] = [];
     const finished = new Set<string>();
     for await (const result of store.results(record.run_id)) finished.add(resultKey(result.item_id, result.model_alias));
@@ -208,52 +214,88 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
     deps.log.warn({ run_id: record.run_id, jobs: missing.length }, 'job queue: a running run had unfinished work and no job for it; enqueued again');
     await queue.forgetEnded(record.run_id, missing);
     await queue.enqueue(record.run_id, missing);
+    return false;
   }
 
   let lastStatusCheck = 0;
   let lastSettle = 0;
   let running: RunRecord[] = [];
+  /** Runs whose finalising this worker has asked for: nothing more to fetch or settle until they leave the list. */
+  const finalised = new Set<string>();
+  /** Jobs whose work is over, by run: completed together at the end of a pass, one statement per run. */
+  const toComplete = new Map<string, string[]>();
+  /** The finalising under way here: one at a time, beside the jobs, which it must not hold up. */
+  let finalising: Promise<void> = Promise.resolve();
+  let finalisingNow = false;
+  let idleLastPass = true;
 
-  async function pass(): Promise<number> {
-    const now = Date.now();
-    if (now - lastStatusCheck >= deps.config.RUN_STATUS_POLL_MS || running.length === 0) {
-      running = await runningRecords();
-      lastStatusCheck = now;
-      const ids = new Set(running.map((record) => record.run_id));
-      for (const [runId, run] of runs) {
-        if (ids.has(runId)) continue;
-        // Cancelled through some replica, ended, or deleted: its calls here stop.
-        run.controller.abort();
-        if (run.inFlight.size === 0) {
-          runs.delete(runId);
-          await run.sink.recorder.close();
-        }
+  async function completeFinished(): Promise<void> {
+    for (const [runId, ids] of toComplete) {
+      toComplete.delete(runId);
+      // A completion that fails leaves the jobs active: they expire and are done again, and their results,
+      // already stored, are refused as duplicates.
+      await queue.complete(runId, ids).catch((error: unknown) => deps.log.warn({ err: error, run_id: runId }, 'job queue: could not complete jobs; they are tried again once their leases lapse'));
+    }
+  }
+
+  async function refreshRunning(): Promise<void> {
+    running = await runningRecords();
+    lastStatusCheck = Date.now();
+    const ids = new Set(running.map((record) => record.run_id));
+    for (const runId of finalised) if (!ids.has(runId)) finalised.delete(runId);
+    for (const [runId, run] of runs) {
+      if (ids.has(runId)) continue;
+      // Cancelled through some replica, ended, or deleted: its calls here stop.
+      run.controller.abort();
+      if (run.inFlight.size === 0) {
+        runs.delete(runId);
+        await run.sink.recorder.close();
       }
     }
+  }
+
+  async function pass(): Promise<number> {
+    await completeFinished();
+    const now = Date.now();
+    // Idle, or a second since the last look: a new run, or one cancelled elsewhere, is seen at once when idle.
+    if (idleLastPass || now - lastStatusCheck >= deps.config.RUN_STATUS_POLL_MS) await refreshRunning();
     let fetched = 0;
     const settleDue = now - lastSettle >= deps.config.RUN_SWEEP_INTERVAL_MS;
     if (settleDue) lastSettle = now;
     for (const record of running) {
       if (stopping) break;
+      if (finalised.has(record.run_id)) continue;
       let run = runs.get(record.run_id);
       if (!run) runs.set(record.run_id, (run = await open(record)));
       const room = roomFor(run);
+      // Fetches in batches of at least a quarter of the run's share while jobs are under way: pg-boss sorts a
+      // queue's waiting jobs at each fetch, which costs the database more than the jobs when taken one by one.
+      const batch = Math.max(1, Math.floor(Math.ceil(record.concurrency / workers) / 4));
+      if (run.inFlight.size > 0 && room < batch) continue;
       const jobs = await queue.fetch(record.run_id, room);
       fetched += jobs.length;
       if (jobs.length > 0) await startJobs(run, jobs);
-      else if (run.inFlight.size === 0 && (room > 0 || settleDue)) await settle(record);
+      else if (run.inFlight.size === 0 && (room > 0 || settleDue) && (await settle(record, settleDue))) finalised.add(record.run_id);
     }
-    const finalising = await queue.fetchFinalise();
-    if (finalising) {
-      fetched += 1;
-      try {
-        await deps.finalise(finalising.runId);
-        await queue.completeFinalise(finalising.id);
-      } catch (error) {
-        deps.log.error({ err: error, run_id: finalising.runId }, 'job queue: the run could not be finalised; it is tried again');
-        await queue.retryFinalise(finalising.id).catch(() => undefined);
+    if (!finalisingNow) {
+      const job = await queue.fetchFinalise();
+      if (job) {
+        fetched += 1;
+        finalisingNow = true;
+        finalising = deps
+          .finalise(job.runId)
+          .then(() => queue.completeFinalise(job.id))
+          .catch(async (error: unknown) => {
+            deps.log.error({ err: error, run_id: job.runId }, 'job queue: the run could not be finalised; it is tried again');
+            await queue.retryFinalise(job.id).catch(() => undefined);
+          })
+          .finally(() => {
+            finalisingNow = false;
+            nudge();
+          });
       }
     }
+    idleLastPass = fetched === 0 && inFlightTotal() === 0;
     return fetched;
   }
 
@@ -271,17 +313,19 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
       heartbeat = setInterval(() => void beat(), HEARTBEAT_MS).unref();
       loop = (async () => {
         while (!stopping) {
-          let fetched = 0;
+          // Taken before the pass: a job that ends during it wakes the next wait at once.
+          const nudged = woken;
           try {
-            fetched = await pass();
+            await pass();
           } catch (error) {
+            idleLastPass = true;
             deps.log.warn({ err: error }, 'job queue: could not look for work; trying again');
             await sleep(deps.config.STORAGE_RETRY_MS);
           }
           // Busy: look again as soon as a job ends. Idle: poll.
-          const idle = fetched === 0 ? sleep(IDLE_POLL_MS) : sleep(IDLE_POLL_MS * 5);
-          await Promise.race([idle, woken]);
+          await Promise.race([sleep(IDLE_POLL_MS), nudged]);
         }
+        await completeFinished();
       })();
     },
 
@@ -293,6 +337,8 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
       for (const run of runs.values()) run.controller.abort();
       await loop;
       await Promise.all([...runs.values()].flatMap((run) => [...run.inFlight.values()]));
+      await completeFinished();
+      await finalising;
       for (const run of runs.values()) await run.sink.recorder.close().catch(() => undefined);
       runs.clear();
     },
