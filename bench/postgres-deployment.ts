@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HEARTBEAT_MS } from '../src/runs/pair-queue.js';
+import { HEARTBEAT_MS } from '../src/runs/queue-worker.js';
 import { startRun, waitForRun, waitUntilAccepting, type RunStatusView } from './evaluation-client.js';
 import type { ForkedProcess } from './forked-process.js';
 import { sampleQueue, type QueueSamples } from './queue-sampler.js';

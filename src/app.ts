@@ -11,8 +11,8 @@ import { answerRoutes } from './routes/answer.js';
 import { evaluateRoutes } from './routes/evaluate.js';
 import { ratingsRoutes } from './routes/ratings.js';
 import { createFileRunStore } from './runs/file-store.js';
-import { createPairQueue, type PairQueue } from './runs/pair-queue.js';
-import { createPostgresRunStore } from './runs/postgres-store.js';
+import type { RunStore } from './runs/run-store.js';
+import type { PairQueue } from './runs/pair-queue.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
@@ -27,7 +27,7 @@ import { reportPages } from './routes/report-pages.js';
 import { rubricRoutes } from './routes/rubric.js';
 import { runItemsRoutes } from './routes/run-items.js';
 import { closeServices, createServices, type Services } from './services.js';
-import { openDatabase, type Database } from './db/database.js';
+import type { Database } from './db/database.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -243,20 +243,22 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   const services = options.services ?? createServices(config);
   // After createServices, which registers DATABASE_URL's password as a secret before anything can print it.
+  // PostgreSQL's modules (node-postgres, pg-boss) are loaded only when they are used: the file store's process
+  // does without them.
   let database: Database | null = null;
+  let queue: PairQueue | undefined;
+  let store: RunStore = createFileRunStore(config.REPORTS_DIR);
   if (config.RUNS_STORE === 'postgres') {
     try {
-      database = await openDatabase(config.DATABASE_URL as string, app.log);
+      database = await (await import('./db/database.js')).openDatabase(config.DATABASE_URL as string, app.log);
+      store = (await import('./runs/postgres-store.js')).createPostgresRunStore(database.pool);
+      queue = (await import('./runs/pair-queue.js')).createPairQueue(database.pool, app.log);
+      await queue.start();
     } catch (error) {
+      await database?.close();
       if (!options.services) await closeServices(services);
       throw error;
     }
-  }
-  const store = database ? createPostgresRunStore(database.pool) : createFileRunStore(config.REPORTS_DIR);
-  let queue: PairQueue | undefined;
-  if (database) {
-    queue = createPairQueue(database.pool, app.log);
-    await queue.start();
   }
   const runs = createRunManager({ ...services, store, log: app.log, queue: database && queue ? { jobs: queue, pool: database.pool } : undefined });
   // Runs that were in progress when the service stopped go on by themselves.

@@ -24,17 +24,20 @@ export interface FetchedJob extends PairJob {
 
 /** pg-boss's schema in the service's database. */
 export const QUEUE_SCHEMA = 'pgboss';
-/** A job whose worker stops heartbeating (it died) is expired and handed to another after this, plus maintenance. */
+/**
+ * A job whose worker stops heartbeating (it died) is expired and handed to another after this, plus maintenance.
+ * This module is loaded only with RUNS_STORE=postgres (app.ts imports it on demand): pg-boss stays out of the
+ * file store's process.
+ */
 export const JOB_EXPIRE_SECONDS = 15;
 /** How often pg-boss looks for expired jobs: a dead worker's jobs move on within JOB_EXPIRE_SECONDS + twice this. */
 export const MAINTENANCE_INTERVAL_SECONDS = 5;
-/** How often a worker renews its jobs' leases and says it is alive. */
-export const HEARTBEAT_MS = 3000;
-/** A worker not seen for this long is no longer counted when the per-run concurrency is shared out. */
-const WORKER_GONE_MS = 3 * HEARTBEAT_MS + 1000;
 /** Tries of a job: expiries of dead workers and one deferred upstream failure count. */
 const RETRY_LIMIT = 10;
 const INSERT_CHUNK = 5000;
+
+/** The advisory lock under which a replica starts pg-boss (any constant of this service's own, not the migrations'). */
+const QUEUE_START_LOCK_KEY = 0x6576616c_71756575n; // "evalqueu"
 
 /** The namespace of the jobs' UUIDs (v5, RFC 4122): any fixed UUID of this service's own. */
 const JOB_NAMESPACE = Buffer.from('6f1c2a4e8b3d4f7a9c0e5d2b1a3f4e6c', 'hex');
@@ -80,8 +83,18 @@ export function createPairQueue(pool: Pool, log: FastifyBaseLogger) {
   const queue = {
     workerId,
     async start(): Promise<void> {
-      await boss.start();
-      await ensureQueue(FINALISE_QUEUE);
+      // pg-boss creates its schema on first start; replicas starting together on a fresh database race to
+      // create it (seen: a duplicate key on pg_namespace). Our own advisory lock, held on a connection of its
+      // own, lets one replica at a time start it.
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [QUEUE_START_LOCK_KEY.toString()]);
+        await boss.start();
+        await ensureQueue(FINALISE_QUEUE);
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [QUEUE_START_LOCK_KEY.toString()]).catch(() => undefined);
+        client.release();
+      }
     },
 
     /** Enqueues the jobs; those already enqueued (same run, item and model) are left as they are. */
@@ -158,9 +171,10 @@ export function createPairQueue(pool: Pool, log: FastifyBaseLogger) {
 
     /**
      * Renews the expiry of the jobs this worker is running (pg-boss expires an active job JOB_EXPIRE_SECONDS
-     * after it started) and says this worker is alive. Returns the live workers, to share runs' concurrency out.
+     * after it started) and says this worker is alive. Returns the workers seen within `aliveWithinMs`, to share
+     * runs' concurrency out.
      */
-    async heartbeat(active: ReadonlyMap<string, readonly string[]>): Promise<number> {
+    async heartbeat(active: ReadonlyMap<string, readonly string[]>, aliveWithinMs: number): Promise<number> {
       for (const [runId, ids] of active) {
         if (ids.length === 0) continue;
         await pool.query(`update ${QUEUE_SCHEMA}.job set started_on = now() where name = $1 and id = any($2::uuid[]) and state = 'active'`, [queueOf(runId), ids]);
@@ -172,7 +186,7 @@ export function createPairQueue(pool: Pool, log: FastifyBaseLogger) {
       );
       const { rows } = await pool.query<{ workers: number }>(
         `select count(*)::int as workers from run_workers where seen_at > now() - $1::int * interval '1 millisecond'`,
-        [WORKER_GONE_MS],
+        [aliveWithinMs],
       );
       return Math.max(1, rows[0]?.workers ?? 1);
     },

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import { JUDGE_ALIAS } from '../models/registry.js';
 import { createPairWork, type PairWorkDeps, type RunSink } from './pair-work.js';
-import { HEARTBEAT_MS, type FetchedJob, type PairJob, type PairQueue } from './pair-queue.js';
+import type { FetchedJob, PairJob, PairQueue } from './pair-queue.js';
 import { withTrainingOverlap, type RunItem } from './run-result.js';
 import { resultKey, type RunRecord, type RunStore } from './run-store.js';
 import { StorageWaits } from './storage-waits.js';
@@ -23,6 +23,10 @@ export type QueueWorkerDeps = PairWorkDeps & {
   finalise(runId: string): Promise<void>;
 };
 
+/** How often a worker renews its jobs' leases and says it is alive. */
+export const HEARTBEAT_MS = 3000;
+/** A worker not seen for this long is no longer counted when a run's concurrency is shared out. */
+const WORKER_GONE_MS = 3 * HEARTBEAT_MS + 1000;
 /** How long an idle worker waits before looking for work again. */
 const IDLE_POLL_MS = 200;
 
@@ -306,7 +310,7 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
     start(): void {
       const beat = () =>
         queue
-          .heartbeat(new Map([...runs].map(([runId, run]) => [runId, [...run.inFlight.keys()]])))
+          .heartbeat(new Map([...runs].map(([runId, run]) => [runId, [...run.inFlight.keys()]])), WORKER_GONE_MS)
           .then((count) => (workers = count))
           .catch((error: unknown) => deps.log.warn({ err: error }, 'job queue: the heartbeat failed; it is tried again'));
       void beat();
