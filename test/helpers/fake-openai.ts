@@ -3,10 +3,23 @@
  * POST /v1/responses and POST /v1/chat/completions and is strict like the real API:
  * an unknown top-level parameter is a 400 with OpenAI's error body. Behaviour can be
  * scripted per call (status codes, Retry-After, latency, hangs) for fault tests.
+ *
+ * It also speaks the model-lifecycle endpoints (files, fine-tuning jobs, batches, models: see
+ * fake-openai-files.ts and fake-openai-jobs.ts), whose jobs move only when a test advances them.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createFileStore, fileRoutes, type FakeFile, type Route } from './fake-openai-files.js';
+import {
+  createBatches, createFineTuning, DEFAULT_FINE_TUNABLE_MODELS, modelRoutes,
+  type BatchControl, type FineTuningControl, type JobDeps, type JobOptions,
+} from './fake-openai-jobs.js';
+
+export type { FakeFile } from './fake-openai-files.js';
+export type {
+  BatchControl, BatchError, BatchLineFate, BatchLineInfo, BatchStatus, FakeBatch, FakeFineTuningJob, FineTuningControl, FineTuningError, FineTuningStatus,
+} from './fake-openai-jobs.js';
 
 // From the official OpenAPI spec (see shared/reference/openai-wire.md).
 export const RESPONSES_PARAMETERS = new Set([
@@ -34,6 +47,26 @@ export interface RecordedRequest {
   /** The user turn's text, for convenience. */
   userText: string;
   at: number;
+  /** Set when the request is a line of a batch: its custom_id and batch id (batch lines are not in `requests`). */
+  customId?: string;
+  batchId?: string;
+}
+
+/** One call to a lifecycle endpoint (files, fine-tuning, batches, models). */
+export interface LifecycleRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  authorization: string | undefined;
+  /** The parsed JSON body, if the call sent one. */
+  body: unknown;
+  at: number;
+}
+
+/** What the fake does with one lifecycle call. Unset fields mean: answer normally. */
+export interface LifecycleFault extends Pick<Behaviour, 'status' | 'errorBody' | 'headers' | 'latencyMs' | 'hang'> {
+  /** Do the work (create the job, upload the file...), then drop the connection: the reply is lost. */
+  loseReply?: boolean;
 }
 
 /** What the fake does with one call. Unset fields mean: answer normally. */
@@ -59,7 +92,7 @@ export interface Behaviour {
   drip?: { intervalMs: number };
 }
 
-export interface FakeOpenAIOptions {
+export interface FakeOpenAIOptions extends JobOptions {
   /** The key the fake accepts; any other key is a 401. Undefined: any key. */
   apiKey?: string;
   /** Decides per call; return undefined to answer normally. */
@@ -69,6 +102,8 @@ export interface FakeOpenAIOptions {
   /** The JSON value for a structured-output call; defaults to a value built from the JSON schema. */
   structured?: (request: RecordedRequest, schema: Record<string, unknown>) => unknown;
   latencyMs?: number;
+  /** Decides per lifecycle call; return undefined to answer normally. */
+  lifecycleBehaviour?: (request: LifecycleRequest, callNumber: number) => LifecycleFault | undefined;
 }
 
 export interface FakeOpenAI {
@@ -81,6 +116,14 @@ export interface FakeOpenAI {
   maxInFlight: number;
   inFlight: number;
   close(): Promise<void>;
+  /** Uploads through POST /v1/files, in order; deleted ones stay, flagged `deleted`. */
+  files: FakeFile[];
+  fineTuning: FineTuningControl;
+  batches: BatchControl;
+  /** Calls to the lifecycle endpoints, in order (not counted in `requests`, `inFlight`, `maxInFlight`). */
+  lifecycleRequests: LifecycleRequest[];
+  /** Faults applied to the next lifecycle calls, in order, before options.lifecycleBehaviour. */
+  lifecycleQueue: LifecycleFault[];
 }
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
@@ -229,6 +272,20 @@ function successBody(endpoint: Endpoint, request: RecordedRequest, text: string,
   };
 }
 
+function decodeParam(param: string): string {
+  try {
+    return decodeURIComponent(param);
+  } catch {
+    return param;
+  }
+}
+
+async function readRawBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -238,6 +295,41 @@ async function readBody(request: IncomingMessage): Promise<string> {
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const hanging = new Set<ServerResponse>();
   let calls = 0;
+  let lifecycleCalls = 0;
+
+  const replyBodyFor = (endpoint: Endpoint, recorded: RecordedRequest, behaviour: Behaviour) => {
+    const schema = structuredSchema(endpoint, recorded.body);
+    const text =
+      behaviour.text ??
+      (schema
+        ? JSON.stringify(options.structured ? options.structured(recorded, schema) : sampleFromSchema(schema))
+        : options.answer
+          ? options.answer(recorded)
+          : `Fake answer from ${recorded.body.model as string} to ${recorded.userText}`);
+    const success = successBody(endpoint, recorded, text, behaviour);
+    return behaviour.reshape ? behaviour.reshape(success) : success;
+  };
+
+  // A batch line is answered by the same logic as a synchronous call; latency, drip and headers do not apply.
+  const answerBatchLine: JobDeps['answer'] = (endpoint, body, context) => {
+    const recorded: RecordedRequest = { endpoint, body, userText: userTextOf(endpoint, body), at: Date.now(), ...context };
+    calls += 1;
+    const behaviour = options.behaviour?.(recorded, calls) ?? {};
+    if (behaviour.hang) return undefined;
+    if (behaviour.status && behaviour.status >= 400) return { status: behaviour.status, body: behaviour.errorBody ?? errorBody(behaviour.status) };
+    return { status: 200, body: replyBodyFor(endpoint, recorded, behaviour) };
+  };
+  const uploads: FakeFile[] = [];
+  const fileStore = createFileStore(uploads);
+  const jobDeps: JobDeps = { options, files: fileStore, validateRequest: validate, errorBody, answer: answerBatchLine };
+  const fineTuning = createFineTuning(jobDeps);
+  const batches = createBatches(jobDeps);
+  const lifecycleRoutes: Route[] = [
+    ...fileRoutes(fileStore),
+    ...fineTuning.routes,
+    ...batches.routes,
+    ...modelRoutes(() => options.fineTunableModels ?? DEFAULT_FINE_TUNABLE_MODELS, fineTuning.fineTunedModels, options.organization ?? 'fake-org'),
+  ];
 
   const fake: FakeOpenAI = {
     url: '',
@@ -250,6 +342,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+    files: uploads,
+    fineTuning: fineTuning.control,
+    batches: batches.control,
+    lifecycleRequests: [],
+    lifecycleQueue: [],
   };
 
   const send = (response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -260,6 +357,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const server = createServer(async (req, res) => {
     const endpoint: Endpoint | undefined =
       req.method === 'POST' && req.url === '/v1/responses' ? 'responses' : req.method === 'POST' && req.url === '/v1/chat/completions' ? 'chat' : undefined;
+    if (!endpoint && (await serveLifecycle(req, res))) return;
     if (!endpoint) return send(res, 404, { error: { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null } });
 
     let body: Record<string, unknown>;
@@ -302,19 +400,72 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const invalid = validate(endpoint, body);
     if (invalid) return send(res, invalid.status, invalid.body);
 
-    const schema = structuredSchema(endpoint, body);
-    const text =
-      behaviour.text ??
-      (schema
-        ? JSON.stringify(options.structured ? options.structured(recorded, schema) : sampleFromSchema(schema))
-        : options.answer
-          ? options.answer(recorded)
-          : `Fake answer from ${body.model as string} to ${recorded.userText}`);
-    const success = successBody(endpoint, recorded, text, behaviour);
-    const replyBody = behaviour.reshape ? behaviour.reshape(success) : success;
+    const replyBody = replyBodyFor(endpoint, recorded, behaviour);
     if (behaviour.drip) return drip(res, JSON.stringify(replyBody), behaviour.drip.intervalMs);
     send(res, 200, replyBody, behaviour.headers);
   });
+
+  /** Answers a lifecycle call; false when no lifecycle route matches (the caller sends its 404). */
+  const serveLifecycle = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const url = new URL(req.url ?? '/', 'http://fake-openai.local');
+    let params: string[] = [];
+    const route = lifecycleRoutes.find((candidate) => {
+      const match = candidate.method === req.method ? candidate.pattern.exec(url.pathname) : null;
+      if (match) params = match.slice(1).map(decodeParam);
+      return match !== null;
+    });
+    if (!route) return false;
+
+    const raw = await readRawBody(req);
+    const contentType = req.headers['content-type'] ?? '';
+    let body: unknown;
+    try {
+      body = contentType.includes('application/json') ? JSON.parse(raw.toString('utf8')) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const recorded: LifecycleRequest = {
+      method: req.method ?? '',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      authorization: req.headers.authorization,
+      body,
+      at: Date.now(),
+    };
+    fake.lifecycleRequests.push(recorded);
+    lifecycleCalls += 1;
+    res.on('close', () => hanging.delete(res));
+
+    const fault = fake.lifecycleQueue.shift() ?? options.lifecycleBehaviour?.(recorded, lifecycleCalls) ?? {};
+    if (fault.latencyMs) await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
+    if (fault.hang) {
+      hanging.add(res);
+      return true;
+    }
+    if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+      send(res, 401, errorBody(401));
+      return true;
+    }
+    if (fault.status && fault.status >= 400) {
+      send(res, fault.status, fault.errorBody ?? errorBody(fault.status), fault.headers);
+      return true;
+    }
+    let reply;
+    try {
+      reply = await route.handle({ params, query: url.searchParams, contentType, raw, authorization: req.headers.authorization });
+    } catch (error) {
+      reply = { status: 500, body: errorBody(500, `The fake failed: ${(error as Error).message}`) };
+    }
+    if (fault.loseReply) {
+      res.destroy();
+    } else if (reply.bytes) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-request-id': id('req'), ...fault.headers });
+      res.end(reply.bytes);
+    } else {
+      send(res, reply.status, reply.body, fault.headers);
+    }
+    return true;
+  };
 
   const drip = (response: ServerResponse, text: string, intervalMs: number) => {
     hanging.add(response);
