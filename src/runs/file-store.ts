@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
@@ -440,6 +440,13 @@ export function createFileRunStore(reportsDir: string): RunStore {
         if (ratingQueues.get(rating.run_id) === settled) ratingQueues.delete(rating.run_id);
       });
       return done;
+    },
+
+    async copySavedCsv(runId, name, target) {
+      const source = runFiles(reportsDir, runId)[name];
+      if ((await fileMark(source)) === null) return false;
+      await copyFile(source, target);
+      return true;
     },
 
     ratings: (runId) => readLatestRatings(reportsDir, runId),

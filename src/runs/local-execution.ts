@@ -137,7 +137,8 @@ export function createLocalExecution(deps: LocalExecutionDeps, context: Executio
         await lock.release().catch(() => undefined);
         if (FINISHED_STATUSES.includes(record.status)) {
           endedOf(record.run_id).resolve();
-          context.onEnded(record);
+          // Its final progress, so that reading the ended run does not count its results again from the file.
+          context.onEnded(record, { ...run.progress });
         }
         await startNext().catch((error: unknown) => log.error({ err: error }, 'could not start the next queued run'));
       });

@@ -302,6 +302,7 @@ export function createPostgresRunStore(pool: Pool, options: PostgresRunStoreOpti
     },
 
     savedCsv: async () => undefined,
+    copySavedCsv: async () => false,
 
     async rate(rating) {
       // xmax is 0 on a row version the statement inserted and the updating transaction's id on one it updated:

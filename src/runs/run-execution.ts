@@ -41,6 +41,6 @@ export interface ExecutionContext {
   log: FastifyBaseLogger;
   /** Whether this process executes runs (ROLE all or worker) or only serves the API (ROLE=api). */
   executes: boolean;
-  /** A run has ended here: retention may now apply. */
-  onEnded(record: RunRecord): void;
+  /** A run has ended here: retention may now apply; `progress` is its final count when this process knows it. */
+  onEnded(record: RunRecord, progress?: RunProgress): void;
 }

@@ -130,7 +130,17 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return sweeping;
   }
 
-  const context: ExecutionContext = { store, exports, catalog, log: deps.log, executes: deps.config.ROLE !== 'api', onEnded: () => void sweep() };
+  const context: ExecutionContext = {
+    store,
+    exports,
+    catalog,
+    log: deps.log,
+    executes: deps.config.ROLE !== 'api',
+    onEnded(record, progress) {
+      if (progress) finishedProgress.set(record.run_id, progress);
+      void sweep();
+    },
+  };
   const execution: RunExecution = deps.queue ? createQueuedExecution(deps, deps.queue, context) : createLocalExecution(deps, context);
 
   async function view(record: RunRecord): Promise<RunView> {

@@ -111,6 +111,8 @@ export interface RunStore {
   savedExport(runId: string, name: SavedExport): Promise<string | undefined>;
   /** A kept CSV; undefined when the store keeps none (it is then streamed again from the results). */
   savedCsv(runId: string, name: CsvExport): Promise<Readable | undefined>;
+  /** Copies a kept CSV to `target` (by the file system, no bytes through the process); false when the store keeps none. */
+  copySavedCsv(runId: string, name: CsvExport, target: string): Promise<boolean>;
 
   /** Stores a rating; `revised` when the rater had rated the item before. */
   rate(rating: StoredRating): Promise<{ revised: boolean }>;
