@@ -71,3 +71,31 @@ t.test('the hand-off floor is a second offline model: reserved, always available
   t.match(handoff, { kind: 'retrieval', model_id: 'handoff:safe-reply', handoff_only: true });
   t.same(registry.availability(handoff), { available: true });
 });
+
+t.test('retires_on: GET /models and the boot log warn from 90 days before a model retires; the service stays ready', async (t) => {
+  const { retirementWarning } = await import('../src/models/registry.js');
+  const today = new Date('2026-12-02T15:00:00Z');
+  t.equal(retirementWarning(undefined, today), null, 'no date, nothing to say');
+  t.equal(retirementWarning('2027-03-03', today), null, 'more than 90 days ahead: not yet');
+  t.match(retirementWarning('2027-03-02', today), /^retires on 2027-03-02, in 90 days/, 'within 90 days');
+  t.match(retirementWarning('2026-12-03', today), /in 1 day:/);
+  t.match(retirementWarning('2026-12-02', today), /^retired on 2026-12-02/);
+
+  const dir = t.testdir();
+  const soon = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  const file = join(dir, 'models.json');
+  writeFileSync(file, JSON.stringify({ models: { 'fine-tuned': { retires_on: soon }, baseline: { retires_on: '2099-01-01' } } }));
+  const { buildTestApp } = await import('./helpers/build-app.js');
+  const { app, logs } = await buildTestApp(t, { OPENAI_API_KEY: '', MODELS_FILE: file });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const models = (await app.inject('/models')).json().models as { alias: string; retires_on: string | null; retirement_warning: string | null }[];
+  const byAlias = new Map(models.map((model) => [model.alias, model]));
+  t.match(byAlias.get('fine-tuned'), { retires_on: soon, retirement_warning: /^retires on .+, in (29|30) days/ });
+  t.match(byAlias.get('baseline'), { retires_on: '2099-01-01', retirement_warning: null });
+  t.match(byAlias.get('judge'), { retires_on: null, retirement_warning: null });
+  t.equal((await app.inject('/ready')).statusCode, 200, 'ready all the same');
+  t.ok(logs().some((line) => line.level === 40 && line.alias === 'fine-tuned' && /retires on/.test(String(line.msg))), 'the boot log says it');
+
+  writeFileSync(file, JSON.stringify({ models: { 'fine-tuned': { retires_on: '2027-13-01' } } }));
+  t.throws(() => readModelsFile(file), /models\.fine-tuned\.retires_on/, 'a date that is not one is refused with its path');
+});

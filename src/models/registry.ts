@@ -44,6 +44,8 @@ export const ModelFileEntrySchema = z.strictObject({
   system_prompt: z.string().trim().min(1).optional(),
   defaults: ModelDefaultsSchema.optional(),
   pricing: PricingSchema.optional(),
+  /** The day the upstream stops serving this model (OpenAI's deprecation schedule), as YYYY-MM-DD. */
+  retires_on: z.iso.date().optional(),
 });
 
 export const ModelsFileSchema = z.strictObject({
@@ -76,6 +78,23 @@ export interface OpenAIModelEntry {
   system_prompt: string;
   defaults: ModelDefaults;
   pricing?: Pricing;
+  /** When the upstream stops serving the model (YYYY-MM-DD), when configured. */
+  retires_on?: string;
+}
+
+/** How far ahead a coming retirement is announced, in /models and in the boot's log. */
+export const RETIREMENT_NOTICE_DAYS = 90;
+
+/**
+ * What to say of a model's retirement on `today`: nothing without a date or when it is further off than
+ * RETIREMENT_NOTICE_DAYS; otherwise how many days are left, or that it has passed.
+ */
+export function retirementWarning(retiresOn: string | undefined, today: Date): string | null {
+  if (retiresOn === undefined) return null;
+  const days = Math.round((Date.parse(`${retiresOn}T00:00:00Z`) - Date.parse(`${today.toISOString().slice(0, 10)}T00:00:00Z`)) / 86_400_000);
+  if (days > RETIREMENT_NOTICE_DAYS) return null;
+  if (days <= 0) return `retired on ${retiresOn}: the upstream no longer serves it; point the alias at its successor.`;
+  return `retires on ${retiresOn}, in ${days} day${days === 1 ? '' : 's'}: evaluate a successor and re-point the alias before then.`;
 }
 
 /**
@@ -148,6 +167,7 @@ function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, f
       seed: file.defaults?.seed === undefined ? config.SEED : file.defaults.seed,
     },
     pricing: file.pricing ?? listPriceFor(model_id),
+    ...(file.retires_on ? { retires_on: file.retires_on } : {}),
   };
 }
 

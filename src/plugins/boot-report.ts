@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import fp from 'fastify-plugin';
+import { retirementWarning } from '../models/registry.js';
 import type { Services } from '../services.js';
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
@@ -24,6 +25,8 @@ export const bootReport = fp<{ services: Services }>(async (app, { services }) =
       const where = entry.kind === 'openai' ? 'upstream' : 'offline';
       const state = availability.available ? `ready (${where})` : `not available: ${availability.reason}`;
       app.log.info(`model ${entry.alias} (${entry.model_id}): ${state}`);
+      const retirement = retirementWarning(entry.kind === 'openai' ? entry.retires_on : undefined, new Date());
+      if (retirement) app.log.warn({ alias: entry.alias, model_id: entry.model_id }, `model ${entry.alias} (${entry.model_id}) ${retirement}`);
     }
     if (origin) app.log.info(`API docs and "Try it out": ${origin}/docs`);
     app.log.info(`evaluation runs are kept in ${resolve(services.config.REPORTS_DIR)}`);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { errorResponses, SERVICE_ERRORS } from '../schemas/error.js';
 import { ModelListSchema } from '../schemas/models.js';
+import { retirementWarning } from '../models/registry.js';
 import { publicUrl } from '../secrets.js';
 import type { Services } from '../services.js';
 
@@ -10,7 +11,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
       tags: ['models'],
       summary: 'List the configured models',
       description:
-        'Every alias with the upstream model id it resolves to, its wire style and whether it can answer now, with the state of the circuit breaker of its upstream. Keys are never shown, only the name of the variable that holds them.',
+        'Every alias with the upstream model id it resolves to, its wire style and whether it can answer now, with the state of the circuit breaker of its upstream, and its retirement date when configured (`retires_on` in MODELS_FILE), with a warning from 90 days before. Keys are never shown, only the name of the variable that holds them.',
       response: { 200: ModelListSchema, ...errorResponses(...SERVICE_ERRORS) },
     },
     handler: async () => ({
@@ -28,6 +29,8 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
           available: availability.available,
           unavailable_reason: availability.available ? null : availability.reason,
           circuit: upstream ? services.clients.circuitOf(upstream) : null,
+          retires_on: upstream?.retires_on ?? null,
+          retirement_warning: retirementWarning(upstream?.retires_on, new Date()),
           defaults: upstream?.defaults ?? null,
         };
       }),

@@ -18,6 +18,11 @@ export const ModelInfoSchema = z.object({
     .describe(
       "The circuit breaker of the model's upstream: closed (calls go through), open (calls fail fast with 503 upstream_circuit_open after repeated upstream failures), half_open (the cool-down is over; the next call probes the upstream). Null for the offline model, before the upstream's first call, or when breakers are disabled.",
     ),
+  retires_on: z.string().nullable().describe("The day the upstream stops serving the model (`retires_on` in MODELS_FILE); null when not configured."),
+  retirement_warning: z
+    .string()
+    .nullable()
+    .describe('Set when the model retires within 90 days or has retired: what is left and what to do. The service stays ready; the boot log says it too.'),
   defaults: z
     .object({
       temperature: z.number().nullable(),
@@ -46,6 +51,8 @@ export const ModelListSchema = z
             available: false,
             unavailable_reason: 'Set OPENAI_API_KEY.',
             circuit: null,
+            retires_on: '2027-02-15',
+            retirement_warning: 'retires on 2027-02-15, in 75 days: evaluate a successor and re-point the alias before then.',
             defaults: { temperature: 0.2, max_output_tokens: 300, seed: 42 },
           },
         ],
