@@ -13,6 +13,7 @@ import { ratingsRoutes } from './routes/ratings.js';
 import { createFileRunStore } from './runs/file-store.js';
 import type { RunStore } from './runs/run-store.js';
 import type { PairQueue } from './runs/pair-queue.js';
+import type { PostgresRunStore } from './runs/postgres-store.js';
 import { createRunManager } from './runs/run-manager.js';
 import { compareRoutes } from './routes/compare.js';
 import { healthRoutes } from './routes/health.js';
@@ -248,10 +249,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   let database: Database | null = null;
   let queue: PairQueue | undefined;
   let store: RunStore = createFileRunStore(config.REPORTS_DIR);
+  let postgresStore: PostgresRunStore | undefined;
   if (config.RUNS_STORE === 'postgres') {
     try {
       database = await (await import('./db/database.js')).openDatabase(config.DATABASE_URL as string, app.log);
-      store = (await import('./runs/postgres-store.js')).createPostgresRunStore(database.pool);
+      store = postgresStore = (await import('./runs/postgres-store.js')).createPostgresRunStore(database.pool);
       queue = (await import('./runs/pair-queue.js')).createPairQueue(database.pool, app.log);
       await queue.start();
     } catch (error) {
@@ -260,7 +262,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       throw error;
     }
   }
-  const runs = createRunManager({ ...services, store, log: app.log, queue: database && queue ? { jobs: queue, pool: database.pool } : undefined });
+  const runs = createRunManager({ ...services, store, log: app.log, queue: postgresStore && queue ? { jobs: queue, store: postgresStore } : undefined });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
   // Runs stop before the clients they use; they stay "running" on disk and resume at the next start.

@@ -111,7 +111,17 @@ const EXTEND_LEASE = `update run_locks set expires_at = now() + $3::int * interv
  * results, verdicts, ratings, exports and leases (migration 2). The CSVs are not kept: they are streamed again
  * from the results. The pool belongs to the caller, who ends it.
  */
-export function createPostgresRunStore(pool: Pool, options: PostgresRunStoreOptions = {}): RunStore {
+/** What the job queue's workers read besides the contract: a database can answer these without a scan. */
+export interface PostgresRunStore extends RunStore {
+  /** The runs that are running, oldest first. */
+  runningRecords(): Promise<RunRecord[]>;
+  /** The run's items with these ids, by id. */
+  itemsById(runId: string, itemIds: readonly string[]): Promise<Map<string, RunItem>>;
+  /** The answers stored for these items, by item then alias (null for a model that failed to answer). */
+  answersOf(runId: string, itemIds: readonly string[]): Promise<Map<string, Map<string, string | null>>>;
+}
+
+export function createPostgresRunStore(pool: Pool, options: PostgresRunStoreOptions = {}): PostgresRunStore {
   const { lockStaleMs = POSTGRES_LOCK_STALE_MS, lockHeartbeatMs = POSTGRES_LOCK_HEARTBEAT_MS, pageSize = POSTGRES_PAGE_SIZE } = options;
   const heartbeats = new Set<NodeJS.Timeout>();
   const query = <Row extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<Row>> =>
@@ -204,6 +214,30 @@ export function createPostgresRunStore(pool: Pool, options: PostgresRunStoreOpti
 
   return {
     kind: 'postgres',
+
+    async runningRecords() {
+      const { rows } = await query<{ doc: string }>(`select record::text as doc from runs where status = 'running' order by created_at`);
+      return rows.map((row) => JSON.parse(row.doc) as RunRecord);
+    },
+
+    async itemsById(runId, itemIds) {
+      const { rows } = await query<{ doc: string }>('select item::text as doc from run_items where run_id = $1 and item_id = any($2)', [runId, [...new Set(itemIds)]]);
+      return new Map(rows.map((row) => withTrainingOverlap(JSON.parse(row.doc) as RunItem)).map((item) => [item.item_id, item]));
+    },
+
+    async answersOf(runId, itemIds) {
+      const { rows } = await query<{ item_id: string; model_alias: string; answer: string | null }>(
+        `select item_id, model_alias, result->>'answer' as answer from run_results where run_id = $1 and item_id = any($2)`,
+        [runId, [...new Set(itemIds)]],
+      );
+      const answers = new Map<string, Map<string, string | null>>();
+      for (const row of rows) {
+        let byAlias = answers.get(row.item_id);
+        if (!byAlias) answers.set(row.item_id, (byAlias = new Map()));
+        byAlias.set(row.model_alias, row.answer);
+      }
+      return answers;
+    },
 
     async create(record, items) {
       await inTransaction(pool, async (client) => {

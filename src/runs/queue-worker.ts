@@ -1,16 +1,15 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool } from 'pg';
 import { JUDGE_ALIAS } from '../models/registry.js';
 import { createPairWork, type PairWorkDeps, type RunSink } from './pair-work.js';
 import type { FetchedJob, PairJob, PairQueue } from './pair-queue.js';
-import { withTrainingOverlap, type RunItem } from './run-result.js';
+import type { PostgresRunStore } from './postgres-store.js';
+import type { RunItem } from './run-result.js';
 import { resultKey, type RunRecord, type RunStore } from './run-store.js';
 import { StorageWaits } from './storage-waits.js';
 
 export type QueueWorkerDeps = PairWorkDeps & {
-  store: RunStore;
-  pool: Pool;
+  store: PostgresRunStore;
   queue: PairQueue;
   config: PairWorkDeps['config'] & {
     STORAGE_RETRY_MS: number;
@@ -60,7 +59,7 @@ const verdictJobs = (record: RunRecord, itemId: string): PairJob[] =>
  * RUN_STATUS_POLL_MS. The last worker to find a run's queue empty asks for it to be finalised.
  */
 export function createQueueWorker(deps: QueueWorkerDeps) {
-  const { queue, store, pool } = deps;
+  const { queue, store } = deps;
   const runs = new Map<string, WorkerRun>();
   let workers = 1;
   let stopping = false;
@@ -71,11 +70,6 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
     woken = new Promise<void>((resolve) => (wake = resolve));
   };
   const inFlightTotal = () => [...runs.values()].reduce((sum, run) => sum + run.inFlight.size, 0);
-
-  async function runningRecords(): Promise<RunRecord[]> {
-    const { rows } = await pool.query<{ doc: string }>(`select record::text as doc from runs where status = 'running' order by created_at`);
-    return rows.map((row) => JSON.parse(row.doc) as RunRecord);
-  }
 
   async function open(record: RunRecord): Promise<WorkerRun> {
     const controller = new AbortController();
@@ -123,26 +117,9 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
 
   /** The items of the jobs, and for verdicts (pairwise) the answers stored for them, by item then alias. */
   async function itemsOf(runId: string, jobs: readonly FetchedJob[]): Promise<{ items: Map<string, RunItem>; answers: Map<string, Map<string, string | null>> }> {
-    const ids = [...new Set(jobs.map((job) => job.item_id))];
-    const { rows } = await pool.query<{ doc: string }>('select item::text as doc from run_items where run_id = $1 and item_id = any($2)', [runId, ids]);
-    const items = new Map(rows.map((row) => withTrainingOverlap(JSON.parse(row.doc) as RunItem)).map((item) => [item.item_id, item]));
+    const items = await store.itemsById(runId, jobs.map((job) => job.item_id));
     const judged = jobs.filter((job) => job.stage === 'verdict').map((job) => job.item_id);
-    return { items, answers: judged.length > 0 ? await answersOf(runId, judged) : new Map() };
-  }
-
-  /** The answers stored for the items, by item then alias (null for a model that failed to answer). */
-  async function answersOf(runId: string, itemIds: readonly string[]): Promise<Map<string, Map<string, string | null>>> {
-    const { rows } = await pool.query<{ item_id: string; model_alias: string; answer: string | null }>(
-      `select item_id, model_alias, result->>'answer' as answer from run_results where run_id = $1 and item_id = any($2)`,
-      [runId, [...new Set(itemIds)]],
-    );
-    const answers = new Map<string, Map<string, string | null>>();
-    for (const row of rows) {
-      let byAlias = answers.get(row.item_id);
-      if (!byAlias) answers.set(row.item_id, (byAlias = new Map()));
-      byAlias.set(row.model_alias, row.answer);
-    }
-    return answers;
+    return { items, answers: judged.length > 0 ? await store.answersOf(runId, judged) : new Map() };
   }
 
   /**
@@ -150,7 +127,7 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
    * own; two finishing at once may both enqueue them, which the jobs' ids make a no-op.
    */
   async function afterAnswer(run: WorkerRun, itemId: string): Promise<void> {
-    const answered = (await answersOf(run.record.run_id, [itemId])).get(itemId);
+    const answered = (await store.answersOf(run.record.run_id, [itemId])).get(itemId);
     if (run.record.models.every((model) => answered?.has(model.alias))) await queue.enqueue(run.record.run_id, verdictJobs(run.record, itemId));
   }
 
@@ -243,7 +220,7 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
   }
 
   async function refreshRunning(): Promise<void> {
-    running = await runningRecords();
+    running = await store.runningRecords();
     lastStatusCheck = Date.now();
     const ids = new Set(running.map((record) => record.run_id));
     for (const runId of finalised) if (!ids.has(runId)) finalised.delete(runId);

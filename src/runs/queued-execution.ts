@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool } from 'pg';
 import type { PairJob, PairQueue } from './pair-queue.js';
+import type { PostgresRunStore } from './postgres-store.js';
 import { createQueueWorker, jobsOf, type QueueWorker, type QueueWorkerDeps } from './queue-worker.js';
 import type { ExecutionContext, RunExecution } from './run-execution.js';
 import { FINISHED_STATUSES, type RunRecord } from './run-store.js';
 
-export type QueuedExecutionDeps = Omit<QueueWorkerDeps, 'pool' | 'queue' | 'finalise'>;
+export type QueuedExecutionDeps = Omit<QueueWorkerDeps, 'store' | 'queue' | 'finalise'>;
 
 /** How often waitFor looks at a run's status: the work is done by other processes, which say nothing directly. */
 const WAIT_POLL_MS = 100;
@@ -16,7 +16,7 @@ const WAIT_POLL_MS = 100;
  * jobs of every running run (queue-worker.ts); the worker that finds a run's queue empty with every result in
  * asks for it to be finalised, and whichever worker takes that job writes the exports and the final status.
  */
-export function createQueuedExecution(deps: QueuedExecutionDeps, queue: { jobs: PairQueue; pool: Pool }, context: ExecutionContext): RunExecution {
+export function createQueuedExecution(deps: QueuedExecutionDeps, queue: { jobs: PairQueue; store: PostgresRunStore }, context: ExecutionContext): RunExecution {
   const { store, exports, catalog, log } = context;
   const { records, transition } = catalog;
   let worker: QueueWorker | undefined;
@@ -86,7 +86,7 @@ export function createQueuedExecution(deps: QueuedExecutionDeps, queue: { jobs: 
         sweepQueued().catch((error: unknown) => log.warn({ err: error }, 'could not look for runs left queued; trying again at the next sweep'));
       }, deps.config.RUN_SWEEP_INTERVAL_MS).unref();
       if (context.executes && !worker) {
-        worker = createQueueWorker({ ...deps, pool: queue.pool, queue: queue.jobs, finalise });
+        worker = createQueueWorker({ ...deps, store: queue.store, queue: queue.jobs, finalise });
         worker.start();
       }
     },

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { Pool } from 'pg';
 import type { Role } from '../config.js';
 import type { RunSummary } from '../export/summary.js';
 import { AppError } from '../errors.js';
@@ -8,6 +7,7 @@ import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels } from '../models/
 import { defaultScorer, usesJudge, type ScorerChoice } from '../scoring/score-answer.js';
 import { createLocalExecution } from './local-execution.js';
 import type { PairQueue } from './pair-queue.js';
+import type { PostgresRunStore } from './postgres-store.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
 import { createQueuedExecution } from './queued-execution.js';
 import { createRunCatalog } from './run-catalog.js';
@@ -32,7 +32,7 @@ export type RunManagerDeps = RunExecutorDeps &
      * With RUNS_STORE=postgres, the runs' work goes through this queue: a job per (item, model), taken by every
      * process that executes runs. Without it (the file store), each run is executed by one process.
      */
-    queue?: { jobs: PairQueue; pool: Pool };
+    queue?: { jobs: PairQueue; store: PostgresRunStore };
   };
 
 export interface CreateRunRequest {
