@@ -29,6 +29,9 @@ import { rubricRoutes } from './routes/rubric.js';
 import { runItemsRoutes } from './routes/run-items.js';
 import { closeServices, createServices, type Services } from './services.js';
 import type { Database } from './db/database.js';
+import { openFineTunes } from './fine-tunes/open-fine-tunes.js';
+import type { FineTuneAliases } from './fine-tunes/job-steps.js';
+import { fineTuneRoutes } from './routes/fine-tunes.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -36,6 +39,8 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Prebuilt services, for tests that need to reach them. */
   services?: Services;
+  /** Where a succeeded fine-tuning job registers its model. */
+  fineTuneAliases?: FineTuneAliases;
 }
 
 // Incoming ids are echoed into logs and headers, so only a plain token is kept.
@@ -195,6 +200,13 @@ function logFormat(config: Config): { transport?: TransportSingleOptions } {
   return pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: false } } } : {};
 }
 
+/** Until model aliases can be assigned at run time, a succeeded job's registration waits (tried again at each poll). */
+const aliasesNotConfigured: FineTuneAliases = {
+  assign: async () => {
+    throw new Error('model aliases cannot be assigned in this build');
+  },
+};
+
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
@@ -265,8 +277,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const runs = createRunManager({ ...services, store, log: app.log, queue: postgresStore && queue ? { jobs: queue, store: postgresStore } : undefined });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
+  const fineTunes = await openFineTunes({ services, pool: database?.pool, aliases: options.fineTuneAliases ?? aliasesNotConfigured, runs, log: app.log });
+  // Fine-tuning jobs are followed where runs are executed; an API-only replica leaves them to those.
+  app.addHook('onReady', async () => {
+    if (config.ROLE !== 'api') fineTunes.follower.start();
+  });
   // Runs stop before the clients they use; they stay "running" on disk and resume at the next start.
   app.addHook('onClose', async () => {
+    await fineTunes.close();
     await runs.close();
     await queue?.stop();
     await store.close();
@@ -310,6 +328,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(evaluateRoutes, { runs });
   await app.register(ratingsRoutes, { runs, store });
   await app.register(runItemsRoutes, { runs });
+  await app.register(fineTuneRoutes, { fineTunes });
   await app.register(rubricRoutes, { weights: config.RUBRIC_WEIGHTS });
   await app.register(reportPages);
   await app.register(compareRoutes, { services });

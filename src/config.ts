@@ -219,6 +219,8 @@ export const EnvSchema = z.object({
    */
   RUN_SWEEP_INTERVAL_MS: int(100, 600_000, 10_000),
   RUN_STATUS_POLL_MS: int(100, 60_000, 1000),
+  /** How often each unfinished fine-tuning job is asked for its status, events and checkpoints (ROLE all or worker). */
+  FINE_TUNE_POLL_MS: int(10, 3_600_000, 30_000),
   /** With RUNS_STORE=postgres, the jobs (upstream calls) one process that executes runs has under way at once, across runs. */
   WORKER_CONCURRENCY: int(1, 1024, 64),
   /** Ended runs older than this many days (since they ended) are deleted; 0 keeps them for ever. */

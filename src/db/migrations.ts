@@ -127,6 +127,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'fine-tuning jobs',
+    sql: `
+      -- One row per fine-tuning job (src/fine-tunes/postgres-fine-tune-store.ts): the record as a document, its
+      -- status and times beside it for listing. Every write is conditional on the record's version.
+      create table fine_tune_jobs (
+        id text primary key,
+        record json not null,
+        status text not null,
+        created_at timestamptz not null,
+        updated_at timestamptz not null
+      );
+      create index fine_tune_jobs_newest_first on fine_tune_jobs (created_at desc, id desc);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

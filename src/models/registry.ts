@@ -12,7 +12,7 @@ export const HANDOFF_ALIAS = 'handoff';
 export const HANDOFF_MODEL_ID = 'handoff:safe-reply';
 export const JUDGE_ALIAS = 'judge';
 
-const AliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
+export const AliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'letters, digits and . _ : - (at most 64)');
 
 const ModelDefaultsSchema = z.strictObject({
   /** null: never send temperature (reasoning models reject anything but the default). */

@@ -57,6 +57,19 @@ export function headerPairs(headers: Record<string, string | string[] | undefine
 }
 
 /**
+ * The SDK sends a file upload as Node's own FormData, which the undici package's fetch does not take for one
+ * of its own (it would send it as the text "[object FormData]"): it goes as the multipart bytes and
+ * content type Node's Response encodes it to.
+ */
+async function asMultipartBytes(init: RequestInit): Promise<Pick<RequestInit, 'body' | 'headers'>> {
+  if (!(init.body instanceof FormData)) return {};
+  const encoded = new Response(init.body);
+  const headers = new Headers(init.headers);
+  headers.set('content-type', encoded.headers.get('content-type') as string);
+  return { body: Buffer.from(await encoded.arrayBuffer()), headers };
+}
+
+/**
  * The `fetch` the OpenAI SDK is given: the SDK still builds each request, applies its timeout,
  * retries with its backoff (honouring Retry-After) and turns failures into its error classes; this
  * only carries the bytes, over undici's request API and the shared pool. undici's own fetch, with its
@@ -70,7 +83,7 @@ export function createUpstreamFetch(dispatcher: Dispatcher, maxReplyBytes: numbe
   return async (input, init = {}) => {
     const plainCall = (typeof input === 'string' || input instanceof URL) && (init.body === undefined || init.body === null || typeof init.body === 'string');
     if (!plainCall) {
-      return (await undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...init, dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+      return (await undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...init, ...(await asMultipartBytes(init)), dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
     }
     const url = typeof input === 'string' ? input : (input as URL).href;
     const reply = await request(url, {

@@ -83,6 +83,20 @@ export const ERROR_EXAMPLES = {
     `Run '${EXAMPLE_RUN_ID}' has no answer to rate yet; try again once some items are answered (GET /evaluate/${EXAMPLE_RUN_ID} shows its progress).`,
   ),
   run_finished: written('run_finished', `Run '${EXAMPLE_RUN_ID}' has already ended (completed); only a queued or running run can be cancelled.`),
+  unknown_base_model: written('unknown_base_model', "The upstream of 'fine-tuned' has no model 'gpt-4.1-mini-2099' to fine-tune. GET /v1/models at that upstream lists those it has.", {
+    details: { base_model: 'gpt-4.1-mini-2099', upstream: 'fine-tuned' },
+  }),
+  no_fine_tuning_upstream: written('no_fine_tuning_upstream', "Model 'retrieval' is an offline model; name an alias with an OpenAI-compatible upstream in `upstream` (default fine-tuned)."),
+  data_file_not_found: written('data_file_not_found', "No training file 'train.jsonl' in the data folder (DATA_DIR). Files there: amazon_electronics_adapted_train.jsonl, amazon_electronics_adapted_val.jsonl.", {
+    details: { role: 'training', file: 'train.jsonl', available: ['amazon_electronics_adapted_train.jsonl', 'amazon_electronics_adapted_val.jsonl'] },
+  }),
+  fine_tune_not_found: written('fine_tune_not_found', "No fine-tuning job 'ftjob_20261202T070000Z_ab12cd'. GET /fine-tunes lists them."),
+  fine_tune_finished: written('fine_tune_finished', "Fine-tuning job 'ftjob_20261202T070000Z_ab12cd' has already ended (succeeded); only a job under way can be cancelled."),
+  data_check_failed: written(
+    'data_check_failed',
+    'The data check found 3 items leaked from training; nothing was uploaded. Fix the files, or send "override_data_check": true to fine-tune on them anyway. The report is in details.',
+    { details: { ok: true, strict_ok: false, leakage: { count: 3, by_kind: { exact: 3, near: 0, same_answer: 0 } } } },
+  ),
   payload_too_large: written('payload_too_large', 'Request body is too large'),
   unsupported_media_type: unsupportedMediaType(),
   rate_limited: written('rate_limited', 'Rate limit exceeded: at most 120 requests per 60 s. Retry in 42 s.'),
