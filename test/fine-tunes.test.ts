@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { AppError } from '../src/errors.js';
 import type { FineTuneAliases } from '../src/fine-tunes/job-steps.js';
 import { startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.js';
 
@@ -302,4 +303,67 @@ t.test('cancel: the job is cancelled upstream; an ended job is a 409; the list p
   const second = (await app.inject(`/fine-tunes?limit=1&cursor=${first.next_cursor}`)).json();
   t.same(second.fine_tunes.map((job: Job) => job.id), [older.id]);
   t.equal(second.next_cursor, null);
+});
+
+t.test('cancel before the job exists: at once when nothing was created, upstream when a lost create made it', async (t) => {
+  const s = await setup(t);
+  const { app, close } = await startApp(t, s, { env: { FINE_TUNE_POLL_MS: '3600000' } });
+  s.fake.lifecycleQueue.push({}, { status: 500 });
+  const uploading = (await post(app, request)).json() as Job;
+  t.match(uploading, { status: 'uploading_files', step: 'upload' }, 'a 500 on the upload leaves the step for the follower');
+  const local = await app.inject({ method: 'DELETE', url: `/fine-tunes/${uploading.id}` });
+  t.match(local.json(), { status: 'cancelled', step: 'done', upstream_job_id: null });
+
+  s.fake.lifecycleQueue.push({}, {}, {}, { loseReply: true });
+  const creating = (await post(app, request)).json() as Job;
+  t.equal(creating.status, 'creating_job');
+  const cancelled = (await app.inject({ method: 'DELETE', url: `/fine-tunes/${creating.id}` })).json();
+  t.match(cancelled, { status: 'cancelled', step: 'done', upstream_job_id: s.fake.fineTuning.created[0]?.id });
+  t.equal(s.fake.fineTuning.created[0]?.status, 'cancelled', 'the job the lost reply made is cancelled upstream');
+  await close();
+
+  // A follower that starts now finds nothing left to do for either.
+  const next = await startApp(t, s);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(s.fake.fineTuning.created.length, 1, 'no job created for the cancelled ones');
+  t.match((await next.app.inject(`/fine-tunes/${uploading.id}`)).json(), { status: 'cancelled', files: { training: { upstream_file_id: null } } });
+});
+
+t.test('registering: a refusal is recorded and ends the follow-up; any other failure is tried again', async (t) => {
+  const s = await setup(t);
+  let calls = 0;
+  const flaky: FineTuneAliases = {
+    assign: async () => {
+      calls += 1;
+      if (calls === 1) throw new Error('the alias store is away');
+      throw new AppError(400, 'offline_alias', "'retrieval' is an offline model.");
+    },
+  };
+  const { app } = await startApp(t, s, { aliases: flaky });
+  const created = (await post(app, { ...request, evaluate: { prompt_set: 'eval_inquiries' } })).json() as Job;
+  s.fake.fineTuning.advance(created.upstream_job_id, 'succeeded');
+  const done = await waitForJob(app, created.id, (job) => job.step === 'done');
+  t.equal(calls, 2, 'tried again after the first failure');
+  t.match(done, { status: 'succeeded', registered_alias: null, evaluation_run_id: null, follow_up_error: { code: 'offline_alias', message: /offline model/ } });
+});
+
+t.test('the upstream failing the model check is its error; a DATA_DIR link out of the folder is not read', async (t) => {
+  const s = await setup(t);
+  const dataDir = mkdtempSync(join(tmpdir(), 'fine-tune-data-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  symlinkSync(join(process.cwd(), 'data', 'amazon_electronics_adapted_train.jsonl'), join(dataDir, 'amazon_electronics_adapted_train.jsonl'));
+  symlinkSync(join(process.cwd(), 'data', 'prompt_sets'), join(dataDir, 'prompt_sets'));
+  writeFileSync(join(s.reportsDir, 'secret.jsonl'), TRAINING);
+  symlinkSync(join(s.reportsDir, 'secret.jsonl'), join(dataDir, 'outside.jsonl'));
+  const { app } = await startApp(t, s, { env: { DATA_DIR: dataDir } });
+
+  const outside = await post(app, { ...request, training: { file: 'outside.jsonl' }, validation: undefined });
+  t.equal(outside.statusCode, 400);
+  t.match(outside.json().error, { code: 'data_file_not_found', details: { file: 'outside.jsonl' } });
+
+  s.fake.lifecycleQueue.push({ status: 500 });
+  const failing = await post(app, request);
+  t.equal(failing.statusCode, 502);
+  t.match(failing.json().error, { code: 'upstream_error', upstream_status: 500 });
+  t.equal(s.fake.files.length, 0, 'nothing uploaded');
 });
