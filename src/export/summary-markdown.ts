@@ -232,6 +232,7 @@ export function renderSummaryMarkdown(summary: RunSummary, meta: SummaryMeta): s
     ...(partial ? [`**${partial}.** The numbers below cover only the answers finished so far.`, ''] : []),
     `Created ${cell(meta.created_at)} · scorer: ${cell(summary.provenance.scorer)} · source: ${cell(meta.source)}`,
     '',
+    ...(summary.provenance.rescore_of ? [`Rescore of run ${cell(summary.provenance.rescore_of)}: its stored answers, scored again; no model answered anew.`, ''] : []),
     ...calibrationLines(summary),
     contaminationLine(summary),
     '',

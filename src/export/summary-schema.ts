@@ -121,6 +121,7 @@ export const RunProvenanceSchema = ScoringProvenanceSchema.extend({
     .describe('How intervals were resampled.'),
   weighted_tie_band: z.number().describe('A per-item weighted difference this small or smaller is a tie in W/T/L (and in /compare).'),
   target_half_width: z.number().describe('The interval half-width the "pairs needed" figure aims for.'),
+  rescore_of: z.string().optional().describe('The run whose stored answers were scored again to give these numbers (no model answered anew); absent when the models answered.'),
 }).describe('What produced these numbers.');
 
 export const HeuristicAgreementSchema = z

@@ -5,9 +5,18 @@ import { CSV_COLUMNS, withByteOrderMark } from '../export/csv.js';
 import { WIDE_ITEM_COLUMNS, WIDE_MODEL_COLUMNS } from '../export/csv-wide.js';
 import { BODY_ERRORS, errorResponses, RUN_PATH_ERRORS, SERVICE_ERRORS, STORAGE_ERRORS } from '../schemas/error.js';
 import { chartSvgResponse, CsvDownloadQuerySchema, resultsCsvResponse, resultsWideCsvResponse, summaryMarkdownResponse } from '../schemas/run-exports.js';
-import { EvaluateRequestSchema, RunCreatedSchema, RunDetailSchema, RunIdParamsSchema, RunListQuerySchema, RunListSchema, RunSchema } from '../schemas/evaluate.js';
+import { EvaluateRequestSchema, RescoreRequestSchema, RunCreatedSchema, RunDetailSchema, RunIdParamsSchema, RunListQuerySchema, RunListSchema, RunSchema } from '../schemas/evaluate.js';
 
 const runPathErrors = errorResponses(...RUN_PATH_ERRORS, ...SERVICE_ERRORS);
+
+/** What any new run can be refused for, whatever its body: a judge with no key, the caller's caps, the store. */
+const NEW_RUN_ERRORS = ['missing_api_key', 'too_many_runs', 'storage_quota_exceeded', ...STORAGE_ERRORS, ...SERVICE_ERRORS] as const;
+
+/** The 202 of a new run: where to poll it, and how much work it has. */
+const accepted = (run: RunView) => ({
+  location: `/evaluate/${run.run_id}`,
+  body: { run_id: run.run_id, status: run.status, total: run.progress.total },
+});
 
 const withLinks = (run: RunView) => {
   const self = `/evaluate/${run.run_id}`;
@@ -40,20 +49,42 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
           'unknown_prompt_set',
           'invalid_prompt_set',
           'duplicate_item_id',
-          'missing_api_key',
-          'too_many_runs',
-          'storage_quota_exceeded',
-          ...STORAGE_ERRORS,
-          ...SERVICE_ERRORS,
+          ...NEW_RUN_ERRORS,
         ),
       },
     },
     handler: async (request, reply) => {
-      const run = await runs.create({ ...request.body, owner: callerOf(request) });
-      return reply
-        .code(202)
-        .header('location', `/evaluate/${run.run_id}`)
-        .send({ run_id: run.run_id, status: run.status, total: run.progress.total });
+      const { location, body } = accepted(await runs.create({ ...request.body, owner: callerOf(request) }));
+      return reply.code(202).header('location', location).send(body);
+    },
+  });
+
+  app.post('/evaluate/:run_id/rescore', {
+    schema: {
+      tags: ['evaluate'],
+      summary: "Score an ended run's answers again, with another scorer",
+      description:
+        "A new run over the items and answers of the ended run `run_id`, scored with the scorer asked for; no model is asked to answer again (each pair's answer, status, tokens and latency are the source run's). " +
+        "A pair whose answer failed in the source run, or that it never answered, is recorded failed with `no_stored_answer` and the source's reason. The new run says which run it rescores (`rescore_of`, also in its summary's provenance). Replies 202 at once, as POST /evaluate; poll the Location.",
+      params: RunIdParamsSchema,
+      body: RescoreRequestSchema,
+      response: {
+        202: RunCreatedSchema,
+        ...errorResponses(
+          ...BODY_ERRORS,
+          ...RUN_PATH_ERRORS,
+          'model_not_in_source_run',
+          'duplicate_model',
+          'pairwise_needs_two_models',
+          'run_not_ended',
+          'nothing_to_rescore',
+          ...NEW_RUN_ERRORS,
+        ),
+      },
+    },
+    handler: async (request, reply) => {
+      const { location, body } = accepted(await runs.rescore(request.params.run_id, { ...request.body, owner: callerOf(request) }));
+      return reply.code(202).header('location', location).send(body);
     },
   });
 

@@ -7,13 +7,16 @@ import { judgePair } from '../scoring/pairwise-judge.js';
 import { scoreAnswer, type ScoringDeps } from '../scoring/score-answer.js';
 import type { PairwiseResult, RunItem, RunResult } from './run-result.js';
 import type { StorageWaits } from './storage-waits.js';
-import { resultKey, type RunRecord, type RunRecorder } from './run-store.js';
+import { storedAnswersOf } from './rescore.js';
+import { resultKey, type RunRecord, type RunRecorder, type RunStore } from './run-store.js';
 
 /** What answering and scoring one pair needs: the models, the scorers, the settings of outage waits. */
 export type PairWorkDeps = AnswerDeps &
   ScoringDeps & {
     config: { RUN_MAX_OUTAGE_WAIT_MS: number };
     log: FastifyBaseLogger;
+    /** Where a rescoring run reads its source run's answers. */
+    store: Pick<RunStore, 'results'>;
   };
 
 type RunModel = RunRecord['models'][number];
@@ -157,9 +160,12 @@ const recordVerdict = (sink: RunSink, verdict: PairwiseResult) => recordLine(sin
  */
 export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunSink) {
   const runId = record.run_id;
+  /** A rescoring run asks no model: each answer is the one its source run stored, read once per run and process. */
+  const storedAnswers = record.rescore_of === undefined ? null : storedAnswersOf(deps.store, record.rescore_of);
 
   async function answer(item: RunItem, model: RunModel, signal: AbortSignal, log: FastifyBaseLogger, mayDefer: boolean): Promise<ModelAnswer | null | 'aborted' | 'deferred'> {
     try {
+      if (storedAnswers) return await storedAnswers.answerOf(item.item_id, model.alias);
       return await waitingOutOutages(() => answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal, lane: 'batch' }), signal, deps.config.RUN_MAX_OUTAGE_WAIT_MS);
     } catch (error) {
       if (signal.aborted) return 'aborted'; // abandoned, not failed: it is answered again on resume

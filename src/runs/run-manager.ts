@@ -9,6 +9,7 @@ import { createLocalExecution } from './local-execution.js';
 import type { PairQueue } from './pair-queue.js';
 import type { PostgresRunStore } from './postgres-store.js';
 import { readPromptSet, toRunItems, type PromptEntry } from './prompt-set.js';
+import { requireStoredAnswer, rescoredModels, type RescoreRequest } from './rescore.js';
 import { createQueuedExecution } from './queued-execution.js';
 import { createRunCatalog } from './run-catalog.js';
 import type { ExecutionContext, RunExecution } from './run-execution.js';
@@ -69,6 +70,8 @@ function newRunId(): string {
 
 export interface RunManager {
   create(request: CreateRunRequest): Promise<RunView>;
+  /** A new run that scores an ended run's stored answers again, with the scorer asked for: no model answers anew. */
+  rescore(sourceRunId: string, request: RescoreRequest): Promise<RunView>;
   get(runId: string): Promise<RunView>;
   /** A page of runs, newest first, starting after the run named by `after` (the previous page's cursor). */
   list(page?: { limit?: number; after?: string }): Promise<{ runs: RunView[]; next: string | null }>;
@@ -155,10 +158,37 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     return { ...record, progress: { ...progress }, paused: null };
   }
 
-  /** Writes a new run's files and starts or queues it; a failed write (a full disk) leaves nothing behind. */
-  async function createAdmitted(request: CreateRunRequest, entries: ReturnType<typeof resolveDistinctModels>, scorer: ScorerChoice, items: RunItem[]): Promise<RunView> {
+  /** Refuses a scorer that cannot work now: nothing is spent on a run that would fail every item. */
+  function requireScorable(scorer: ScorerChoice, models: number): void {
+    if (scorer === 'pairwise' && models < 2) {
+      throw new AppError(400, 'pairwise_needs_two_models', 'The pairwise scorer compares the first model with each other one: list at least two models.');
+    }
+    if (usesJudge(scorer)) requireAvailable(deps.registry, deps.registry.resolve(JUDGE_ALIAS));
+  }
+
+  /** Counts a caller's run against its caps while it is created, before its record exists. */
+  async function admitted(owner: string | undefined, create: () => Promise<RunView>): Promise<RunView> {
+    await load();
+    if (owner === undefined) return create();
+    await space.admit(owner, [...records.values()], creating.get(owner) ?? 0);
+    creating.set(owner, (creating.get(owner) ?? 0) + 1);
+    try {
+      return await create();
+    } finally {
+      const left = (creating.get(owner) ?? 1) - 1;
+      if (left > 0) creating.set(owner, left);
+      else creating.delete(owner);
+    }
+  }
+
+  /**
+   * Writes a new run's files and starts or queues it; a failed write (a full disk) leaves nothing behind.
+   * `rescoreOf`: the run whose stored answers the new run scores again.
+   */
+  async function createAdmitted(request: CreateRunRequest, entries: readonly RunRecord['models'][number][], scorer: ScorerChoice, items: RunItem[], rescoreOf?: string): Promise<RunView> {
     const weights = deps.config.RUBRIC_WEIGHTS;
     const judgeSamples = request.judge_samples ?? 1;
+    const rescore = rescoreOf === undefined ? {} : { rescore_of: rescoreOf };
     const record: RunRecord = {
       run_id: newRunId(),
       status: 'queued',
@@ -171,10 +201,11 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       concurrency: request.concurrency,
       weights,
       judge_samples: judgeSamples,
-      provenance: runProvenanceFor(deps, { scorer, judge_samples: judgeSamples, weights }),
+      provenance: { ...runProvenanceFor(deps, { scorer, judge_samples: judgeSamples, weights }), ...rescore },
       items: items.length,
       error: null,
       owner: request.owner,
+      ...rescore,
     };
     await store.create(record, items);
     catalog.add(record);
@@ -202,28 +233,32 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       // Refuse now rather than fail every item: nothing is spent on a run that cannot work.
       for (const entry of entries) requireAvailable(deps.registry, entry);
       const scorer = request.scorer ?? defaultScorer(deps);
-      if (scorer === 'pairwise' && entries.length < 2) {
-        throw new AppError(400, 'pairwise_needs_two_models', 'The pairwise scorer compares the first model with each other one: list at least two models.');
-      }
-      if (usesJudge(scorer)) requireAvailable(deps.registry, deps.registry.resolve(JUDGE_ALIAS));
+      requireScorable(scorer, entries.length);
 
       const entriesOrSet = request.inquiries ?? (await readPromptSet(deps.config.DATA_DIR, request.prompt_set as string));
       const items = toRunItems(entriesOrSet, deps.knowledgeBase);
-      await load();
-      const { owner } = request;
-      if (owner !== undefined) {
-        await space.admit(owner, [...records.values()], creating.get(owner) ?? 0);
-        creating.set(owner, (creating.get(owner) ?? 0) + 1);
-      }
-      try {
-        return await createAdmitted(request, entries, scorer, items);
-      } finally {
-        if (owner !== undefined) {
-          const left = (creating.get(owner) ?? 1) - 1;
-          if (left > 0) creating.set(owner, left);
-          else creating.delete(owner);
-        }
-      }
+      return admitted(request.owner, () => createAdmitted(request, entries, scorer, items));
+    },
+
+    async rescore(sourceRunId, request) {
+      if (closed) throw new AppError(503, 'shutting_down', 'The service is shutting down; try again shortly.');
+      const source = await catalog.current(await recordOf(sourceRunId));
+      const models = rescoredModels(source, request.models);
+      // The answering models need no key: none of them is called.
+      requireScorable(request.scorer, models.length);
+      await requireStoredAnswer(store, source);
+      // The source's items as they were, contamination flags included: the scores stay comparable item by item.
+      const items: RunItem[] = [];
+      for await (const item of store.items(source.run_id)) items.push(item);
+      const run: CreateRunRequest = {
+        source: source.source,
+        models: models.map((model) => model.alias),
+        scorer: request.scorer,
+        judge_samples: request.judge_samples,
+        concurrency: request.concurrency ?? source.concurrency,
+        owner: request.owner,
+      };
+      return admitted(request.owner, () => createAdmitted(run, models, request.scorer, items, source.run_id));
     },
 
     async get(runId) {

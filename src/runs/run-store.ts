@@ -36,6 +36,8 @@ export interface RunRecord {
    * of the caller's API key (never the key), or `ip:` and its address; absent for the CLI and older runs.
    */
   owner?: string;
+  /** The run whose stored answers this one scores again (POST /evaluate/{run_id}/rescore); absent for a run that asked its models. */
+  rescore_of?: string;
 }
 
 export const resultKey = (itemId: string, alias: string) => `${itemId}\u0000${alias}`;

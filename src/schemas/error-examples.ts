@@ -59,6 +59,9 @@ export const ERROR_EXAMPLES = {
     'pairwise_needs_two_models',
     'The pairwise scorer compares the first model with each other one: list at least two models.',
   ),
+  model_not_in_source_run: written('model_not_in_source_run', `Run '${EXAMPLE_RUN_ID}' has no answers of 'judge'; pick among its models: fine-tuned, baseline.`, {
+    details: { models: ['fine-tuned', 'baseline'] },
+  }),
   unknown_prompt_set: written('unknown_prompt_set', "No prompt set 'holiday.json'. Available: eval_inquiries.json.", {
     details: { available: ['eval_inquiries.json'] },
   }),
@@ -82,6 +85,11 @@ export const ERROR_EXAMPLES = {
     'no_answers_yet',
     `Run '${EXAMPLE_RUN_ID}' has no answer to rate yet; try again once some items are answered (GET /evaluate/${EXAMPLE_RUN_ID} shows its progress).`,
   ),
+  run_not_ended: written(
+    'run_not_ended',
+    `Run '${EXAMPLE_RUN_ID}' is running: only an ended run's answers can be scored again. Wait for it to end (GET /evaluate/${EXAMPLE_RUN_ID}), or cancel it.`,
+  ),
+  nothing_to_rescore: written('nothing_to_rescore', `Run '${EXAMPLE_RUN_ID}' ended (cancelled) with no answer to score again.`),
   run_finished: written('run_finished', `Run '${EXAMPLE_RUN_ID}' has already ended (completed); only a queued or running run can be cancelled.`),
   unknown_base_model: written('unknown_base_model', "The upstream of 'fine-tuned' has no model 'gpt-4.1-mini-2099' to fine-tune. GET /v1/models at that upstream lists those it has.", {
     details: { base_model: 'gpt-4.1-mini-2099', upstream: 'fine-tuned' },

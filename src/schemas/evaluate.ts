@@ -57,6 +57,24 @@ export const EvaluateRequestSchema = z
     ],
   });
 
+export const RescoreRequestSchema = z
+  .strictObject({
+    scorer: z
+      .enum(['judge', 'heuristic', 'pairwise'])
+      .describe('The scorer of the new run: judge, heuristic, or pairwise (needs at least two models). Only the scorer runs: every answer is the one the source run stored.'),
+    judge_samples: JudgeSamplesSchema.default(1),
+    concurrency: z.number().int().min(1).max(64).optional().describe('Most judge calls in flight for this run; default: the source run’s concurrency.'),
+    models: z
+      .array(ModelNameSchema)
+      .min(1)
+      .max(4)
+      .optional()
+      .describe('Aliases of the source run’s models, in the order to compare them: the first is compared with each other one. Default: the source run’s models, in its order.'),
+  })
+  .meta({
+    examples: [{ scorer: 'judge' }, { scorer: 'pairwise', models: ['fine-tuned', 'baseline'], judge_samples: 3 }],
+  });
+
 export const RunIdParamsSchema = z.object({
   run_id: z.string().regex(/^run_[A-Za-z0-9_]{1,80}$/, 'a run id such as run_20261124T235900Z_ab12cd'),
 });
@@ -80,6 +98,7 @@ export const RunSchema = z.object({
   weights: RubricWeightsSchema,
   judge_samples: JudgeSamplesSchema,
   provenance: RunProvenanceSchema.optional().describe('What produces the run’s numbers, fixed at creation; absent for runs created by older versions.'),
+  rescore_of: z.string().optional().describe('The run whose stored answers this run scored again (POST /evaluate/{run_id}/rescore); absent when the models answered.'),
   items: z.number().int(),
   error: z.string().nullable().describe('Why the run failed, when it did.'),
   progress: ProgressSchema,
