@@ -29,6 +29,7 @@ import { rubricRoutes } from './routes/rubric.js';
 import { runItemsRoutes } from './routes/run-items.js';
 import { closeServices, createServices, type Services } from './services.js';
 import type { Database } from './db/database.js';
+import { openModelAliases } from './models/open-model-aliases.js';
 import { openFineTunes } from './fine-tunes/open-fine-tunes.js';
 import type { FineTuneAliases } from './fine-tunes/job-steps.js';
 import { fineTuneRoutes } from './routes/fine-tunes.js';
@@ -274,6 +275,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       throw error;
     }
   }
+  // Before any run resumes or route answers: an alias re-pointed at run time resolves to its new model from the start.
+  const aliases = await openModelAliases(config, services.registry, app.log, database?.pool).catch(async (error: unknown) => {
+    await queue?.stop();
+    await database?.close();
+    if (!options.services) await closeServices(services);
+    throw error;
+  });
   const runs = createRunManager({ ...services, store, log: app.log, queue: postgresStore && queue ? { jobs: queue, store: postgresStore } : undefined });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
@@ -286,6 +294,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', async () => {
     await fineTunes.close();
     await runs.close();
+    await aliases.close();
     await queue?.stop();
     await store.close();
     await closeServices(services);
@@ -323,7 +332,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     await app.register(bootReport, { services });
     return app;
   }
-  await app.register(modelRoutes, { services });
+  await app.register(modelRoutes, { services, aliases, runs });
   await app.register(answerRoutes, { services });
   await app.register(evaluateRoutes, { runs });
   await app.register(ratingsRoutes, { runs, store });

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   invalid_body: { status: 400, meaning: 'The body is empty although `content-type` is JSON, or its size differs from `Content-Length`' },
   unknown_model: { status: 400, meaning: 'The model is not an alias or a listed model id (`details.allowed` lists them)' },
   duplicate_model: { status: 400, meaning: 'The same model is listed twice (an alias and a model id it resolves to are one model)' },
+  offline_alias: { status: 400, meaning: 'An offline alias (`retrieval`, `handoff`) cannot be assigned a model, nor lend its settings to a new alias' },
   prompt_not_supported: { status: 400, meaning: 'A stored prompt sent to a chat-style alias' },
   pairwise_needs_two_models: { status: 400, meaning: 'The pairwise scorer was asked for a run of one model' },
   model_not_in_source_run: { status: 400, meaning: 'A rescore names a model that the run it rescores did not run (`details.models` lists those it did)' },
@@ -35,6 +36,7 @@ export const ERROR_CODES = {
   rater_mismatch: { status: 403, meaning: "`rater` is not the label of the API key the request was sent with: with keys, a key's label is its rater" },
   not_found: { status: 404, meaning: 'No such route' },
   run_not_found: { status: 404, meaning: 'No run with that id (`GET /evaluate` lists them)' },
+  unknown_alias: { status: 404, meaning: 'No model alias of that name (`GET /models` lists them)' },
   fine_tune_not_found: { status: 404, meaning: 'No fine-tuning job with that id (`GET /fine-tunes` lists them)' },
   request_timeout: {
     status: 408,
@@ -49,6 +51,10 @@ export const ERROR_CODES = {
     meaning: "In a rescoring run, a pair whose answer failed in the source run or was never given: recorded failed (stage `answer`) with the source's reason, never a reply",
   },
   fine_tune_finished: { status: 409, meaning: 'The fine-tuning job has already ended: only a job under way can be cancelled' },
+  significant_loss: {
+    status: 409,
+    meaning: "The newest ended evaluation of the candidate against the alias's current model shows a significant loss (`details` names the run, the gain and its interval); `override_significant_loss: true` promotes anyway",
+  },
   payload_too_large: { status: 413, meaning: 'The body is over `BODY_LIMIT_BYTES` (24 MiB for `POST /evaluate`)' },
   uri_too_long: { status: 414, meaning: 'A path parameter is longer than the router accepts' },
   unsupported_media_type: { status: 415, meaning: 'The body is not sent as `content-type: application/json`' },

@@ -143,6 +143,29 @@ export const MIGRATIONS: readonly Migration[] = [
       create index fine_tune_jobs_newest_first on fine_tune_jobs (created_at desc, id desc);
     `,
   },
+  {
+    version: 6,
+    name: 'model alias assignments',
+    sql: `
+      -- The audit trail of run-time alias assignments (src/models/model-alias-postgres-store.ts), appended to,
+      -- never updated: an alias's current model is its row with the highest seq.
+      create table model_alias_assignments (
+        seq bigserial primary key,
+        alias text not null,
+        model_id text not null,
+        previous_model_id text,
+        assigned_by text not null,
+        assigned_at timestamptz not null,
+        reason text not null check (reason in ('fine_tune', 'promote')),
+        fine_tune_id text,
+        evaluation_run_id text,
+        overrode_significant_loss boolean not null default false,
+        note text,
+        like_alias text
+      );
+      create index model_alias_assignments_by_alias on model_alias_assignments (alias, seq desc);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

@@ -46,6 +46,11 @@ export const ModelFileEntrySchema = z.strictObject({
   pricing: PricingSchema.optional(),
   /** The day the upstream stops serving this model (OpenAI's deprecation schedule), as YYYY-MM-DD. */
   retires_on: z.iso.date().optional(),
+  /**
+   * Whether the upstream has OpenAI's Batch API (files and batches), for batch runs. Default: true on the
+   * service-wide upstream (OPENAI_BASE_URL), false for an alias with a base_url of its own (vLLM, Ollama...).
+   */
+  batch_api: z.boolean().optional(),
 });
 
 export const ModelsFileSchema = z.strictObject({
@@ -80,6 +85,8 @@ export interface OpenAIModelEntry {
   pricing?: Pricing;
   /** When the upstream stops serving the model (YYYY-MM-DD), when configured. */
   retires_on?: string;
+  /** Whether batch runs may send this alias's requests through the Batch API. */
+  batch_api: boolean;
 }
 
 /** How far ahead a coming retirement is announced, in /models and in the boot's log. */
@@ -120,6 +127,17 @@ export interface ModelRegistry {
   apiKeyFor(entry: OpenAIModelEntry): string | undefined;
   /** Whether the model can answer now, and if not, what to set. */
   availability(entry: ModelEntry): { available: true } | { available: false; reason: string };
+  /**
+   * Refuses (400) what `assign` would refuse, changing nothing: an offline alias, a malformed alias name, or a
+   * `like` that is not an upstream alias. Checked before an assignment is stored.
+   */
+  checkAssignable(alias: string, like?: string): void;
+  /**
+   * Points `alias` at `modelId` in place, for every holder of the registry. An existing alias keeps its
+   * upstream settings; a new one copies those of `like` (default 'fine-tuned'). The pricing is the model's list
+   * price, else the MODELS_FILE pricing of the alias whose settings are used; a retirement date is not carried over.
+   */
+  assign(alias: string, modelId: string, like?: string): OpenAIModelEntry;
 }
 
 /** Reads and validates MODELS_FILE; a problem stops the boot with the file's name and the faulty path. */
@@ -168,6 +186,7 @@ function buildEntry(alias: string, file: z.infer<typeof ModelFileEntrySchema>, f
     },
     pricing: file.pricing ?? listPriceFor(model_id),
     ...(file.retires_on ? { retires_on: file.retires_on } : {}),
+    batch_api: file.batch_api ?? file.base_url === undefined,
   };
 }
 
@@ -185,7 +204,7 @@ export function buildModelRegistry(
     [BASELINE_ALIAS]: config.BASELINE_MODEL_ID,
     [JUDGE_ALIAS]: config.JUDGE_MODEL_ID,
   };
-  const entries: ModelEntry[] = [];
+  let entries: ModelEntry[] = [];
   for (const [alias, modelId] of Object.entries(builtIn)) {
     entries.push(buildEntry(alias, fileModels[alias] ?? {}, modelId, config));
   }
@@ -205,9 +224,30 @@ export function buildModelRegistry(
     if (!(alias in builtIn)) entries.push(buildEntry(alias, file, undefined, config));
   }
 
-  const byAlias = new Map(entries.map((entry) => [entry.alias, entry]));
-  const byModelId = new Map<string, ModelEntry>();
-  for (const entry of entries) if (!byModelId.has(entry.model_id)) byModelId.set(entry.model_id, entry);
+  let byAlias = new Map<string, ModelEntry>();
+  let byModelId = new Map<string, ModelEntry>();
+  // Rebuilt whole after an assignment, so that a route iterating the previous list never sees it change.
+  const index = () => {
+    byAlias = new Map(entries.map((entry) => [entry.alias, entry]));
+    byModelId = new Map();
+    for (const entry of entries) if (!byModelId.has(entry.model_id)) byModelId.set(entry.model_id, entry);
+  };
+  index();
+
+  /** The upstream alias whose settings an assignment uses: the alias itself when it exists, else `like`. */
+  const templateFor = (alias: string, like: string): OpenAIModelEntry => {
+    const parsed = AliasName.safeParse(alias);
+    if (!parsed.success) throw new AppError(400, 'validation_error', `Invalid alias '${alias}': ${parsed.error.issues[0]?.message}.`);
+    const existing = byAlias.get(alias);
+    const template = existing ?? byAlias.get(like);
+    if (template === undefined) {
+      throw new AppError(400, 'unknown_model', `Unknown alias '${like}' to copy the upstream settings of.`, { details: { allowed: [...byAlias.keys()] } });
+    }
+    if (template.kind === 'retrieval') {
+      throw new AppError(400, 'offline_alias', `'${template.alias}' is an offline model; only aliases of upstream models can be assigned a model.`);
+    }
+    return template;
+  };
 
   const apiKeyFor = (entry: OpenAIModelEntry) => {
     const variable = entry.upstream.api_key_env;
@@ -217,8 +257,28 @@ export function buildModelRegistry(
   };
 
   return {
-    entries,
+    get entries() {
+      return entries;
+    },
     apiKeyFor,
+    checkAssignable(alias, like = FINE_TUNED_ALIAS) {
+      templateFor(alias, like);
+    },
+    assign(alias, modelId, like = FINE_TUNED_ALIAS) {
+      const template = templateFor(alias, like);
+      const { retires_on: _notCarriedOver, ...settings } = template;
+      const entry: OpenAIModelEntry = {
+        ...settings,
+        alias,
+        model_id: modelId,
+        description: `Assigned at run time to ${modelId} (POST /models/${alias}/promote or a fine-tuning job), with the upstream settings of '${template.alias}'.`,
+        pricing: listPriceFor(modelId) ?? fileModels[template.alias]?.pricing,
+      };
+      const position = entries.findIndex((candidate) => candidate.alias === alias);
+      entries = position === -1 ? [...entries, entry] : entries.map((candidate, at) => (at === position ? entry : candidate));
+      index();
+      return entry;
+    },
     availability(entry) {
       if (entry.kind === 'retrieval' || apiKeyFor(entry) !== undefined) return { available: true };
       return { available: false, reason: `Set ${entry.upstream.api_key_env}.` };

@@ -2,6 +2,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai'
 import { loadConfig } from '../config.js';
 import { ERROR_CODES, type ErrorCode } from '../error-codes.js';
 import { AppError, mapUpstreamError, storageFailure, unsupportedMediaType, upstreamCircuitOpen, upstreamInvalidReply } from '../errors.js';
+import { unknownAlias } from '../models/alias-promotion.js';
 import { readResponsesReply } from '../models/openai-wire.js';
 import { buildModelRegistry, FINE_TUNED_ALIAS, requireAvailable } from '../models/registry.js';
 import { UpstreamReplyTooLargeError } from '../models/upstream-fetch.js';
@@ -91,6 +92,13 @@ export const ERROR_EXAMPLES = {
   ),
   nothing_to_rescore: written('nothing_to_rescore', `Run '${EXAMPLE_RUN_ID}' ended (cancelled) with no answer to score again.`),
   run_finished: written('run_finished', `Run '${EXAMPLE_RUN_ID}' has already ended (completed); only a queued or running run can be cancelled.`),
+  offline_alias: refusedBy(() => defaultRegistry.checkAssignable('retrieval')),
+  unknown_alias: unknownAlias('fine-tuned-nxt', defaultRegistry),
+  significant_loss: written(
+    'significant_loss',
+    `Run ${EXAMPLE_RUN_ID} shows ft:gpt-4.1-mini-2025-04-14:acme:next:B2 worse than ft:gpt-4.1-mini-2025-04-14:acme:support:A1, the model 'fine-tuned' points at: weighted gain -0.62 (95% CI -0.91 to -0.35, 31 pairs, unseen items). Send override_significant_loss: true to promote it anyway.`,
+    { details: { run_id: EXAMPLE_RUN_ID, section: 'unseen', gain: -0.62, ci95: { low: -0.91, high: -0.35, method: 'bootstrap' }, n_pairs: 31 } },
+  ),
   unknown_base_model: written('unknown_base_model', "The upstream of 'fine-tuned' has no model 'gpt-4.1-mini-2099' to fine-tune. GET /v1/models at that upstream lists those it has.", {
     details: { base_model: 'gpt-4.1-mini-2099', upstream: 'fine-tuned' },
   }),
