@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ScorerChoice } from '../scoring/score-answer.js';
 
 /**
  * A fine-tuning job as this service keeps it: what was asked, what the data checker found, and what the
@@ -100,7 +101,7 @@ export interface FineTuneRecord {
   seed: number | null;
   hyperparameters: Hyperparameters;
   register_as: string;
-  evaluate: { prompt_set: string; against: string; scorer: string | null } | null;
+  evaluate: { prompt_set: string; against: string; scorer: ScorerChoice | null } | null;
   files: { training: FineTuneFile; validation: FineTuneFile | null };
   data_check: DataCheckSummary;
   create_started: boolean;
@@ -129,10 +130,11 @@ export function newFineTuneId(at = new Date()): string {
 
 export const uploadNameOf = (id: string, role: FileRole) => `${id}-${role}.jsonl`;
 
-/** The record as replies show it: no file contents, no lease. */
+const shownFile = ({ source, upload_name, bytes, upstream_file_id }: FineTuneFile) => ({ source, upload_name, bytes, upstream_file_id });
+
+/** The record as replies show it: no file contents, no lease, no version. */
 export function publicView(record: FineTuneRecord) {
   const { lease: _lease, version: _version, files, ...rest } = record;
-  const shown = (file: FineTuneFile | null) => (file === null ? null : { source: file.source, upload_name: file.upload_name, bytes: file.bytes, upstream_file_id: file.upstream_file_id });
-  return { ...rest, files: { training: shown(files.training) as ReturnType<typeof shown> & object, validation: shown(files.validation) } };
+  return { ...rest, files: { training: shownFile(files.training), validation: files.validation && shownFile(files.validation) } };
 }
 export type FineTuneView = ReturnType<typeof publicView>;

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { AppError, mapUpstreamError } from '../errors.js';
 import { BASELINE_ALIAS, FINE_TUNED_ALIAS } from '../models/registry.js';
 import { readPromptSet } from '../runs/prompt-set.js';
+import type { ScorerChoice } from '../scoring/score-answer.js';
 import type { Services } from '../services.js';
 import { checkFineTuneData, loadDataFile, refuseOnFindings, summarizeDataCheck, type DataSource } from './fine-tune-data.js';
 import { createFineTuneFollower, type FineTuneFollower } from './fine-tune-follower.js';
@@ -26,7 +27,7 @@ export interface CreateFineTuneRequest {
   seed?: number;
   hyperparameters?: Partial<Hyperparameters>;
   register_as: string;
-  evaluate?: { prompt_set: string; against?: string; scorer?: string };
+  evaluate?: { prompt_set: string; against?: string; scorer?: ScorerChoice };
   override_data_check?: boolean;
 }
 
@@ -142,8 +143,9 @@ export function createFineTunes(deps: FineTunesDeps): FineTunes {
     try {
       await store.insert(record);
       return await runSetup(stepDeps, record).catch((error: unknown) => {
-        if (error instanceof AppError) throw new AppError(error.statusCode, error.code, error.message, { details: { fine_tune_id: id }, upstreamStatus: error.upstreamStatus, upstreamRequestId: error.upstreamRequestId });
-        throw error;
+        // The upstream refused an upload or the create: the reply names the failed job, whose record says why.
+        if (!(error instanceof AppError)) throw error;
+        throw new AppError(error.statusCode, error.code, error.message, { details: { fine_tune_id: id }, upstreamStatus: error.upstreamStatus, upstreamRequestId: error.upstreamRequestId });
       });
     } finally {
       follower.busy.delete(id);

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { ScorerChoice } from '../scoring/score-answer.js';
 import { AppError, mapUpstreamError } from '../errors.js';
 import { FILE_ROLES, type FileRole, type FineTuneError, type FineTuneFile, type FineTuneRecord } from './fine-tune-record.js';
 import type { FineTuneStore } from './fine-tune-store.js';
@@ -12,7 +13,7 @@ export interface FineTuneAliases {
 
 /** What starting the evaluation of a new alias needs of the runs. */
 export interface FineTuneRuns {
-  create(request: { prompt_set: string; models: string[]; scorer?: 'judge' | 'heuristic' | 'pairwise' | 'none'; concurrency: number; owner?: string }): Promise<{ run_id: string }>;
+  create(request: { prompt_set: string; models: string[]; scorer?: ScorerChoice; concurrency: number; owner?: string }): Promise<{ run_id: string }>;
 }
 
 export interface JobStepDeps {
@@ -104,12 +105,12 @@ export async function runSetup(deps: JobStepDeps, claimed: FineTuneRecord): Prom
 export async function followJob(deps: JobStepDeps, record: FineTuneRecord): Promise<FineTuneRecord> {
   const progress = await pollJob(deps.upstreamOf(record), record);
   const ended = progress.status === 'succeeded' || progress.status === 'failed' || progress.status === 'cancelled';
-  return updateRecord(deps.store, record, (current) => ({
-    ...current,
-    ...progress,
-    step: current.step !== 'follow' ? current.step : progress.status === 'succeeded' ? 'register' : ended ? 'done' : 'follow',
-    finished_at: ended ? (current.finished_at ?? new Date().toISOString()) : null,
-  }));
+  // A job cancelled through the API meanwhile keeps what the cancel wrote: this poll may predate it.
+  return updateRecord(deps.store, record, (current) =>
+    current.step !== 'follow'
+      ? null
+      : { ...current, ...progress, step: progress.status === 'succeeded' ? 'register' : ended ? 'done' : 'follow', finished_at: ended ? (current.finished_at ?? new Date().toISOString()) : null },
+  );
 }
 
 /**
@@ -137,7 +138,7 @@ export async function followUp(deps: JobStepDeps, record: FineTuneRecord): Promi
     const run = await deps.runs.create({
       prompt_set: evaluate.prompt_set,
       models: [claimed.register_as, evaluate.against],
-      ...(evaluate.scorer ? { scorer: evaluate.scorer as 'judge' } : {}),
+      ...(evaluate.scorer ? { scorer: evaluate.scorer } : {}),
       concurrency: EVALUATION_CONCURRENCY,
       ...(claimed.owner ? { owner: claimed.owner } : {}),
     });
