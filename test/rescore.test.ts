@@ -2,6 +2,8 @@ import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { DEFAULT_JUDGE_MODEL_ID } from '../src/config.js';
+import { storedAnswersOf } from '../src/runs/rescore.js';
+import type { RunResult } from '../src/runs/run-result.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI, type RecordedRequest } from './helpers/fake-openai.js';
 
@@ -217,4 +219,78 @@ t.test('what cannot be rescored: no such run, a run still going, a run stopped b
 
   const offlineRescore = await rescored(keyless.app, keylessSource.run_id, { scorer: 'heuristic' });
   t.equal(offlineRescore.status, 'completed', 'a rescore needs no key for the models that answered');
+});
+
+t.test('a pair the source run never answered (it was cancelled first) fails with no_stored_answer, saying so', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY, behaviour: (request) => (request.userText.includes('SLOW') ? { hang: true } : undefined) });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const created = await app.inject({
+    method: 'POST',
+    url: '/evaluate',
+    payload: { inquiries: [{ id: 'quick', inquiry: 'Where is my order?' }, { id: 'slow', inquiry: 'SLOW question' }], models: ['fine-tuned'], scorer: 'heuristic', concurrency: 2 },
+  });
+  const runId = (created.json() as RunView).run_id;
+  await waitForRun(app, runId, (run) => run.progress.done === 1);
+  t.equal((await app.inject({ method: 'DELETE', url: `/evaluate/${runId}` })).json().status, 'cancelled');
+
+  const before = fake.requests.length;
+  const run = await rescored(app, runId, { scorer: 'heuristic' });
+  t.equal(fake.requests.length, before, 'no call');
+  t.same(run.progress, { total: 2, done: 2, failed: 1 });
+  const rows = csvRows((await app.inject(`/evaluate/${run.run_id}/results.csv`)).body);
+  t.match(rows.find((row) => row.item_id === 'quick'), { outcome: 'scored', answer: /Fake answer/ });
+  t.match(rows.find((row) => row.item_id === 'slow'), {
+    outcome: 'failed',
+    error: `answer/no_stored_answer: Run '${runId}' has no answer of 'fine-tuned' to item 'slow' to score again: it was never answered there (the run ended first).`,
+  });
+});
+
+t.test('stored answers are read from the store once, and read again after the store failed to answer', async (t) => {
+  const stored = (overrides: Partial<RunResult>): RunResult => ({
+    run_id: 'run_source',
+    item_id: 'a',
+    inquiry: 'Where is my order?',
+    reference: null,
+    category: null,
+    in_training: 'none',
+    training_line: null,
+    training_similarity: null,
+    model_alias: 'fine-tuned',
+    model_id: 'ft:model',
+    answer: 'In Your Orders.',
+    answer_status: 'completed',
+    tokens_in: 10,
+    tokens_out: 5,
+    latency_ms: 120,
+    scores: null,
+    outcome: 'unscored',
+    error: null,
+    finished_at: '2026-12-01T00:00:00.000Z',
+    ...overrides,
+  } as RunResult);
+  let reads = 0;
+  const store = {
+    async *results(runId: string) {
+      reads += 1;
+      t.equal(runId, 'run_source');
+      if (reads === 1) throw new Error('the database went away');
+      yield stored({});
+      yield stored({ item_id: 'b', answer_status: null, tokens_in: null, latency_ms: null });
+    },
+  };
+  const answers = storedAnswersOf(store, 'run_source');
+  await t.rejects(answers.answerOf('a', 'fine-tuned'), { message: 'the database went away' });
+  t.same(await answers.answerOf('a', 'fine-tuned'), {
+    answer: 'In Your Orders.',
+    model: 'fine-tuned',
+    model_id: 'ft:model',
+    usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
+    latency_ms: 120,
+    response_id: null,
+    status: 'completed',
+  });
+  t.match(await answers.answerOf('b', 'fine-tuned'), { usage: { input_tokens: null, output_tokens: 5, total_tokens: null }, status: 'completed' });
+  await t.rejects(answers.answerOf('a', 'baseline'), { code: 'no_stored_answer' });
+  t.equal(reads, 2, 'one failed read, then one read for every pair');
 });
