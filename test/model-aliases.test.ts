@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pg from 'pg';
 import t, { type Test } from 'tap';
+import { runEvaluate } from '../src/cli/evaluate.js';
 import { loadConfig } from '../src/config.js';
 import { comparisonBetween } from '../src/models/alias-promotion.js';
 import { ALIASES_FILE, createFileAliasStore } from '../src/models/model-alias-file-store.js';
@@ -164,6 +165,21 @@ t.test('a comparison is read as candidate minus current, whichever model the run
   t.match(comparisonBetween(models, headline([gain('fine-tuned', 'fine-tuned-next', 0.5, [0.2, 0.8])]), NEXT, CURRENT), { gain: -0.5, ci95: { low: -0.8, high: -0.2 }, significant_loss: true, headline: 'fine-tuned vs fine-tuned-next: line' });
   t.match(comparisonBetween(models, headline([gain('fine-tuned', 'fine-tuned-next', null, null)]), NEXT, CURRENT), { gain: null, ci95: null, significant_loss: false });
   t.equal(comparisonBetween(models, headline([gain('baseline', 'fine-tuned', 0.5, [0.2, 0.8]), gain('baseline', 'fine-tuned-next', 1, [0.5, 1.5])]), NEXT, CURRENT), null, 'neither first: no paired comparison of the two');
+});
+
+t.test('the command line answers with the aliases as they were assigned', async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: KEY });
+  t.teardown(() => fake.close());
+  const dir = tempDir(t, 'cli-aliases-');
+  const reportsDir = join(dir, 'reports');
+  const { aliases } = await aliasesOver(t, reportsDir);
+  await aliases.assign({ alias: 'fine-tuned', model_id: NEXT, assigned_by: 'alice', reason: 'promote' });
+  writeFileSync(join(dir, 'prompts.json'), JSON.stringify(['Where is my order?', 'My earbuds will not pair']));
+  let stderr = '';
+  const io = { stdout: () => undefined, stderr: (text: string) => (stderr += text), isTerminal: false, env: { REPORTS_DIR: reportsDir, OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, FT_MODEL_ID: CURRENT, OPENAI_MAX_RETRIES: '0' } };
+  const code = await runEvaluate(['--prompts', join(dir, 'prompts.json'), '--models', 'fine-tuned', '--scorer', 'none'], io);
+  t.equal(code, 0, stderr);
+  t.same(fake.requests.map((request) => request.body.model), [NEXT, NEXT]);
 });
 
 // ---- Through the API ----

@@ -12,6 +12,8 @@ import { junitReport } from '../export/junit.js';
 import type { PairwiseResult, RunResult } from '../runs/run-result.js';
 import { PromptSetSchema } from '../runs/prompt-set.js';
 import { createRunManager, type RunManager, type RunView } from '../runs/run-manager.js';
+import { createFileAliasStore } from '../models/model-alias-file-store.js';
+import { createModelAliases } from '../models/model-aliases.js';
 import { createFileRunStore, runFiles } from '../runs/file-store.js';
 import type { RunStore } from '../runs/run-store.js';
 import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
@@ -219,6 +221,8 @@ export async function runEvaluate(argv: readonly string[], io: EvaluateIo): Prom
   }
   // Log lines go to stderr and only when something is wrong, so the progress bar and the table stay readable.
   const log = pino({ level: 'warn' }, pino.destination(2));
+  // The aliases as the service has them: a promote or a fine-tuning job re-points them here too.
+  const aliases = await createModelAliases({ registry: services.registry, store: createFileAliasStore(config.REPORTS_DIR), log, refreshIntervalMs: 0 });
   const store = createFileRunStore(config.REPORTS_DIR);
   const runs = createRunManager({ ...services, store, log });
   const stopOnSignal = () => {
@@ -262,6 +266,7 @@ export async function runEvaluate(argv: readonly string[], io: EvaluateIo): Prom
   } finally {
     process.removeListener('SIGINT', stopOnSignal);
     await runs.close();
+    await aliases.close();
     await closeServices(services);
   }
 }

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cutPartialLine, JsonLinesWriter } from '../runs/file-store.js';
 import type { AliasAssignment, AliasStore } from './model-aliases.js';
@@ -41,6 +41,7 @@ export function createFileAliasStore(reportsDir: string): AliasStore {
       const next = decide(last);
       if (next === last) return next;
       if (await stat(path).then(() => true, () => false)) await cutPartialLine(path);
+      else await mkdir(reportsDir, { recursive: true });
       // JsonLinesWriter redacts configured secrets from the line and cuts a line a full disk leaves half written.
       const writer = await JsonLinesWriter.open<AliasAssignment>(path);
       try {
