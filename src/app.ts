@@ -40,7 +40,7 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Prebuilt services, for tests that need to reach them. */
   services?: Services;
-  /** Where a succeeded fine-tuning job registers its model. */
+  /** Where a succeeded fine-tuning job registers its model, for tests that record it; by default the model aliases. */
   fineTuneAliases?: FineTuneAliases;
 }
 
@@ -201,13 +201,6 @@ function logFormat(config: Config): { transport?: TransportSingleOptions } {
   return pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: false } } } : {};
 }
 
-/** Until model aliases can be assigned at run time, a succeeded job's registration waits (tried again at each poll). */
-const aliasesNotConfigured: FineTuneAliases = {
-  assign: async () => {
-    throw new Error('model aliases cannot be assigned in this build');
-  },
-};
-
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const app = Fastify({
@@ -285,7 +278,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const runs = createRunManager({ ...services, store, log: app.log, queue: postgresStore && queue ? { jobs: queue, store: postgresStore } : undefined });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
-  const fineTunes = await openFineTunes({ services, pool: database?.pool, aliases: options.fineTuneAliases ?? aliasesNotConfigured, runs, log: app.log });
+  const fineTunes = await openFineTunes({ services, pool: database?.pool, aliases: options.fineTuneAliases ?? aliases, runs, log: app.log });
   // Fine-tuning jobs are followed where runs are executed; an API-only replica leaves them to those.
   app.addHook('onReady', async () => {
     if (config.ROLE !== 'api') fineTunes.follower.start();

@@ -43,7 +43,7 @@ async function setup(t: Test): Promise<Setup> {
   return { fake, reportsDir, modelsFile };
 }
 
-async function startApp(t: Test, { fake, reportsDir, modelsFile }: Setup, options: { env?: Record<string, string>; aliases?: FineTuneAliases } = {}) {
+async function startApp(t: Test, { fake, reportsDir, modelsFile }: Setup, options: { env?: Record<string, string>; aliases?: FineTuneAliases; realAliases?: boolean } = {}) {
   const config = loadConfig({
     OPENAI_API_KEY: KEY,
     OPENAI_BASE_URL: fake.url,
@@ -56,7 +56,7 @@ async function startApp(t: Test, { fake, reportsDir, modelsFile }: Setup, option
     MODELS_FILE: modelsFile,
     ...options.env,
   });
-  const app = await buildApp({ config, logger: false, fineTuneAliases: options.aliases ?? aliasRecorder() });
+  const app = await buildApp({ config, logger: false, ...(options.realAliases ? {} : { fineTuneAliases: options.aliases ?? aliasRecorder() }) });
   await app.ready();
   let closed = false;
   t.teardown(async () => {
@@ -86,6 +86,16 @@ async function waitForJob(app: FastifyInstance, id: string, until: (job: Job) =>
   }
 }
 
+async function waitForRun(app: FastifyInstance, runId: string): Promise<Job> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const run = (await app.inject(`/evaluate/${runId}`)).json() as Job;
+    if (['completed', 'failed', 'cancelled'].includes(run.status)) return run;
+    if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const jobCreates = (fake: FakeOpenAI) => fake.lifecycleRequests.filter((request) => request.method === 'POST' && request.path === '/v1/fine_tuning/jobs');
 
 const request = {
@@ -97,10 +107,11 @@ const request = {
   register_as: 'fine-tuned-next',
 };
 
-t.test('from the data check to a succeeded job: uploaded once, followed, its model registered and evaluated', async (t) => {
+t.test('from the data check to a promoted alias: uploaded once, followed, its model registered, evaluated and promoted', async (t) => {
   const s = await setup(t);
-  const aliases = aliasRecorder();
-  const { app } = await startApp(t, s, { aliases });
+  // The model aliases themselves: the new alias exists only once the job has registered it.
+  const { app } = await startApp(t, s, { env: { MODELS_FILE: '' }, realAliases: true });
+  t.equal((await app.inject('/models/fine-tuned-next/history')).statusCode, 404, 'no such alias before the job');
 
   const reply = await post(app, { ...request, evaluate: { prompt_set: 'eval_inquiries.json', scorer: 'heuristic' } });
   t.equal(reply.statusCode, 202, reply.body.slice(0, 500));
@@ -148,11 +159,17 @@ t.test('from the data check to a succeeded job: uploaded once, followed, its mod
   t.match(done, { status: 'succeeded', fine_tuned_model: model, registered_alias: 'fine-tuned-next', evaluation_run_id: /^run_/, error: null, follow_up_error: null, finished_at: String });
   t.ok(done.trained_tokens > 0, `trained tokens beside the estimate (${done.trained_tokens} vs ${done.data_check.estimated_tokens})`);
   t.equal(new Set(done.events.map((event: Job) => event.id)).size, done.events.length, 'each event kept once across polls');
-  t.same(aliases.assigned, [
-    { alias: 'fine-tuned-next', model_id: model, assigned_by: `fine-tune ${created.id}`, reason: 'fine_tune', fine_tune_id: created.id, like: 'fine-tuned' },
-  ]);
-  const run = (await app.inject(`/evaluate/${done.evaluation_run_id}`)).json();
+  const registered = (await app.inject('/models/fine-tuned-next/history')).json();
+  t.match(registered.assignments, [{ alias: 'fine-tuned-next', model_id: model, assigned_by: `fine-tune ${created.id}`, reason: 'fine_tune', fine_tune_id: created.id, like: 'fine-tuned' }]);
+  t.equal(registered.assignments.length, 1, 'registered once');
+  const run = await waitForRun(app, done.evaluation_run_id);
   t.same(run.models.map((entry: Job) => entry.alias), ['fine-tuned-next', 'fine-tuned'], 'the new alias evaluated against the current one');
+  t.equal(run.status, 'completed');
+
+  const promoted = await app.inject({ method: 'POST', url: '/models/fine-tuned/promote', payload: { model: 'fine-tuned-next', reason: 'the evaluation' } });
+  t.equal(promoted.statusCode, 200, promoted.body.slice(0, 500));
+  t.match(promoted.json(), { assignment: { alias: 'fine-tuned', model_id: model, reason: 'promote' }, evaluation: { run_id: done.evaluation_run_id } });
+  t.equal((await app.inject('/models')).json().models.find((entry: Job) => entry.alias === 'fine-tuned').model_id, model, 'fine-tuned now answers with the new model');
 
   t.equal(s.fake.files.length, 2, 'one upload per file');
   t.equal(s.fake.fineTuning.created.length, 1, 'one job');
