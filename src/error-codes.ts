@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   run_finished: { status: 409, meaning: 'The run has already ended: only a queued or running run can be cancelled' },
   no_answers_yet: { status: 409, meaning: 'The run has no answer to rate yet (queued, or no item answered)' },
   run_not_ended: { status: 409, meaning: "The run to rescore is still queued or running: only an ended run's answers can be scored again" },
-  nothing_to_rescore: { status: 409, meaning: 'The run to rescore ended (cancelled or failed) before any model answered' },
+  nothing_to_rescore: { status: 409, meaning: 'The run to rescore ended with no answer to score again: stopped before any (cancelled, failed), or every answer failed' },
   no_stored_answer: {
     status: 409,
     meaning: "In a rescoring run, a pair whose answer failed in the source run or was never given: recorded failed (stage `answer`) with the source's reason, never a reply",

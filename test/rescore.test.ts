@@ -166,6 +166,12 @@ t.test('a pair whose source answer failed is recorded failed with no_stored_answ
     t.match(row.error, `answer/no_stored_answer: Run '${source.run_id}' has no answer of '${row.model_alias}' to item 'broken' to score again: it failed there: upstream_auth_failed: `);
     t.equal(row.answer, '');
   }
+
+  const allFailed = await finishedRun(app, { inquiries: [{ id: 'broken', inquiry: 'BROKEN question' }], models: ['fine-tuned'], scorer: 'heuristic' });
+  t.match(allFailed, { status: 'completed', progress: { done: 1, failed: 1 } });
+  const nothing = await rescore(app, allFailed.run_id, { scorer: 'judge' });
+  t.equal(nothing.statusCode, 409);
+  t.match(nothing.json().error, { code: 'nothing_to_rescore', message: `Run '${allFailed.run_id}' ended (completed) with no answer to score again.` });
 });
 
 t.test('what cannot be rescored: no such run, a run still going, a run stopped before any answer, models it did not run', async (t) => {
@@ -195,6 +201,7 @@ t.test('what cannot be rescored: no such run, a run still going, a run stopped b
   const refusals: Array<[object, number, string]> = [
     [{ scorer: 'heuristic', models: ['baseline'] }, 400, 'model_not_in_source_run'],
     [{ scorer: 'heuristic', models: ['handoff', 'handoff'] }, 400, 'duplicate_model'],
+    [{ scorer: 'heuristic', models: ['handoff', 'handoff:safe-reply'] }, 400, 'duplicate_model'],
     [{ scorer: 'pairwise', models: ['retrieval'] }, 400, 'pairwise_needs_two_models'],
     [{ scorer: 'none' }, 400, 'validation_error'],
     [{ scorer: 'heuristic', extra: true }, 400, 'validation_error'],
@@ -205,6 +212,17 @@ t.test('what cannot be rescored: no such run, a run still going, a run stopped b
     t.equal(reply.statusCode, status, JSON.stringify(body));
     t.equal(reply.json().error.code, code, JSON.stringify(body));
   }
+  const byModelId = await rescore(app, offline.run_id, { scorer: 'heuristic', models: ['handoff:safe-reply', 'retrieval'] });
+  t.same(
+    (await waitForRun(app, byModelId.json().run_id)).models,
+    [
+      { alias: 'handoff', model_id: 'handoff:safe-reply' },
+      { alias: 'retrieval', model_id: 'bm25:amazon_electronics_adapted_train' },
+    ],
+    'a model named by the id that answered in the source run',
+  );
+  const sameModel = await rescore(app, offline.run_id, { scorer: 'heuristic', models: ['handoff', 'handoff:safe-reply'] });
+  t.equal(sameModel.json().error.message, "Invalid request: 'handoff' and 'handoff:safe-reply' are the same model (handoff); each model may appear once.");
   const notRun = await rescore(app, offline.run_id, { scorer: 'heuristic', models: ['baseline'] });
   t.match(notRun.json().error, { message: `Run '${offline.run_id}' has no answers of 'baseline'; pick among its models: retrieval, handoff.`, details: { models: ['retrieval', 'handoff'] } });
 

@@ -35,21 +35,26 @@ export function rescoredModels(source: RunRecord, models: readonly string[] | un
   }
   if (models === undefined) return source.models;
   const aliases = source.models.map((model) => model.alias);
-  return models.map((alias, index) => {
-    const model = source.models.find((candidate) => candidate.alias === alias);
+  const picked = new Map<string, string>();
+  // By alias, or by the model id that answered in the source run, as POST /evaluate takes either.
+  return models.map((name) => {
+    const model = source.models.find((candidate) => candidate.alias === name) ?? source.models.find((candidate) => candidate.model_id === name);
     if (!model) {
-      throw new AppError(400, 'model_not_in_source_run', `Run '${source.run_id}' has no answers of '${alias}'; pick among its models: ${aliases.join(', ')}.`, {
+      throw new AppError(400, 'model_not_in_source_run', `Run '${source.run_id}' has no answers of '${name}'; pick among its models: ${aliases.join(', ')}.`, {
         details: { models: aliases },
       });
     }
-    if (models.indexOf(alias) !== index) {
-      throw new AppError(400, 'duplicate_model', `Invalid request: '${alias}' is listed twice; each model may appear once.`, { details: { models, model: alias } });
+    const earlier = picked.get(model.alias);
+    if (earlier !== undefined) {
+      const same = earlier === name ? `'${name}' is listed twice` : `'${earlier}' and '${name}' are the same model (${model.alias})`;
+      throw new AppError(400, 'duplicate_model', `Invalid request: ${same}; each model may appear once.`, { details: { models, model: model.alias } });
     }
+    picked.set(model.alias, name);
     return model;
   });
 }
 
-/** A cancelled or failed run may have stopped before any answer: there is then nothing to score again. */
+/** A run may have ended before any answer (cancelled, failed), or with every answer failed: there is then nothing to score again. */
 export async function requireStoredAnswer(store: Pick<RunStore, 'results'>, source: RunRecord): Promise<void> {
   for await (const result of store.results(source.run_id)) if (result.answer !== null) return;
   throw new AppError(409, 'nothing_to_rescore', `Run '${source.run_id}' ended (${source.status}) with no answer to score again.`);

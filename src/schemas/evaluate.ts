@@ -69,7 +69,7 @@ export const RescoreRequestSchema = z
       .min(1)
       .max(4)
       .optional()
-      .describe('Aliases of the source run’s models, in the order to compare them: the first is compared with each other one. Default: the source run’s models, in its order.'),
+      .describe('Some of the source run’s models (aliases, or the model ids that answered there), in the order to compare them: the first is compared with each other one. Default: the source run’s models, in its order.'),
   })
   .meta({
     examples: [{ scorer: 'judge' }, { scorer: 'pairwise', models: ['fine-tuned', 'baseline'], judge_samples: 3 }],
