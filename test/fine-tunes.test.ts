@@ -384,3 +384,21 @@ t.test('the upstream failing the model check is its error; a DATA_DIR link out o
   t.match(failing.json().error, { code: 'upstream_error', upstream_status: 500 });
   t.equal(s.fake.files.length, 0, 'nothing uploaded');
 });
+
+t.test('a restart after the uploads and a failed create: the files are not uploaded again, the job is created once', async (t) => {
+  const s = await setup(t);
+  const first = await startApp(t, s, { env: { FINE_TUNE_POLL_MS: '3600000' } });
+  // The model check and both uploads answer; the create meets a 500, which creates nothing.
+  s.fake.lifecycleQueue.push({}, {}, {}, { status: 500 });
+  const pending = (await post(first.app, request)).json() as Job;
+  t.match(pending, { status: 'creating_job', step: 'create', files: { training: { upstream_file_id: /^file-/ }, validation: { upstream_file_id: /^file-/ } } });
+  t.equal(s.fake.fineTuning.created.length, 0);
+  await first.close();
+
+  const second = await startApp(t, s);
+  const created = await waitForJob(second.app, pending.id, (job) => job.upstream_job_id !== null);
+  t.equal(created.upstream_job_id, s.fake.fineTuning.created[0]?.id);
+  t.equal(s.fake.files.length, 2, 'one upload per file');
+  t.equal(jobCreates(s.fake).length, 2, 'the refused create, then one more after looking for it');
+  t.equal(s.fake.fineTuning.created.length, 1, 'one job');
+});
