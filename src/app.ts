@@ -29,6 +29,7 @@ import { rubricRoutes } from './routes/rubric.js';
 import { runItemsRoutes } from './routes/run-items.js';
 import { closeServices, createServices, type Services } from './services.js';
 import type { Database } from './db/database.js';
+import { openResponseCache } from './models/open-response-cache.js';
 import { openModelAliases } from './models/open-model-aliases.js';
 import { openFineTunes } from './fine-tunes/open-fine-tunes.js';
 import type { FineTuneAliases } from './fine-tunes/job-steps.js';
@@ -275,7 +276,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     if (!options.services) await closeServices(services);
     throw error;
   });
-  const runs = createRunManager({ ...services, store, log: app.log, queue: postgresStore && queue ? { jobs: queue, store: postgresStore } : undefined });
+  const responseCache = openResponseCache(config, app.log, database?.pool);
+  const runs = createRunManager({ ...services, responseCache, store, log: app.log, queue: postgresStore && queue ? { jobs: queue, store: postgresStore } : undefined });
   // Runs that were in progress when the service stopped go on by themselves.
   app.addHook('onReady', async () => runs.resumeAll());
   const fineTunes = await openFineTunes({ services, pool: database?.pool, aliases: options.fineTuneAliases ?? aliases, runs, log: app.log });
@@ -290,6 +292,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     await aliases.close();
     await queue?.stop();
     await store.close();
+    await responseCache?.close();
     await closeServices(services);
     await database?.close();
   });

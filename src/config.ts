@@ -231,6 +231,14 @@ export const EnvSchema = z.object({
   MAX_ACTIVE_RUNS_PER_CALLER: int(0, 1000, 8),
   /** Bytes one caller's runs may take in REPORTS_DIR before its new runs are refused; 0 sets no limit. */
   CALLER_MAX_STORED_BYTES: int(0, 2 ** 50, 512 * 1024 ** 2),
+  /**
+   * Seconds an evaluation run's answer is kept and reused by a later run that sends the very same upstream request
+   * (REPORTS_DIR/cache/ with the file store, the database with RUNS_STORE=postgres); 0 (the default) keeps none.
+   * Interactive /answer and /compare always call the model.
+   */
+  RESPONSE_CACHE_TTL_S: int(0, 365 * 86_400, 0),
+  /** Answers the response cache keeps at most; past it the ones that expire first go at the next sweep. */
+  RESPONSE_CACHE_MAX_ENTRIES: int(1, 10_000_000, 100_000),
 
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   SHUTDOWN_GRACE_MS: int(0, 120_000, 10_000),

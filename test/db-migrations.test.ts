@@ -20,15 +20,15 @@ t.test('the migrations apply once: a second start finds the schema current and c
   const pool = await poolOn(t, db.url);
   // A database left at version 1 by an earlier release, brought up to date.
   t.same(await migrate(pool, MIGRATIONS.filter((migration) => migration.version === 1)), { applied: [1], version: 1 });
-  t.same(await migrate(pool), { applied: [2, 3, 4, 5, 6], version: 6 });
-  t.equal(LATEST_SCHEMA_VERSION, 6);
-  t.same(await versions(pool), [1, 2, 3, 4, 5, 6]);
+  t.same(await migrate(pool), { applied: [2, 3, 4, 5, 6, 7], version: 7 });
+  t.equal(LATEST_SCHEMA_VERSION, 7);
+  t.same(await versions(pool), [1, 2, 3, 4, 5, 6, 7]);
   const tables = await pool.query<{ name: string }>(`select table_name as name from information_schema.tables where table_schema = 'public' order by 1`);
-  t.same(tables.rows.map((row) => row.name), ['fine_tune_jobs', 'model_alias_assignments', 'rate_limits', 'run_exports', 'run_items', 'run_locks', 'run_ratings', 'run_results', 'run_verdicts', 'run_workers', 'runs', 'schema_migrations']);
+  t.same(tables.rows.map((row) => row.name), ['fine_tune_jobs', 'model_alias_assignments', 'rate_limits', 'response_cache', 'run_exports', 'run_items', 'run_locks', 'run_ratings', 'run_results', 'run_verdicts', 'run_workers', 'runs', 'schema_migrations']);
   await pool.query(`insert into runs (run_id, status, created_at, record) values ('run_1', 'queued', now(), '{"run_id":"run_1"}')`);
 
-  t.same(await migrate(pool), { applied: [], version: 6 }, 'nothing applied the second time');
-  t.same(await versions(pool), [1, 2, 3, 4, 5, 6]);
+  t.same(await migrate(pool), { applied: [], version: 7 }, 'nothing applied the second time');
+  t.same(await versions(pool), [1, 2, 3, 4, 5, 6, 7]);
   t.equal((await pool.query('select count(*)::int as n from runs')).rows[0].n, 1, 'the data is kept');
 });
 
@@ -42,8 +42,8 @@ t.test('two replicas starting together: the advisory lock makes one migrate and 
   const [a, b, c] = [await poolOn(t, db.url), await poolOn(t, db.url), await poolOn(t, db.url)];
   const outcomes = await Promise.all([migrate(a, slow), migrate(b, slow), migrate(c, slow)]);
   t.same(outcomes.map((outcome) => outcome.version), [NEXT, NEXT, NEXT]);
-  t.same(outcomes.flatMap((outcome) => outcome.applied).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, NEXT], 'each migration applied by exactly one of them');
-  t.same(await versions(a), [1, 2, 3, 4, 5, 6, NEXT]);
+  t.same(outcomes.flatMap((outcome) => outcome.applied).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, NEXT], 'each migration applied by exactly one of them');
+  t.same(await versions(a), [1, 2, 3, 4, 5, 6, 7, NEXT]);
   const locks = await a.query(`select count(*)::int as n from pg_locks where locktype = 'advisory'`);
   t.equal(locks.rows[0].n, 0, 'the lock is released');
 });
@@ -53,7 +53,7 @@ t.test('a failing migration rolls back whole and is not recorded', async (t) => 
   const pool = await poolOn(t, db.url);
   const broken: Migration[] = [...MIGRATIONS, { version: NEXT, name: 'broken', sql: 'create table half (id integer); select no_such_function()' }];
   await t.rejects(migrate(pool, broken), /no_such_function/);
-  t.same(await versions(pool), [1, 2, 3, 4, 5, 6]);
+  t.same(await versions(pool), [1, 2, 3, 4, 5, 6, 7]);
   t.equal((await pool.query(`select to_regclass('half') as t`)).rows[0].t, null, 'nothing of it is left');
 });
 
@@ -61,12 +61,12 @@ t.test('a schema newer than the code knows is refused, untouched, with both vers
   const db = await startTestPostgres(t);
   const pool = await poolOn(t, db.url);
   await migrate(pool);
-  await pool.query(`insert into schema_migrations (version, name) values (7, 'from a newer release')`);
+  await pool.query(`insert into schema_migrations (version, name) values (9, 'from a newer release')`);
 
   const error = await migrate(pool).catch((caught: unknown) => caught);
   t.ok(error instanceof SchemaTooNewError);
-  t.match((error as Error).message, /schema is at version 7, newer than this code knows \(up to version 6\)/);
+  t.match((error as Error).message, /schema is at version 9, newer than this code knows \(up to version 7\)/);
 
-  await t.rejects(openDatabase(db.url, quietLog), { name: 'ConfigError', message: /DATABASE_URL: postgres:\/\/127\.0\.0\.1:\d+\/postgres: the database's schema is at version 7, newer than this code knows \(up to version 6\)/ });
-  t.same(await versions(pool), [1, 2, 3, 4, 5, 6, 7], 'the database is left as it was');
+  await t.rejects(openDatabase(db.url, quietLog), { name: 'ConfigError', message: /DATABASE_URL: postgres:\/\/127\.0\.0\.1:\d+\/postgres: the database's schema is at version 9, newer than this code knows \(up to version 7\)/ });
+  t.same(await versions(pool), [1, 2, 3, 4, 5, 6, 7, 9], 'the database is left as it was');
 });

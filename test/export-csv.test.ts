@@ -65,6 +65,7 @@ const result = (overrides: Partial<RunResult> = {}): RunResult => ({
   tokens_in: 120,
   tokens_out: 42,
   latency_ms: 850,
+  cache_hit: false,
   scores: scores(),
   outcome: 'scored',
   error: null,
@@ -150,6 +151,7 @@ t.test('a scored result becomes one row with its scores, rationale and rounded w
     rubric_weights: 'accuracy=0.4,actionability=0.25,completeness=0.25,safety_tone=0.1',
     bootstrap_seed: '99',
     service_version: '0.2.0',
+    cache_hit: 'false',
   });
 });
 
@@ -309,8 +311,8 @@ t.test('the wide CSV: a row per inquiry in the run\'s item order, a group of col
   t.equal(
     header,
     'item_id,inquiry,reference,category,in_training,' +
-      'fine-tuned_answer,fine-tuned_score_pondere,fine-tuned_exactitude,fine-tuned_actionnabilite,fine-tuned_exhaustivite,fine-tuned_securite,fine-tuned_outcome,' +
-      'baseline_answer,baseline_score_pondere,baseline_exactitude,baseline_actionnabilite,baseline_exhaustivite,baseline_securite,baseline_outcome,' +
+      'fine-tuned_answer,fine-tuned_score_pondere,fine-tuned_exactitude,fine-tuned_actionnabilite,fine-tuned_exhaustivite,fine-tuned_securite,fine-tuned_outcome,fine-tuned_cache_hit,' +
+      'baseline_answer,baseline_score_pondere,baseline_exactitude,baseline_actionnabilite,baseline_exhaustivite,baseline_securite,baseline_outcome,baseline_cache_hit,' +
       'fine-tuned_minus_baseline_score_pondere',
   );
   t.equal(header, wideCsvColumns(['fine-tuned', 'baseline']).join(','));

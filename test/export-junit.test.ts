@@ -22,6 +22,7 @@ function failedResult(item_id: string, model_alias: string, stage: 'answer' | 's
     tokens_in: null,
     tokens_out: null,
     latency_ms: null,
+    cache_hit: false,
     scores: null,
     outcome: 'failed',
     error: { stage, code: stage === 'answer' ? 'upstream_timeout' : 'judge_invalid_reply', message },

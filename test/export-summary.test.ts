@@ -54,6 +54,7 @@ function result(
     tokens_in: tokens?.[0] ?? null,
     tokens_out: tokens?.[1] ?? null,
     latency_ms: latency,
+    cache_hit: false,
     scores: grades ? scores(grades) : null,
     outcome: grades ? 'scored' : 'unscored',
     error: null,
@@ -318,6 +319,17 @@ t.test('operations: latency leaves out failed answers, tokens and cost add up', 
   const markdown = renderSummaryMarkdown(summary, { run_id: 'run|1', created_at: 'now', source: 'inline' });
   t.match(markdown, '| fine-tuned | ft:mini:acme | 2 | 2 | 0 | 200 | 290 | 30 | 120 | 0.0015 |');
   t.match(markdown, '# Evaluation run run\\|1');
+});
+
+t.test('an answer read from the response cache keeps its tokens but costs nothing again', async (t) => {
+  const results = [
+    result('a', 'fine-tuned', { grades: [4, 4, 4, 4], tokens: [10, 50] }),
+    result('b', 'fine-tuned', { grades: [4, 4, 4, 4], tokens: [20, 70], cache_hit: true }),
+  ];
+  const [fineTuned] = summarizeResults(results, OPTIONS).all.models;
+  t.same(fineTuned?.tokens, { input: 30, output: 120 }, 'the tokens of every answer');
+  t.ok(near(fineTuned?.estimated_cost_usd, (10 * 3 + 50 * 12) / 1e6), 'the cost of the answer the upstream gave this run only');
+  t.equal(summarizeResults(results.slice(1, 2), OPTIONS).all.models[0]?.estimated_cost_usd, 0, 'a run of cache hits costs nothing');
 });
 
 const verdict = (preference: 'first' | 'second' | 'tie', inconsistent = false): PairwiseVerdict =>

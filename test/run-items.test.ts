@@ -219,6 +219,7 @@ t.test('judge order-inconsistent verdicts and unfinished items, from the run fil
     tokens_in: 1,
     tokens_out: 1,
     latency_ms: 1,
+    cache_hit: false,
     scores: weighted === null ? null : scores(weighted),
     outcome: weighted === null ? 'unscored' : 'scored',
     error: null,

@@ -61,6 +61,7 @@ const result = (runId: string, n: number, fields: Partial<RunResult> = {}): RunR
   tokens_in: 212,
   tokens_out: 87,
   latency_ms: 640,
+  cache_hit: false,
   scores,
   outcome: 'scored',
   error: null,

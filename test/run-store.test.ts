@@ -19,6 +19,7 @@ const result = (n: number): RunResult => ({
   tokens_in: null,
   tokens_out: null,
   latency_ms: 1,
+  cache_hit: false,
   scores: null,
   outcome: 'unscored',
   error: null,

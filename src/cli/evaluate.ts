@@ -12,6 +12,7 @@ import { junitReport } from '../export/junit.js';
 import type { PairwiseResult, RunResult } from '../runs/run-result.js';
 import { PromptSetSchema } from '../runs/prompt-set.js';
 import { createRunManager, type RunManager, type RunView } from '../runs/run-manager.js';
+import { openResponseCache } from '../models/open-response-cache.js';
 import { createFileAliasStore } from '../models/model-alias-file-store.js';
 import { createModelAliases } from '../models/model-aliases.js';
 import { createFileRunStore, runFiles } from '../runs/file-store.js';
@@ -224,7 +225,8 @@ export async function runEvaluate(argv: readonly string[], io: EvaluateIo): Prom
   // The aliases as the service has them: a promote or a fine-tuning job re-points them here too.
   const aliases = await createModelAliases({ registry: services.registry, store: createFileAliasStore(config.REPORTS_DIR), log, refreshIntervalMs: 0 });
   const store = createFileRunStore(config.REPORTS_DIR);
-  const runs = createRunManager({ ...services, store, log });
+  const responseCache = openResponseCache(config, log);
+  const runs = createRunManager({ ...services, responseCache, store, log });
   const stopOnSignal = () => {
     io.stderr('\ninterrupted: the run stays on disk and resumes when the service starts\n');
     void runs.close();
@@ -267,6 +269,7 @@ export async function runEvaluate(argv: readonly string[], io: EvaluateIo): Prom
     process.removeListener('SIGINT', stopOnSignal);
     await runs.close();
     await aliases.close();
+    await responseCache?.close();
     await closeServices(services);
   }
 }

@@ -166,6 +166,21 @@ export const MIGRATIONS: readonly Migration[] = [
       create index model_alias_assignments_by_alias on model_alias_assignments (alias, seq desc);
     `,
   },
+  {
+    version: 7,
+    name: 'the response cache of evaluation answers',
+    sql: `
+      -- key: SHA-256 of the upstream request (src/models/response-cache.ts); body: the answer as the service returned it.
+      create table response_cache (
+        key text primary key,
+        model_id text not null,
+        body json not null,
+        created_at timestamptz not null,
+        expires_at timestamptz not null
+      );
+      create index response_cache_expiry on response_cache (expires_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));

@@ -21,6 +21,7 @@ export const WIDE_MODEL_COLUMNS = [
   SCORE_COLUMNS.completeness,
   SCORE_COLUMNS.safety_tone,
   'outcome',
+  'cache_hit',
 ] as const;
 
 type WideModelColumn = (typeof WIDE_MODEL_COLUMNS)[number];
@@ -40,7 +41,7 @@ export interface WideCsvOptions {
 /** One inquiry with what each model gave for it; only what a row shows is kept. */
 interface WideItem {
   item: Pick<RunResult, (typeof WIDE_ITEM_COLUMNS)[number]>;
-  byModel: Map<string, Pick<RunResult, 'answer' | 'scores' | 'outcome'>>;
+  byModel: Map<string, Pick<RunResult, 'answer' | 'scores' | 'outcome' | 'cache_hit'>>;
 }
 
 export function wideCsvColumns(models: readonly string[]): string[] {
@@ -68,6 +69,7 @@ function toWideCsvRecord(entry: WideItem, models: readonly string[]): Record<str
     record[wideModelColumn(alias, 'answer')] = result?.answer ?? null;
     for (const column of Object.values(SCORE_COLUMNS)) record[wideModelColumn(alias, column)] = scores[column];
     record[wideModelColumn(alias, 'outcome')] = result?.outcome ?? null;
+    record[wideModelColumn(alias, 'cache_hit')] = result?.cache_hit ?? null;
   }
   const weightedOf = (alias: string) => entry.byModel.get(alias)?.scores?.weighted ?? null;
   const [first, ...others] = models;
@@ -81,7 +83,7 @@ function toWideCsvRecord(entry: WideItem, models: readonly string[]): Record<str
 }
 
 /**
- * Keeps an item's answers, scores and outcomes until its row is written: nothing else of a result (no
+ * Keeps an item's answers, scores, outcomes and cache hits until its row is written: nothing else of a result (no
  * rationale, no provenance). A model outside the run's list has no column group, and is left out.
  */
 function addToGroup(items: Map<string, WideItem>, models: readonly string[], result: RunResult): void {
@@ -92,7 +94,7 @@ function addToGroup(items: Map<string, WideItem>, models: readonly string[], res
     entry = { item: { item_id, inquiry, reference, category, in_training }, byModel: new Map() };
     items.set(result.item_id, entry);
   }
-  entry.byModel.set(result.model_alias, { answer: result.answer, scores: result.scores, outcome: result.outcome });
+  entry.byModel.set(result.model_alias, { answer: result.answer, scores: result.scores, outcome: result.outcome, cache_hit: result.cache_hit });
 }
 
 const wideCsvFormat = (models: readonly string[]) => ({ header: true, columns: wideCsvColumns(models), ...CELL_FORMAT });

@@ -49,6 +49,7 @@ export const CSV_COLUMNS = [
   'rubric_weights',
   'bootstrap_seed',
   'service_version',
+  'cache_hit',
 ] as const;
 
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
@@ -122,6 +123,7 @@ export function toCsvRecord(result: RunResult, context: CsvRunContext): CsvRecor
     rubric_weights: weightsText(provenance.weights),
     bootstrap_seed: context.bootstrap_seed,
     service_version: provenance.service_version,
+    cache_hit: result.cache_hit,
   };
 }
 

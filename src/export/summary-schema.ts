@@ -54,7 +54,10 @@ export const ModelSummarySchema = z.object({
       output: z.number().int().describe('Output tokens, summed over the results that reported usage.'),
     })
     .describe('Token usage.'),
-  estimated_cost_usd: z.number().nullable().describe('Token usage priced with the model’s configured pricing; null when the model has no pricing.'),
+  estimated_cost_usd: z
+    .number()
+    .nullable()
+    .describe('Token usage priced with the model’s configured pricing, answers read from the response cache counting nothing; null when the model has no pricing.'),
 }).meta({ id: 'ModelSummary' });
 
 export const PairedGainSchema = z

@@ -52,6 +52,9 @@ interface ModelTally {
   latencies: number[];
   tokensIn: number;
   tokensOut: number;
+  /** The tokens of answers the upstream gave this run: a response-cache hit was paid for by the run that first asked. */
+  billedTokensIn: number;
+  billedTokensOut: number;
 }
 
 /** What the paired comparisons need of one item: each model's five values (NaN where there is none). */
@@ -74,6 +77,8 @@ const newTally = (alias: string, model_id: string): ModelTally => ({
   latencies: [],
   tokensIn: 0,
   tokensOut: 0,
+  billedTokensIn: 0,
+  billedTokensOut: 0,
 });
 
 /** Where each measure sits in an item's kept values. */
@@ -95,6 +100,9 @@ function addToTally(tally: ModelTally, result: RunResult): void {
   if (result.latency_ms !== null && result.error?.stage !== 'answer') tally.latencies.push(result.latency_ms);
   tally.tokensIn += result.tokens_in ?? 0;
   tally.tokensOut += result.tokens_out ?? 0;
+  if (result.cache_hit) return;
+  tally.billedTokensIn += result.tokens_in ?? 0;
+  tally.billedTokensOut += result.tokens_out ?? 0;
 }
 
 /**
@@ -133,7 +141,7 @@ function toModelSummary(tally: ModelTally, pricing: Pricing | undefined, items: 
     latency_ms: latencies.length === 0 ? null : { p50: quantileSorted(latencies, 0.5), p95: quantileSorted(latencies, 0.95) },
     tokens: { input: tally.tokensIn, output: tally.tokensOut },
     estimated_cost_usd: pricing
-      ? (tally.tokensIn / 1e6) * pricing.input_per_million + (tally.tokensOut / 1e6) * pricing.output_per_million
+      ? (tally.billedTokensIn / 1e6) * pricing.input_per_million + (tally.billedTokensOut / 1e6) * pricing.output_per_million
       : null,
   };
 }

@@ -8,15 +8,14 @@ import {
   type AnswerParams,
   type AnswerStatus,
   type Usage,
-  type WireReading,
   type WireResult,
 } from './openai-wire.js';
-import type { UpstreamReply } from './upstream-http.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
 import { answerFromKnowledgeBase } from './retrieval-model.js';
 import type { TrafficLane, UpstreamClients } from './upstream-clients.js';
 import { redactSecrets } from '../secrets.js';
+import { isCacheable, responseCacheKey, type CachedAnswer, type ResponseCache } from './response-cache.js';
 
 /** Which training example the offline model used, and how close it was. */
 export interface RetrievalMatch {
@@ -40,6 +39,8 @@ export interface ModelAnswer {
   status: AnswerStatus;
   /** Offline model only. */
   match?: RetrievalMatch | null;
+  /** Set when the answer was read from the response cache: latency_ms is the read's, the usage the original call's. */
+  cache_hit?: boolean;
 }
 
 export interface AnswerContext {
@@ -54,27 +55,49 @@ export interface AnswerDeps {
   clients: UpstreamClients;
   knowledgeBase: KnowledgeBase;
   config: { RETRIEVAL_MIN_CONFIDENCE: number };
+  /** Set when RESPONSE_CACHE_TTL_S > 0; only calls on the batch lane (evaluation runs) use it. */
+  responseCache?: ResponseCache | null;
+}
+
+/** The request sent for an answer, in the entry's wire style, and how its reply is read. */
+function upstreamRequestOf(entry: OpenAIModelEntry, params: AnswerParams) {
+  return entry.upstream.api_style === 'chat'
+    ? { path: '/chat/completions', body: toChatRequest(entry, params), read: readChatReply }
+    : { path: '/responses', body: toResponsesRequest(entry, params), read: readResponsesReply };
 }
 
 /** Checks what can be refused before anything is sent, then returns the call to make. */
-function prepareOpenAICall(deps: AnswerDeps, entry: OpenAIModelEntry, params: AnswerParams, lane: TrafficLane | undefined) {
+function prepareOpenAICall(deps: AnswerDeps, entry: OpenAIModelEntry, request: ReturnType<typeof upstreamRequestOf>, params: AnswerParams, lane: TrafficLane | undefined) {
   if (entry.upstream.api_style === 'chat' && params.prompt) {
     throw new AppError(400, 'prompt_not_supported', `Model '${entry.alias}' uses the chat wire style; stored prompts need the responses style.`);
   }
   const http = deps.clients.httpFor(entry, lane);
-  const resultOf = (reply: UpstreamReply<unknown>, reading: WireReading) => {
+  return async (signal?: AbortSignal): Promise<{ result: WireResult; attempts: number }> => {
+    const reply = await http.postJson<unknown>(request.path, request.body, signal);
+    const reading = request.read(reply.body);
     if (!reading.ok) throw upstreamInvalidReply(entry.alias, reading.problem, { issues: reading.issues, upstreamRequestId: reply.requestId });
     return { result: reading.result, attempts: reply.attempts };
   };
-  return async (signal?: AbortSignal): Promise<{ result: WireResult; attempts: number }> => {
-    if (entry.upstream.api_style === 'chat') {
-      const reply = await http.postJson<unknown>('/chat/completions', toChatRequest(entry, params), signal);
-      return resultOf(reply, readChatReply(reply.body));
-    }
-    const reply = await http.postJson<unknown>('/responses', toResponsesRequest(entry, params), signal);
-    return resultOf(reply, readResponsesReply(reply.body));
-  };
 }
+
+const toCached = (answer: ModelAnswer): CachedAnswer => ({
+  answer: answer.answer,
+  status: answer.status,
+  usage: answer.usage,
+  model_id: answer.model_id,
+  response_id: answer.response_id,
+});
+
+const fromCache = (alias: string, cached: CachedAnswer, latency_ms: number): ModelAnswer => ({
+  answer: cached.answer,
+  model: alias,
+  model_id: cached.model_id,
+  usage: cached.usage,
+  latency_ms,
+  response_id: cached.response_id,
+  status: cached.status,
+  cache_hit: true,
+});
 
 /** One answer from the model behind `modelName`, with one log line per upstream call. */
 export async function answerInquiry(deps: AnswerDeps, modelName: string, params: AnswerParams, ctx: AnswerContext): Promise<ModelAnswer> {
@@ -84,8 +107,20 @@ export async function answerInquiry(deps: AnswerDeps, modelName: string, params:
     ctx.log.info({ alias: entry.alias, model_id: entry.model_id, latency_ms: answer.latency_ms, outcome: answer.status, match_line: answer.match?.line }, 'offline model answered');
     return answer;
   }
-  const call = prepareOpenAICall(deps, entry, params, ctx.lane);
+  const request = upstreamRequestOf(entry, params);
+  const call = prepareOpenAICall(deps, entry, request, params, ctx.lane);
   const started = performance.now();
+  // Interactive callers always get a fresh answer: the cache is for repeating an evaluation without paying twice.
+  const cache = ctx.lane === 'batch' ? (deps.responseCache ?? null) : null;
+  const cacheKey = cache
+    ? responseCacheKey({ baseUrl: entry.upstream.base_url, modelId: entry.model_id, apiStyle: entry.upstream.api_style, body: request.body })
+    : null;
+  const cached = cache && cacheKey ? await cache.get(cacheKey) : null;
+  if (cached) {
+    const latency_ms = Math.round(performance.now() - started);
+    ctx.log.info({ alias: entry.alias, model_id: entry.model_id, latency_ms, outcome: cached.status }, 'answer read from the response cache');
+    return fromCache(entry.alias, cached, latency_ms);
+  }
   // Objects here are written out field by field, not spread: on Node 20 a spread copy given more
   // keys leaves garbage that only a full collection frees, at a cost on every call.
   try {
@@ -95,7 +130,7 @@ export async function answerInquiry(deps: AnswerDeps, modelName: string, params:
       { alias: entry.alias, model_id: entry.model_id, api_style: entry.upstream.api_style, latency_ms, attempts, usage: result.usage, outcome: result.status },
       'upstream call',
     );
-    return {
+    const answer: ModelAnswer = {
       // A model can be made to quote the key it was called with; its answer is stored, scored and shown.
       answer: redactSecrets(result.answer),
       model: entry.alias,
@@ -105,6 +140,8 @@ export async function answerInquiry(deps: AnswerDeps, modelName: string, params:
       response_id: result.response_id,
       status: result.status,
     };
+    if (cache && cacheKey && isCacheable(answer)) await cache.put(cacheKey, toCached(answer));
+    return answer;
   } catch (error) {
     const mapped = mapUpstreamError(error, entry.alias);
     const latency_ms = Math.round(performance.now() - started);

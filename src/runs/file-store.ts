@@ -8,7 +8,7 @@ import { writeCsvFile } from '../export/csv.js';
 import { redactSecrets } from '../secrets.js';
 import { byItemThenRater, ratingKey, type StoredRating } from './rating.js';
 import { folderBytes } from './retention.js';
-import { trainingOverlapOf, withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
+import { asStoredResult, trainingOverlapOf, withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
 import { resultKey, type CsvExport, type RunLock, type RunRecord, type RunRecorder, type RunStore, type SavedExport, type StoredProgress } from './run-store.js';
 
 /** The files of one run under reports/runs/<run_id>/. */
@@ -115,7 +115,7 @@ export async function* readResults(reportsDir: string, runId: string): AsyncGene
     const key = resultKey(result.item_id, result.model_alias);
     if (seen.has(key)) continue;
     seen.add(key);
-    yield withTrainingOverlap(result);
+    yield asStoredResult(result);
   }
 }
 

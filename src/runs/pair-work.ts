@@ -69,7 +69,7 @@ function errorOf(error: unknown): { code: string; message: string } {
   return { code: 'internal_error', message: 'Unexpected error while processing the item.' };
 }
 
-type PairOutcome = Pick<RunResult, 'model_id' | 'answer' | 'answer_status' | 'tokens_in' | 'tokens_out' | 'latency_ms' | 'scores' | 'outcome' | 'error'>;
+type PairOutcome = Pick<RunResult, 'model_id' | 'answer' | 'answer_status' | 'tokens_in' | 'tokens_out' | 'latency_ms' | 'cache_hit' | 'scores' | 'outcome' | 'error'>;
 
 /** One line of results.jsonl, written out key by key (see the README's performance notes on spreading). */
 function toRunResult(runId: string, item: RunItem, modelAlias: string, outcome: PairOutcome): RunResult {
@@ -89,6 +89,7 @@ function toRunResult(runId: string, item: RunItem, modelAlias: string, outcome: 
     tokens_in: outcome.tokens_in,
     tokens_out: outcome.tokens_out,
     latency_ms: outcome.latency_ms,
+    cache_hit: outcome.cache_hit,
     scores: outcome.scores,
     outcome: outcome.outcome,
     error: outcome.error,
@@ -104,6 +105,7 @@ function answeredOutcome(answer: ModelAnswer, scoring: Pick<PairOutcome, 'scores
     tokens_in: answer.usage.input_tokens,
     tokens_out: answer.usage.output_tokens,
     latency_ms: answer.latency_ms,
+    cache_hit: answer.cache_hit === true,
     scores: scoring.scores,
     outcome: scoring.outcome,
     error: scoring.error,
@@ -117,6 +119,7 @@ const failedAnswer = (model_id: string, error: unknown): PairOutcome => ({
   tokens_in: null,
   tokens_out: null,
   latency_ms: null,
+  cache_hit: false,
   scores: null,
   outcome: 'failed',
   error: { stage: 'answer', ...errorOf(error) },

@@ -4,7 +4,7 @@ import type { Pool, PoolClient, QueryResult } from 'pg';
 import { databaseFailure } from '../errors.js';
 import { redactSecrets } from '../secrets.js';
 import { byItemThenRater, type StoredRating } from './rating.js';
-import { trainingOverlapOf, withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
+import { asStoredResult, trainingOverlapOf, withTrainingOverlap, type PairwiseResult, type RunItem, type RunResult } from './run-result.js';
 import type { RunLock, RunRecord, RunRecorder, RunStore, SavedExport, StoredProgress } from './run-store.js';
 
 /** A lease nobody has extended for this long is free: its holder is taken to be dead. */
@@ -290,7 +290,7 @@ export function createPostgresRunStore(pool: Pool, options: PostgresRunStoreOpti
     },
 
     async *results(runId) {
-      for await (const result of read<RunResult>('results', runId)) yield withTrainingOverlap(result);
+      for await (const result of read<RunResult>('results', runId)) yield asStoredResult(result);
     },
 
     async *verdicts(runId) {

@@ -33,6 +33,8 @@ export interface RunResult extends RunItem {
   tokens_in: number | null;
   tokens_out: number | null;
   latency_ms: number | null;
+  /** The answer was read from the response cache (RESPONSE_CACHE_TTL_S): its tokens were paid for by an earlier run. */
+  cache_hit: boolean;
   scores: RubricScores | null;
   outcome: 'scored' | 'unscored' | 'failed';
   error: { stage: 'answer' | 'score'; code: string; message: string } | null;
@@ -65,6 +67,13 @@ export function withTrainingOverlap<T extends { in_training: unknown; training_l
   record.training_line ??= null;
   record.training_similarity ??= null;
   return record;
+}
+
+/** A stored result as the current code reads it: runs from before the response cache have no `cache_hit`, and had no cache. */
+export function asStoredResult(result: RunResult): RunResult {
+  withTrainingOverlap(result);
+  result.cache_hit ??= false;
+  return result;
 }
 
 /** Neither an exact nor a near copy of a training inquiry. */

@@ -27,6 +27,7 @@ const EXAMPLE_RESULT: RunResult = {
   tokens_in: 92,
   tokens_out: 41,
   latency_ms: 812,
+  cache_hit: false,
   scores: { ...RUBRIC_SCORES_EXAMPLE, rationale: { ...RUBRIC_SCORES_EXAMPLE.rationale }, provenance: { ...RUBRIC_SCORES_EXAMPLE.provenance } },
   outcome: 'scored',
   error: null,
