@@ -402,3 +402,21 @@ t.test('a restart after the uploads and a failed create: the files are not uploa
   t.equal(jobCreates(s.fake).length, 2, 'the refused create, then one more after looking for it');
   t.equal(s.fake.fineTuning.created.length, 1, 'one job');
 });
+
+t.test('a cancel while the create is on its way: the job it makes is cancelled upstream as soon as it exists', async (t) => {
+  const s = await setup(t);
+  const { app } = await startApp(t, s);
+  // The model check and both uploads answer at once; the create takes 300 ms.
+  s.fake.lifecycleQueue.push({}, {}, {}, { latencyMs: 300 });
+  const posting = post(app, request);
+  let pending: Job | undefined;
+  while (pending === undefined) {
+    pending = ((await app.inject('/fine-tunes')).json().fine_tunes as Job[]).find((job) => job.create_started);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const cancelled = await app.inject({ method: 'DELETE', url: `/fine-tunes/${pending.id}` });
+  t.match(cancelled.json(), { status: 'cancelled', upstream_job_id: null }, 'no job yet to cancel');
+  const reply = await posting;
+  t.match(reply.json(), { id: pending.id, status: 'cancelled', step: 'done', upstream_job_id: s.fake.fineTuning.created[0]?.id });
+  t.equal(s.fake.fineTuning.created[0]?.status, 'cancelled', 'the job the create made is cancelled upstream');
+});
