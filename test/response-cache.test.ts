@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -212,14 +212,14 @@ t.test('the file storage: one file per key, swept of expired, surplus and abando
   await storageContract(t, (now, maxEntries) => createResponseCache(createFileResponseCacheStorage(dir), { ttlSeconds: 60, maxEntries, log: recordingLog(), now }));
   t.same(readdirSync(dir).sort(), ['d.json', 'e.json', 'f.json']);
 
-  const abandoned = join(dir, 'x.json.1234.partial');
-  writeFileSync(abandoned, '{');
-  writeFileSync(join(dir, 'y.json.5678.partial'), '{');
-  const hourAgo = new Date(Date.now() - 3_600_000);
-  utimesSync(abandoned, hourAgo, hourAgo);
-  // ctime follows the real clock: only a cache whose clock is an hour ahead sees the partial file as abandoned.
-  await createResponseCache(createFileResponseCacheStorage(dir), { ttlSeconds: 60, maxEntries: 10, log: recordingLog(), now: () => Date.now() + 3_600_000 }).close();
-  t.same(readdirSync(dir), [], 'expired entries and abandoned partial files go');
+  writeFileSync(join(dir, 'x.json.1234.partial'), '{');
+  writeFileSync(join(dir, 'notes.txt'), 'not an entry');
+  const sweepAt = (now: number) => createResponseCache(createFileResponseCacheStorage(dir), { ttlSeconds: 60, maxEntries: 10, log: recordingLog(), now: () => now }).close();
+  await sweepAt(Date.now());
+  t.ok(readdirSync(dir).includes('x.json.1234.partial'), 'a partial file being written is left alone');
+  // A partial file's age is its ctime, which follows the real clock: to a cache whose clock is an hour ahead it is abandoned.
+  await sweepAt(Date.now() + 3_600_000);
+  t.same(readdirSync(dir), ['notes.txt'], "expired entries and abandoned partial files go; a file that is not the cache's stays");
 });
 
 t.test('a cache that cannot be read or written is logged and ignored: the model is asked and the run goes on', async (t) => {
