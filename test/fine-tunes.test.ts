@@ -7,6 +7,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { AppError } from '../src/errors.js';
 import type { FineTuneAliases } from '../src/fine-tunes/job-steps.js';
+import { waitForJob, type Job } from './helpers/fine-tune-jobs.js';
 import { startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.js';
 
 // Fine-tuning jobs through the service, against the fake upstream's Files and fine-tuning APIs: the data check
@@ -72,19 +73,6 @@ async function startApp(t: Test, { fake, reportsDir, modelsFile }: Setup, option
 }
 
 const post = (app: FastifyInstance, payload: object) => app.inject({ method: 'POST', url: '/fine-tunes', payload });
-
-type Job = Record<string, any>;
-
-async function waitForJob(app: FastifyInstance, id: string, until: (job: Job) => boolean): Promise<Job> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const reply = await app.inject(`/fine-tunes/${id}`);
-    const job = reply.json() as Job;
-    if (reply.statusCode === 200 && until(job)) return job;
-    if (Date.now() > deadline) throw new Error(`fine-tune ${id}: ${reply.statusCode} ${reply.body.slice(0, 2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function waitForRun(app: FastifyInstance, runId: string): Promise<Job> {
   const deadline = Date.now() + 30_000;

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import t from 'tap';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { FineTuneAliases } from '../src/fine-tunes/job-steps.js';
+import { waitForJob, type Job } from './helpers/fine-tune-jobs.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
 import { startTestPostgres } from './helpers/postgres.js';
 
@@ -15,19 +15,6 @@ import { startTestPostgres } from './helpers/postgres.js';
 
 const KEY = 'sk-test-postgres-fine-tunes-0123456789';
 const BASE = 'gpt-4.1-mini-2025-04-14';
-
-type Job = Record<string, any>;
-
-async function waitForJob(app: FastifyInstance, id: string, until: (job: Job) => boolean): Promise<Job> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const reply = await app.inject(`/fine-tunes/${id}`);
-    const job = reply.json() as Job;
-    if (reply.statusCode === 200 && until(job)) return job;
-    if (Date.now() > deadline) throw new Error(`fine-tune ${id}: ${reply.statusCode} ${reply.body.slice(0, 2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 t.test('two replicas on one database: one upload per file, one job, registered and evaluated exactly once', async (t) => {
   const db = await startTestPostgres(t);
