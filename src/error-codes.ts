@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   prompt_not_supported: { status: 400, meaning: 'A stored prompt sent to a chat-style alias' },
   pairwise_needs_two_models: { status: 400, meaning: 'The pairwise scorer was asked for a run of one model' },
   model_not_in_source_run: { status: 400, meaning: 'A rescore names a model that the run it rescores did not run (`details.models` lists those it did)' },
+  invalid_judge: { status: 400, meaning: 'A rescore names an offline model as its `judge`: a judge must be an OpenAI or OpenAI-compatible model' },
   unknown_prompt_set: { status: 400, meaning: 'No prompt set of that name in `data/prompt_sets` (the message lists those there are)' },
   invalid_prompt_set: { status: 400, meaning: 'The prompt set cannot be read, or does not match the prompt-set schema' },
   duplicate_item_id: { status: 400, meaning: 'Two items of one run have the same id' },

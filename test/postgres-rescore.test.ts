@@ -1,13 +1,15 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
-import { DEFAULT_JUDGE_MODEL_ID } from '../src/config.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
 import { startTestPostgres } from './helpers/postgres.js';
 
 // A rescore through the job queue (RUNS_STORE=postgres): the workers read the source run's answers from the
-// database and call only the judge.
+// database and call only the judge, here another alias than `judge`.
 
 const KEY = 'sk-test-postgres-rescore-0123456789';
 const ENDED = ['completed', 'failed', 'cancelled'];
@@ -17,7 +19,7 @@ interface RunView {
   status: string;
   progress: { total: number; done: number; failed: number };
   rescore_of?: string;
-  summary: { provenance: { rescore_of?: string } } | null;
+  summary: { provenance: { rescore_of?: string; judge_alias: string | null } } | null;
 }
 
 async function waitForRun(app: FastifyInstance, runId: string): Promise<RunView> {
@@ -41,10 +43,13 @@ t.test('a rescore on PostgreSQL: the source answers from the database, judge cal
   const fake = await startFakeOpenAI({
     apiKey: KEY,
     answer: (request) => `Answer of ${String(request.body.model)} to ${request.userText.slice(0, 20)}`,
-    behaviour: (request) => (request.userText.includes('BROKEN') && request.body.model !== DEFAULT_JUDGE_MODEL_ID ? { status: 403 } : undefined),
+    behaviour: (request) => (request.userText.includes('BROKEN') && request.body.model !== 'gpt-judge-next' ? { status: 403 } : undefined),
   });
   t.teardown(() => fake.close());
-  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, RUNS_STORE: 'postgres', DATABASE_URL: db.url, RUN_SWEEP_INTERVAL_MS: '200' });
+  const modelsFile = join(mkdtempSync(join(tmpdir(), 'rescore-models-')), 'models.json');
+  writeFileSync(modelsFile, JSON.stringify({ models: { 'judge-next': { model_id: 'gpt-judge-next' } } }));
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, MODELS_FILE: modelsFile, RUNS_STORE: 'postgres', DATABASE_URL: db.url, RUN_SWEEP_INTERVAL_MS: '200' };
+  const { app } = await buildTestApp(t, env);
 
   const inquiries = ['Where is my order?', 'Can I return a TV?', 'BROKEN question', 'My earbuds will not pair'];
   const created = await app.inject({ method: 'POST', url: '/evaluate', payload: { inquiries, models: ['fine-tuned', 'baseline'], scorer: 'heuristic', concurrency: 4 } });
@@ -53,16 +58,16 @@ t.test('a rescore on PostgreSQL: the source answers from the database, judge cal
   t.equal(fake.requests.length, 8, 'a refused key is not worth another try: the broken answers were asked once');
   const before = fake.requests.length;
 
-  const reply = await app.inject({ method: 'POST', url: `/evaluate/${source.run_id}/rescore`, payload: { scorer: 'judge' } });
+  const reply = await app.inject({ method: 'POST', url: `/evaluate/${source.run_id}/rescore`, payload: { scorer: 'judge', judge: 'judge-next' } });
   t.equal(reply.statusCode, 202);
   const run = await waitForRun(app, (reply.json() as RunView).run_id);
   t.equal(run.status, 'completed');
   t.same(run.progress, { total: 8, done: 8, failed: 2 });
   const calls = fake.requests.slice(before);
   t.equal(calls.length, 6, 'a judge call per stored answer');
-  t.ok(calls.every((request) => request.body.model === DEFAULT_JUDGE_MODEL_ID), 'no answering model was called');
+  t.ok(calls.every((request) => request.body.model === 'gpt-judge-next'), 'no answering model was called, nor the default judge');
   t.equal(run.rescore_of, source.run_id);
-  t.equal(run.summary?.provenance.rescore_of, source.run_id);
+  t.match(run.summary?.provenance, { rescore_of: source.run_id, judge_alias: 'judge-next', judge_model_id: 'gpt-judge-next' });
 
   const sourceAnswers = await answers(app, source.run_id);
   const rescoredAnswers = await answers(app, run.run_id);

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
@@ -69,7 +72,7 @@ const pairwiseVerdict = (request: RecordedRequest) => {
   return Object.fromEntries(['accuracy', 'actionability', 'completeness', 'safety_tone', 'overall'].map((aspect) => [aspect, { rationale: aspect, preference }]));
 };
 
-async function fakeUpstream(t: Test) {
+async function fakeUpstream(t: Test, env: Record<string, string> = {}) {
   const fake = await startFakeOpenAI({
     apiKey: KEY,
     answer: (request) => ((request.body.model as string).startsWith('ft:') ? STEPS : VAGUE),
@@ -78,7 +81,7 @@ async function fakeUpstream(t: Test) {
     behaviour: (request) => (request.userText.includes('BROKEN') && !isJudgeCall(request) ? { status: 403 } : undefined),
   });
   t.teardown(() => fake.close());
-  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url });
+  const { app } = await buildTestApp(t, { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, ...env });
   return { fake, app };
 }
 
@@ -146,6 +149,45 @@ t.test('a heuristic run scored again by the judge, and pairwise: only judge call
   t.ok(fake.requests.slice(before).every(isJudgeCall));
   const [pair] = (pairwise.summary as { all: { pairwise: { first: string; overall: { wins: number } }[] } }).all.pairwise;
   t.match(pair, { first: 'fine-tuned', overall: { wins: 3 } }, 'judged on the stored answers: the steps win every item');
+});
+
+t.test('another alias judges when the rescore names one: every judge call goes to its model, and the scores say which judge', async (t) => {
+  const modelsFile = join(mkdtempSync(join(tmpdir(), 'rescore-models-')), 'models.json');
+  writeFileSync(modelsFile, JSON.stringify({ models: { 'judge-next': { model_id: 'gpt-judge-next' } } }));
+  const { fake, app } = await fakeUpstream(t, { MODELS_FILE: modelsFile });
+  const source = await finishedRun(app, { inquiries, models: ['fine-tuned', 'baseline'], scorer: 'heuristic' });
+
+  let before = fake.requests.length;
+  const judged = await rescored(app, source.run_id, { scorer: 'judge', judge: 'judge-next' });
+  t.equal(fake.requests.length - before, 6);
+  t.ok(fake.requests.slice(before).every((request) => request.body.model === 'gpt-judge-next'), 'every call is a judge-next call: no answer, no default judge');
+  t.match(judged, { status: 'completed', judge: 'judge-next', progress: { done: 6, failed: 0 } });
+  const provenance = { judge_alias: 'judge-next', judge_model_id: 'gpt-judge-next' };
+  t.match((judged.summary as { provenance: object }).provenance, { scorer: 'judge', ...provenance, rescore_of: source.run_id });
+  const rows = csvRows((await app.inject(`/evaluate/${judged.run_id}/results.csv`)).body);
+  t.ok(rows.every((row) => row.judge_alias === 'judge-next' && row.judge_model_id === 'gpt-judge-next' && row.outcome === 'scored'), 'each score names its judge');
+  t.match((await app.inject(`/evaluate/${judged.run_id}/summary.md`)).body, '- Scorer: judge; judge: judge-next (gpt-judge-next)');
+
+  before = fake.requests.length;
+  const pairwise = await rescored(app, source.run_id, { scorer: 'pairwise', judge: 'judge-next' });
+  t.equal(fake.requests.length - before, 6);
+  t.ok(fake.requests.slice(before).every((request) => request.body.model === 'gpt-judge-next'));
+  t.match((pairwise.summary as { provenance: object }).provenance, { scorer: 'pairwise', ...provenance });
+
+  const refusals: Array<[object, string]> = [
+    [{ scorer: 'judge', judge: 'retrieval' }, 'invalid_judge'],
+    [{ scorer: 'judge', judge: 'no-such-judge' }, 'unknown_model'],
+    [{ scorer: 'heuristic', judge: 'judge-next' }, 'validation_error'],
+  ];
+  for (const [body, code] of refusals) {
+    const reply = await rescore(app, source.run_id, body);
+    t.equal(reply.statusCode, 400, JSON.stringify(body));
+    t.equal(reply.json().error.code, code, JSON.stringify(body));
+  }
+  t.equal(
+    (await rescore(app, source.run_id, { scorer: 'judge', judge: 'retrieval' })).json().error.message,
+    "'retrieval' cannot judge: it is the offline model 'bm25:amazon_electronics_adapted_train', and a judge must be an OpenAI or OpenAI-compatible model.",
+  );
 });
 
 t.test('a pair whose source answer failed is recorded failed with no_stored_answer, quoting the source failure, and never answered', async (t) => {

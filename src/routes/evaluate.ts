@@ -74,6 +74,8 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
           ...BODY_ERRORS,
           ...RUN_PATH_ERRORS,
           'model_not_in_source_run',
+          'invalid_judge',
+          'unknown_model',
           'duplicate_model',
           'pairwise_needs_two_models',
           'run_not_ended',

@@ -87,7 +87,7 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
 
   function upstreamsOf(record: RunRecord): string[] {
     const aliases = record.models.map((model) => model.alias);
-    if (record.scorer === 'judge' || record.scorer === 'pairwise') aliases.push(JUDGE_ALIAS);
+    if (record.scorer === 'judge' || record.scorer === 'pairwise') aliases.push(record.judge ?? JUDGE_ALIAS);
     const servers = new Set<string>();
     for (const alias of aliases) {
       try {

@@ -19,6 +19,8 @@ export interface RescoreRequest {
   models?: string[];
   /** The caller, for its share of the reports folder (see RunRecord.owner). */
   owner?: string;
+  /** The alias that judges (judge and pairwise scorers); default: the `judge` alias. */
+  judge?: string;
 }
 
 /**

@@ -32,12 +32,12 @@ export interface RunExportsDeps {
 /** What will produce a new run's numbers, fixed in its run.json so that a later change of configuration cannot rewrite its history. */
 export function runProvenanceFor(
   deps: Pick<RunExportsDeps, 'registry' | 'config'>,
-  run: { scorer: ScorerChoice; judge_samples: number; weights: RubricWeights },
+  run: { scorer: ScorerChoice; judge?: string; judge_samples: number; weights: RubricWeights },
 ): RunProvenance {
   const scoring =
     run.scorer === 'none'
       ? { scorer: run.scorer, judge_alias: null, judge_model_id: null, judge_samples: null, prompt_sha256: null, weights: run.weights, service_version: API_VERSION }
-      : scoringProvenanceFor(deps.registry, { scorer: run.scorer, judge_samples: run.judge_samples, weights: run.weights });
+      : scoringProvenanceFor(deps.registry, { scorer: run.scorer, judge: run.judge, judge_samples: run.judge_samples, weights: run.weights });
   return { ...scoring, ...statisticsProvenance(deps.config) };
 }
 

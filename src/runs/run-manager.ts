@@ -47,6 +47,8 @@ export interface CreateRunRequest {
   concurrency: number;
   /** The caller, for its share of the reports folder (see RunRecord.owner); the CLI has none. */
   owner?: string;
+  /** The alias that judges, when it is not the `judge` alias. */
+  judge?: string;
 }
 
 export interface RunView extends RunRecord {
@@ -159,11 +161,16 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   }
 
   /** Refuses a scorer that cannot work now: nothing is spent on a run that would fail every item. */
-  function requireScorable(scorer: ScorerChoice, models: number): void {
+  function requireScorable(scorer: ScorerChoice, models: number, judgeAlias?: string): void {
     if (scorer === 'pairwise' && models < 2) {
       throw new AppError(400, 'pairwise_needs_two_models', 'The pairwise scorer compares the first model with each other one: list at least two models.');
     }
-    if (usesJudge(scorer)) requireAvailable(deps.registry, deps.registry.resolve(JUDGE_ALIAS));
+    if (!usesJudge(scorer)) return;
+    const judge = deps.registry.resolve(judgeAlias ?? JUDGE_ALIAS);
+    if (judge.kind !== 'openai') {
+      throw new AppError(400, 'invalid_judge', `'${judgeAlias}' cannot judge: it is the offline model '${judge.model_id}', and a judge must be an OpenAI or OpenAI-compatible model.`);
+    }
+    requireAvailable(deps.registry, judge);
   }
 
   /** Counts a caller's run against its caps while it is created, before its record exists. */
@@ -201,11 +208,12 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       concurrency: request.concurrency,
       weights,
       judge_samples: judgeSamples,
-      provenance: { ...runProvenanceFor(deps, { scorer, judge_samples: judgeSamples, weights }), ...rescore },
+      provenance: { ...runProvenanceFor(deps, { scorer, judge: request.judge, judge_samples: judgeSamples, weights }), ...rescore },
       items: items.length,
       error: null,
       owner: request.owner,
       ...rescore,
+      ...(request.judge === undefined ? {} : { judge: request.judge }),
     };
     await store.create(record, items);
     catalog.add(record);
@@ -233,7 +241,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       // Refuse now rather than fail every item: nothing is spent on a run that cannot work.
       for (const entry of entries) requireAvailable(deps.registry, entry);
       const scorer = request.scorer ?? defaultScorer(deps);
-      requireScorable(scorer, entries.length);
+      requireScorable(scorer, entries.length, request.judge);
 
       const entriesOrSet = request.inquiries ?? (await readPromptSet(deps.config.DATA_DIR, request.prompt_set as string));
       const items = toRunItems(entriesOrSet, deps.knowledgeBase);
@@ -245,7 +253,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       const source = await catalog.current(await recordOf(sourceRunId));
       const models = rescoredModels(source, request.models);
       // The answering models need no key: none of them is called.
-      requireScorable(request.scorer, models.length);
+      requireScorable(request.scorer, models.length, request.judge);
       await requireStoredAnswer(store, source);
       // The source's items as they were, contamination flags included: the scores stay comparable item by item.
       const items: RunItem[] = [];
@@ -257,6 +265,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
         judge_samples: request.judge_samples,
         concurrency: request.concurrency ?? source.concurrency,
         owner: request.owner,
+        judge: request.judge,
       };
       return admitted(request.owner, () => createAdmitted(run, models, request.scorer, items, source.run_id));
     },

@@ -38,6 +38,8 @@ export interface RunRecord {
   owner?: string;
   /** The run whose stored answers this one scores again (POST /evaluate/{run_id}/rescore); absent for a run that asked its models. */
   rescore_of?: string;
+  /** The alias that judges, when the run names one (a rescore may); absent: the `judge` alias. */
+  judge?: string;
 }
 
 export const resultKey = (itemId: string, alias: string) => `${itemId}\u0000${alias}`;

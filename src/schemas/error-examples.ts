@@ -63,6 +63,10 @@ export const ERROR_EXAMPLES = {
   model_not_in_source_run: written('model_not_in_source_run', `Run '${EXAMPLE_RUN_ID}' has no answers of 'judge'; pick among its models: fine-tuned, baseline.`, {
     details: { models: ['fine-tuned', 'baseline'] },
   }),
+  invalid_judge: written(
+    'invalid_judge',
+    "'retrieval' cannot judge: it is the offline model 'bm25:amazon_electronics_adapted_train', and a judge must be an OpenAI or OpenAI-compatible model.",
+  ),
   unknown_prompt_set: written('unknown_prompt_set', "No prompt set 'holiday.json'. Available: eval_inquiries.json.", {
     details: { available: ['eval_inquiries.json'] },
   }),

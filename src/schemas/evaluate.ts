@@ -70,9 +70,11 @@ export const RescoreRequestSchema = z
       .max(4)
       .optional()
       .describe('Some of the source run’s models (aliases, or the model ids that answered there), in the order to compare them: the first is compared with each other one. Default: the source run’s models, in its order.'),
+    judge: ModelNameSchema.optional().describe('The alias that judges, for the judge and pairwise scorers: any OpenAI or OpenAI-compatible alias of GET /models. Default: the `judge` alias.'),
   })
+  .refine((body) => body.judge === undefined || body.scorer !== 'heuristic', { message: 'judge names the alias that judges: give it only with the judge or pairwise scorer', path: ['judge'] })
   .meta({
-    examples: [{ scorer: 'judge' }, { scorer: 'pairwise', models: ['fine-tuned', 'baseline'], judge_samples: 3 }],
+    examples: [{ scorer: 'judge' }, { scorer: 'pairwise', models: ['fine-tuned', 'baseline'], judge_samples: 3 }, { scorer: 'judge', judge: 'judge-next' }],
   });
 
 export const RunIdParamsSchema = z.object({
@@ -99,6 +101,7 @@ export const RunSchema = z.object({
   judge_samples: JudgeSamplesSchema,
   provenance: RunProvenanceSchema.optional().describe('What produces the run’s numbers, fixed at creation; absent for runs created by older versions.'),
   rescore_of: z.string().optional().describe('The run whose stored answers this run scored again (POST /evaluate/{run_id}/rescore); absent when the models answered.'),
+  judge: z.string().optional().describe('The alias that judges, when the run names one; absent: the `judge` alias.'),
   items: z.number().int(),
   error: z.string().nullable().describe('Why the run failed, when it did.'),
   progress: ProgressSchema,

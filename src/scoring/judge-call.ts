@@ -95,10 +95,11 @@ export function samplingFor(entry: OpenAIModelEntry, samples: number, index: num
   };
 }
 
-export function judgeEntry(registry: ModelRegistry): OpenAIModelEntry {
-  const entry = registry.resolve(JUDGE_ALIAS);
+/** The judge: the `judge` alias, or another alias a run names as its judge. */
+export function judgeEntry(registry: ModelRegistry, alias: string = JUDGE_ALIAS): OpenAIModelEntry {
+  const entry = registry.resolve(alias);
   if (entry.kind !== 'openai') {
-    throw new AppError(503, 'judge_unavailable', `The '${JUDGE_ALIAS}' alias must be an OpenAI or OpenAI-compatible model to score answers; it is '${entry.model_id}'.`);
+    throw new AppError(503, 'judge_unavailable', `The '${alias}' alias must be an OpenAI or OpenAI-compatible model to score answers; it is '${entry.model_id}'.`);
   }
   return entry;
 }

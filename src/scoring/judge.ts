@@ -5,6 +5,12 @@ import { buildJudgeMessages, hasReference, JUDGE_PROMPT_SHA256, JUDGE_VERDICT_FO
 import { byCriterion, byMeasure, rubricScores, weightedScore, type Criterion, type Measure, type RubricScores, type RubricWeights } from './rubric.js';
 import type { ScoreContext, ScoreInput } from './score-answer.js';
 
+/** samples: how many times the judge is asked (default 1); judge: the alias that judges (default: the `judge` alias). */
+export interface JudgeOptions {
+  samples?: number;
+  judge?: string;
+}
+
 export type { JudgeDeps } from './judge-call.js';
 export { buildJudgeMessages, JudgeVerdictSchema, type JudgeVerdict } from './judge-prompt.js';
 
@@ -27,7 +33,7 @@ function rationaleOf(criterion: Criterion, verdicts: readonly JudgeVerdict[], re
 }
 
 /** Each criterion is the unrounded mean of the samples; the weighted score follows from the means (the same as the mean of the samples' weighted scores). */
-function toRubricScores(verdicts: readonly JudgeVerdict[], weights: RubricWeights, input: ScoreInput, modelId: string): RubricScores {
+function toRubricScores(verdicts: readonly JudgeVerdict[], weights: RubricWeights, input: ScoreInput, modelId: string, judgeAlias: string = JUDGE_ALIAS): RubricScores {
   const sampleScores = verdicts.map((verdict) => byCriterion((criterion) => verdict[criterion].score));
   const series = (measure: Measure) => sampleScores.map((scores) => (measure === 'weighted' ? weightedScore(scores, weights) : scores[measure]));
   const referenceGiven = hasReference(input);
@@ -38,7 +44,7 @@ function toRubricScores(verdicts: readonly JudgeVerdict[], weights: RubricWeight
       scorer: 'judge',
       reference_source: referenceGiven ? 'given' : 'none',
       sample_sd: verdicts.length > 1 ? byMeasure((measure) => sampleStandardDeviation(series(measure))) : null,
-      provenance: { scorer: 'judge', judge_alias: JUDGE_ALIAS, judge_model_id: modelId, judge_samples: verdicts.length, prompt_sha256: JUDGE_PROMPT_SHA256 },
+      provenance: { scorer: 'judge', judge_alias: judgeAlias, judge_model_id: modelId, judge_samples: verdicts.length, prompt_sha256: JUDGE_PROMPT_SHA256 },
     },
     weights,
   );
@@ -54,15 +60,15 @@ export async function scoreWithJudge(
   input: ScoreInput,
   weights: RubricWeights,
   ctx: ScoreContext,
-  options: { samples?: number } = {},
+  options: JudgeOptions = {},
 ): Promise<RubricScores> {
   const samples = judgeSamples(options.samples);
-  const entry = judgeEntry(deps.registry);
+  const entry = judgeEntry(deps.registry, options.judge);
   const messages = buildJudgeMessages(input);
   const verdicts: JudgeVerdict[] = [];
   for (let index = 0; index < samples; index += 1) {
     const sampling = samplingFor(entry, samples, index);
     verdicts.push(await callJudge(deps, entry, { messages, format: JUDGE_VERDICT_FORMAT, sampling, log: { kind: 'pointwise', sample: index + 1, samples } }, ctx));
   }
-  return toRubricScores(verdicts, weights, input, entry.model_id);
+  return toRubricScores(verdicts, weights, input, entry.model_id, options.judge);
 }

@@ -31,6 +31,8 @@ export interface PairwiseInput {
 export interface PairwiseOptions {
   /** How many times each order is asked (1 to 5; default 1). */
   samples?: number;
+  /** The alias that judges; default: the `judge` alias. */
+  judge?: string;
   /**
    * The active rubric weights: the service's RUBRIC_WEIGHTS for a compare, the run's recorded weights
    * for a run. They do not enter the verdict (it has no weighted score); they are recorded in its
@@ -117,7 +119,7 @@ export function combineOrders(firstAsA: PairwisePreference, secondAsA: PairwiseP
  */
 export async function judgePair(deps: JudgeDeps, input: PairwiseInput, ctx: ScoreContext, options: PairwiseOptions): Promise<PairwiseVerdict> {
   const samples = judgeSamples(options.samples);
-  const entry = judgeEntry(deps.registry);
+  const entry = judgeEntry(deps.registry, options.judge);
   const shown: Record<PairwiseOrder, ReturnType<typeof buildPairwiseMessages>> = {
     first_as_a: buildPairwiseMessages({ inquiry: input.inquiry, reference: input.reference, a: input.first.answer, b: input.second.answer }),
     second_as_a: buildPairwiseMessages({ inquiry: input.inquiry, reference: input.reference, a: input.second.answer, b: input.first.answer }),
@@ -143,6 +145,6 @@ export async function judgePair(deps: JudgeDeps, input: PairwiseInput, ctx: Scor
     orders,
     rationale: cleanRationale((replies.first_as_a[0] as PairwiseReply).overall.rationale),
     samples,
-    provenance: scoringProvenanceFor(deps.registry, { scorer: 'pairwise', judge_samples: samples, weights: byCriterion((criterion) => weights[criterion]) }),
+    provenance: scoringProvenanceFor(deps.registry, { scorer: 'pairwise', judge: options.judge, judge_samples: samples, weights: byCriterion((criterion) => weights[criterion]) }),
   };
 }

@@ -13,12 +13,13 @@ const PROMPT_SHA256: Record<Scorer, string> = {
 };
 
 /** What will produce scores with this scorer now: the judge and its model id, the prompt or rules hash, the weights. */
-export function scoringProvenanceFor(registry: ModelRegistry, scoring: { scorer: Scorer; judge_samples: number; weights: RubricWeights }): ScoringProvenance {
+export function scoringProvenanceFor(registry: ModelRegistry, scoring: { scorer: Scorer; judge?: string; judge_samples: number; weights: RubricWeights }): ScoringProvenance {
   const judged = scoring.scorer !== 'heuristic';
+  const judge = scoring.judge ?? JUDGE_ALIAS;
   return {
     scorer: scoring.scorer,
-    judge_alias: judged ? JUDGE_ALIAS : null,
-    judge_model_id: judged ? registry.resolve(JUDGE_ALIAS).model_id : null,
+    judge_alias: judged ? judge : null,
+    judge_model_id: judged ? registry.resolve(judge).model_id : null,
     judge_samples: judged ? scoring.judge_samples : null,
     prompt_sha256: PROMPT_SHA256[scoring.scorer],
     weights: scoring.weights,

@@ -3,7 +3,7 @@ import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import { JUDGE_ALIAS, type ModelRegistry } from '../models/registry.js';
 import type { TrafficLane, UpstreamClients } from '../models/upstream-clients.js';
 import { knownUiLabelsOf, scoreWithHeuristic, type KnownUiLabels } from './heuristic/score-heuristic.js';
-import { scoreWithJudge } from './judge.js';
+import { scoreWithJudge, type JudgeOptions } from './judge.js';
 import type { RubricScores, RubricWeights } from './rubric.js';
 
 /** judge and heuristic grade one answer on the rubric; pairwise has the judge prefer one of two answers; none only answers. */
@@ -67,7 +67,7 @@ export async function scoreAnswer(
   scorer: PointwiseScorerChoice,
   input: ScoreInput,
   ctx: ScoreContext,
-  options: { samples?: number } = {},
+  options: JudgeOptions = {},
 ): Promise<RubricScores> {
   const weights = deps.config.RUBRIC_WEIGHTS;
   const reference = input.reference !== null && input.reference.trim() !== '' ? input.reference : null;
