@@ -259,7 +259,7 @@ export const EnvSchema = z.object({
   HEADERS_TIMEOUT_MS: int(1000, 600_000, 10_000),
   /** Open connections at once; past it new ones are refused, well before the process runs out of file descriptors. */
   MAX_CONNECTIONS: int(1, 1_000_000, 4096),
-  /** Largest request body accepted by every route except POST /evaluate, which takes up to 24 MiB. */
+  /** Largest request body accepted by every route except POST /evaluate, which takes up to 24 MiB, and POST /fine-tunes, up to 16 MiB. */
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024, 1024 * 1024),
   /** Mean event-loop delay above which requests are shed with 503; 0 disables the check. */
   MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 1000),

@@ -56,7 +56,7 @@ export const ERROR_CODES = {
     status: 409,
     meaning: "The newest ended evaluation of the candidate against the alias's current model shows a significant loss (`details` names the run, the gain and its interval); `override_significant_loss: true` promotes anyway",
   },
-  payload_too_large: { status: 413, meaning: 'The body is over `BODY_LIMIT_BYTES` (24 MiB for `POST /evaluate`)' },
+  payload_too_large: { status: 413, meaning: 'The body is over `BODY_LIMIT_BYTES` (24 MiB for `POST /evaluate`, 16 MiB for `POST /fine-tunes`)' },
   uri_too_long: { status: 414, meaning: 'A path parameter is longer than the router accepts' },
   unsupported_media_type: { status: 415, meaning: 'The body is not sent as `content-type: application/json`' },
   data_check_failed: {
