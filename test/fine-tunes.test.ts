@@ -201,6 +201,7 @@ t.test('bad input is a clear 4xx in the one error shape, before anything is uplo
     ['a data file that is not there', { ...request, training: { file: 'nope.jsonl' } }, 400, 'data_file_not_found', /amazon_electronics_adapted_train\.jsonl/],
     ['a path out of the data folder', { ...request, training: { file: '../package.jsonl' } }, 400, 'validation_error'],
     ['an offline upstream', { ...request, upstream: 'retrieval' }, 400, 'no_fine_tuning_upstream'],
+    ['an offline alias to register', { ...request, register_as: 'handoff' }, 400, 'offline_alias'],
     ['an unknown upstream alias', { ...request, upstream: 'nobody' }, 400, 'unknown_model'],
     ['an unknown prompt set to evaluate on', { ...request, evaluate: { prompt_set: 'holiday.json' } }, 400, 'unknown_prompt_set'],
     ['an epoch count past the spec', { ...request, hyperparameters: { n_epochs: 51 } }, 400, 'validation_error'],

@@ -14,7 +14,7 @@ import {
 } from './fine-tune-record.js';
 import type { FineTuneStore } from './fine-tune-store.js';
 import { cancelJob, checkBaseModel, errorOf, findCreatedJob, type FineTuneUpstream } from './fine-tune-upstream.js';
-import { runSetup, type FineTuneAliases, type FineTuneRuns, type JobStepDeps } from './job-steps.js';
+import { REGISTER_LIKE, runSetup, type FineTuneAliases, type FineTuneRuns, type JobStepDeps } from './job-steps.js';
 import { updateRecord } from './record-updates.js';
 
 export interface CreateFineTuneRequest {
@@ -88,6 +88,8 @@ export function createFineTunes(deps: FineTunesDeps): FineTunes {
     const upstreamAlias = request.upstream ?? FINE_TUNED_ALIAS;
     const upstream = upstreamFor(upstreamAlias);
     const baseModel = request.base_model ?? registry.resolve(BASELINE_ALIAS).model_id;
+    // What registering would refuse once the job has succeeded (an offline alias) is refused before it starts.
+    registry.checkAssignable(request.register_as, REGISTER_LIKE);
     if (request.evaluate) {
       registry.resolve(request.evaluate.against ?? FINE_TUNED_ALIAS);
       await readPromptSet(config.DATA_DIR, request.evaluate.prompt_set);

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ScorerChoice } from '../scoring/score-answer.js';
 import { AppError, mapUpstreamError } from '../errors.js';
+import { FINE_TUNED_ALIAS } from '../models/registry.js';
 import { FILE_ROLES, type FileRole, type FineTuneError, type FineTuneFile, type FineTuneRecord } from './fine-tune-record.js';
 import type { FineTuneStore } from './fine-tune-store.js';
 import { cancelJob, createJob, findCreatedJob, findUploadedFile, isRefusal, pollJob, uploadFile, type FineTuneUpstream } from './fine-tune-upstream.js';
@@ -31,7 +32,7 @@ export interface JobStepDeps {
 /** Concurrency of the evaluation run started for a new model. */
 const EVALUATION_CONCURRENCY = 8;
 /** The alias a registered model takes its settings (upstream, prompt, defaults) from. */
-const REGISTER_LIKE = 'fine-tuned';
+export const REGISTER_LIKE = FINE_TUNED_ALIAS;
 
 const withFile = (record: FineTuneRecord, role: FileRole, change: Partial<FineTuneFile>): FineTuneRecord => ({
   ...record,

@@ -26,6 +26,7 @@ export const fineTuneRoutes: FastifyPluginAsyncZod<{ fineTunes: FineTunes }> = a
           ...MODEL_CALL_ERRORS,
           'unknown_base_model',
           'no_fine_tuning_upstream',
+          'offline_alias',
           'data_file_not_found',
           'unknown_prompt_set',
           'invalid_prompt_set',
