@@ -219,6 +219,10 @@ export const EnvSchema = z.object({
    */
   RUN_SWEEP_INTERVAL_MS: int(100, 600_000, 10_000),
   RUN_STATUS_POLL_MS: int(100, 60_000, 1000),
+  /** How often a batch run (`mode: "batch"`) asks the Batch API how its batches are doing. */
+  BATCH_POLL_MS: int(10, 3_600_000, 30_000),
+  /** Requests per Batch API input file; the API takes at most 50,000, and a larger (phase, model) is split into parts. */
+  BATCH_MAX_REQUESTS: int(1, 50_000, 50_000),
   /** How often each unfinished fine-tuning job is asked for its status, events and checkpoints (ROLE all or worker). */
   FINE_TUNE_POLL_MS: int(10, 3_600_000, 30_000),
   /** With RUNS_STORE=postgres, the jobs (upstream calls) one process that executes runs has under way at once, across runs. */

@@ -28,6 +28,10 @@ export const ERROR_CODES = {
     status: 400,
     meaning: "A rating's answer keys (or its preference) are not the keys of the item's answers (`details.expected` lists them)",
   },
+  batch_unsupported: {
+    status: 400,
+    meaning: 'A batch run (`mode: "batch"`) names a model, or needs a judge, whose upstream has no Batch API (`batch_api` in MODELS_FILE); run it live instead',
+  },
   bad_url: { status: 400, meaning: 'A part of the URL cannot be decoded' },
   bad_request: { status: 400, meaning: "Node's HTTP parser refused the request (malformed, conflicting lengths), before any route" },
   unauthorized: {

@@ -19,3 +19,11 @@ export function listPriceFor(modelId: string): Pricing | undefined {
   const prefix = Object.keys(FINE_TUNED_PREFIXES).find((candidate) => modelId.startsWith(candidate));
   return prefix ? FINE_TUNED_PREFIXES[prefix] : undefined;
 }
+
+/** The Batch API bills its requests at half the synchronous price (https://platform.openai.com/docs/guides/batch). */
+export const BATCH_PRICE_FACTOR = 0.5;
+
+/** What a model's tokens cost when its requests go through the Batch API. */
+export function batchPriceOf(pricing: Pricing | undefined): Pricing | undefined {
+  return pricing && { input_per_million: pricing.input_per_million * BATCH_PRICE_FACTOR, output_per_million: pricing.output_per_million * BATCH_PRICE_FACTOR };
+}

@@ -22,6 +22,7 @@ const withLinks = (run: RunView) => {
   const self = `/evaluate/${run.run_id}`;
   return {
     ...run,
+    mode: run.mode ?? 'live',
     links: { self, results_csv: `${self}/results.csv`, results_wide_csv: `${self}/results-wide.csv`, summary_md: `${self}/summary.md`, chart_svg: `${self}/chart.svg` },
   };
 };
@@ -49,6 +50,7 @@ export const evaluateRoutes: FastifyPluginAsyncZod<{ runs: RunManager }> = async
           'unknown_prompt_set',
           'invalid_prompt_set',
           'duplicate_item_id',
+          'batch_unsupported',
           ...NEW_RUN_ERRORS,
         ),
       },

@@ -1,12 +1,11 @@
-import { setMaxListeners } from 'node:events';
 import { warmChartRenderer } from '../export/chart.js';
-import { executeRun, scanRun, totalOf, type ActiveRun, type RunExecutorDeps } from './run-executor.js';
+import { executeBatchRun, type BatchRunDeps } from './batch-run.js';
+import { executeRun, newActiveRun, scanRun, type ActiveRun } from './run-executor.js';
 import type { ExecutionContext, RunExecution } from './run-execution.js';
 import { FINISHED_STATUSES, type RunRecord } from './run-store.js';
-import { StorageWaits } from './storage-waits.js';
 
-export type LocalExecutionDeps = RunExecutorDeps & {
-  config: RunExecutorDeps['config'] & { MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number };
+export type LocalExecutionDeps = BatchRunDeps & {
+  config: BatchRunDeps['config'] & { MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number };
 };
 
 const now = () => new Date().toISOString();
@@ -60,7 +59,9 @@ export function createLocalExecution(deps: LocalExecutionDeps, context: Executio
     if (!(await stored(run, () => transition(record, 'running')))) return;
     log.info({ run_id: record.run_id, ...run.progress }, scan.progress.done > 0 ? 'evaluation run resumed' : 'evaluation run started');
 
-    await executeRun(deps, run, summary, scan);
+    // A batch run goes through the Batch API instead of the pool of workers; its state is in its record.
+    if (record.mode === 'batch') await executeBatchRun(deps, run, summary, scan, (write) => stored(run, write));
+    else await executeRun(deps, run, summary, scan);
     if (run.controller.signal.aborted && !run.cancelled) return;
 
     const finishedAt = now();
@@ -111,16 +112,7 @@ export function createLocalExecution(deps: LocalExecutionDeps, context: Executio
       return;
     }
     catalog.add(record);
-    const run: ActiveRun = {
-      record,
-      progress: { total: totalOf(record), done: 0, failed: 0 },
-      controller: new AbortController(),
-      cancelled: false,
-      storage: new StorageWaits(deps.config.STORAGE_RETRY_MS, log.child({ run_id: record.run_id })),
-      finished: Promise.resolve(),
-    };
-    // Each worker links its current item to the run's signal: one listener per worker, by design.
-    setMaxListeners(record.concurrency + 10, run.controller.signal);
+    const run = newActiveRun(record, deps.config.STORAGE_RETRY_MS, log);
     active.set(record.run_id, run);
     // The exports at the end need the chart renderer; starting it now, on its own thread, overlaps with the run.
     // A failure to start surfaces where the chart is drawn.

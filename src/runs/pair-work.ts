@@ -72,7 +72,7 @@ function errorOf(error: unknown): { code: string; message: string } {
 type PairOutcome = Pick<RunResult, 'model_id' | 'answer' | 'answer_status' | 'tokens_in' | 'tokens_out' | 'latency_ms' | 'cache_hit' | 'scores' | 'outcome' | 'error'>;
 
 /** One line of results.jsonl, written out key by key (see the README's performance notes on spreading). */
-function toRunResult(runId: string, item: RunItem, modelAlias: string, outcome: PairOutcome): RunResult {
+export function toRunResult(runId: string, item: RunItem, modelAlias: string, outcome: PairOutcome): RunResult {
   return {
     run_id: runId,
     item_id: item.item_id,
@@ -97,7 +97,10 @@ function toRunResult(runId: string, item: RunItem, modelAlias: string, outcome: 
   };
 }
 
-function answeredOutcome(answer: ModelAnswer, scoring: Pick<PairOutcome, 'scores' | 'outcome' | 'error'>): PairOutcome {
+/** An answer to score and record: a batch output line has no latency of its own. */
+export type AnsweredPair = Omit<ModelAnswer, 'latency_ms'> & { latency_ms: number | null };
+
+export function answeredOutcome(answer: AnsweredPair, scoring: Pick<PairOutcome, 'scores' | 'outcome' | 'error'>): PairOutcome {
   return {
     model_id: answer.model_id,
     answer: answer.answer,
@@ -112,7 +115,7 @@ function answeredOutcome(answer: ModelAnswer, scoring: Pick<PairOutcome, 'scores
   };
 }
 
-const failedAnswer = (model_id: string, error: unknown): PairOutcome => ({
+export const failedAnswer = (model_id: string, error: unknown): PairOutcome => ({
   model_id,
   answer: null,
   answer_status: null,
@@ -150,7 +153,7 @@ async function recordLine<T extends { outcome: string }>(sink: RunSink, record: 
   if (line.outcome === 'failed') sink.progress.failed += 1;
 }
 
-const recordResult = (sink: RunSink, result: RunResult) => recordLine(sink, () => sink.recorder.result(result), result, (line) => sink.summary?.add(line));
+export const recordResult = (sink: RunSink, result: RunResult) => recordLine(sink, () => sink.recorder.result(result), result, (line) => sink.summary?.add(line));
 const recordVerdict = (sink: RunSink, verdict: PairwiseResult) => recordLine(sink, () => sink.recorder.verdict(verdict), verdict, (line) => sink.summary?.addVerdict(line));
 
 /**
@@ -184,6 +187,11 @@ export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunS
     const answered = await answer(item, model, signal, log, options.mayDefer);
     if (answered === 'aborted' || answered === 'deferred') return answered;
     if (answered === null) return 'done';
+    return finish(item, model, answered, signal, log);
+  }
+
+  /** Scores an answer as the run's scorer says and records the result (a batch run's answers come here from its output files). */
+  async function finish(item: RunItem, model: RunModel, answered: AnsweredPair, signal: AbortSignal, log: FastifyBaseLogger): Promise<'done' | 'aborted'> {
     // No scorer, or the pairwise scorer, whose verdicts come once every model has answered the item.
     if (record.scorer === 'none' || record.scorer === 'pairwise') {
       await recordResult(sink, toRunResult(runId, item, model.alias, answeredOutcome(answered, { scores: null, outcome: 'unscored', error: null })));
@@ -277,5 +285,5 @@ export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunS
     return 'done';
   }
 
-  return { pair, wholeItem, verdict };
+  return { pair, wholeItem, verdict, finish };
 }

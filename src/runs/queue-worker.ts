@@ -220,7 +220,8 @@ export function createQueueWorker(deps: QueueWorkerDeps) {
   }
 
   async function refreshRunning(): Promise<void> {
-    running = await store.runningRecords();
+    // Batch runs have no jobs: they are driven through the Batch API (queued-batch-runs.ts).
+    running = (await store.runningRecords()).filter((record) => record.mode !== 'batch');
     lastStatusCheck = Date.now();
     const ids = new Set(running.map((record) => record.run_id));
     for (const runId of finalised) if (!ids.has(runId)) finalised.delete(runId);

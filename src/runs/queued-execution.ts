@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PairJob, PairQueue } from './pair-queue.js';
 import type { PostgresRunStore } from './postgres-store.js';
+import { createQueuedBatchRuns, type QueuedBatchRunsDeps } from './queued-batch-runs.js';
 import { createQueueWorker, jobsOf, type QueueWorker, type QueueWorkerDeps } from './queue-worker.js';
 import type { ExecutionContext, RunExecution } from './run-execution.js';
 import { FINISHED_STATUSES, type RunRecord } from './run-store.js';
 
-export type QueuedExecutionDeps = Omit<QueueWorkerDeps, 'store' | 'queue' | 'finalise'>;
+export type QueuedExecutionDeps = Omit<QueueWorkerDeps, 'store' | 'queue' | 'finalise'> & QueuedBatchRunsDeps;
 
 /** How often waitFor looks at a run's status: the work is done by other processes, which say nothing directly. */
 const WAIT_POLL_MS = 100;
@@ -22,12 +23,19 @@ export function createQueuedExecution(deps: QueuedExecutionDeps, queue: { jobs: 
   let worker: QueueWorker | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  const batchRuns = createQueuedBatchRuns(deps, queue.store, log, (runId) => finalise(runId));
 
   /**
    * Puts a queued run's jobs in the queue, then marks it running: the workers only look at running runs, so
    * a running run always has its jobs. A replica that stops half-way leaves the run queued, for the sweep.
    */
   async function enqueue(record: RunRecord): Promise<void> {
+    if (record.mode === 'batch') {
+      // No jobs: one process at a time drives it through the Batch API (queued-batch-runs.ts).
+      await transition(record, 'running');
+      if (context.executes) void batchRuns.sweepNow();
+      return;
+    }
     const jobs: PairJob[] = [];
     for await (const job of jobsOf(store, record)) jobs.push(job);
     await queue.jobs.enqueue(record.run_id, jobs);
@@ -88,6 +96,7 @@ export function createQueuedExecution(deps: QueuedExecutionDeps, queue: { jobs: 
       if (context.executes && !worker) {
         worker = createQueueWorker({ ...deps, store: queue.store, queue: queue.jobs, finalise });
         worker.start();
+        await batchRuns.start();
       }
     },
 
@@ -99,6 +108,7 @@ export function createQueuedExecution(deps: QueuedExecutionDeps, queue: { jobs: 
       closed = true;
       clearInterval(sweepTimer);
       await worker?.stop();
+      await batchRuns.stop();
     },
 
     forget: () => undefined,

@@ -1,9 +1,10 @@
-import { getEventListeners } from 'node:events';
+import { getEventListeners, setMaxListeners } from 'node:events';
+import type { FastifyBaseLogger } from 'fastify';
 import { setImmediate } from 'node:timers/promises';
 import type { SummaryAccumulator } from '../export/summary.js';
 import { createPairWork, type FinishedWork, type PairWorkDeps, type RunSink } from './pair-work.js';
 import type { RunItem } from './run-result.js';
-import type { StorageWaits } from './storage-waits.js';
+import { StorageWaits } from './storage-waits.js';
 import { resultKey, type RunRecord, type RunStore } from './run-store.js';
 
 export type RunExecutorDeps = PairWorkDeps & {
@@ -27,6 +28,21 @@ export interface ActiveRun {
   /** Its writes, which wait for space when the reports folder's disk is full. */
   storage: StorageWaits;
   finished: Promise<void>;
+}
+
+/** A run about to be executed: nothing done yet, its writes waiting for storage every `storageRetryMs`. */
+export function newActiveRun(record: RunRecord, storageRetryMs: number, log: FastifyBaseLogger): ActiveRun {
+  const run: ActiveRun = {
+    record,
+    progress: { total: totalOf(record), done: 0, failed: 0 },
+    controller: new AbortController(),
+    cancelled: false,
+    storage: new StorageWaits(storageRetryMs, log.child({ run_id: record.run_id })),
+    finished: Promise.resolve(),
+  };
+  // Each worker links its current item to the run's signal: one listener per worker, by design.
+  setMaxListeners(record.concurrency + 10, run.controller.signal);
+  return run;
 }
 
 /** Answers per item, plus one pairwise verdict per item and other model when the scorer is pairwise. */

@@ -11,6 +11,7 @@ import { renderSummaryMarkdown } from '../export/summary-markdown.js';
 import { createSummaryAccumulator, type HeuristicAgreement, type RunProvenance, type RunSummary, type SummaryAccumulator } from '../export/summary.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import type { ModelRegistry, Pricing } from '../models/registry.js';
+import { batchPriceOf } from '../models/pricing.js';
 import { scoreWithHeuristic } from '../scoring/heuristic/score-heuristic.js';
 import { measureAgreement, readValidationPairs } from '../scoring/heuristic/validation.js';
 import { scoringProvenanceFor } from '../scoring/provenance.js';
@@ -180,7 +181,8 @@ export function createRunExports(deps: RunExportsDeps): RunExports {
       return createSummaryAccumulator({
         models: record.models,
         weights: record.weights,
-        pricing: Object.fromEntries(record.models.map((model) => [model.alias, pricingOf(model.alias)])),
+        // A batch run's requests are billed at the Batch API's price (its few retried lines at the list price are not told apart).
+        pricing: Object.fromEntries(record.models.map((model) => [model.alias, record.mode === 'batch' ? batchPriceOf(pricingOf(model.alias)) : pricingOf(model.alias)])),
         provenance,
         heuristicAgreement: provenance.scorer === 'heuristic' ? (agreement ??= measureHeuristicAgreement(deps)) : null,
         plannedItems: record.items,

@@ -5,6 +5,8 @@ import type { RunSummary } from '../export/summary.js';
 import { AppError } from '../errors.js';
 import { JUDGE_ALIAS, requireAvailable, resolveDistinctModels } from '../models/registry.js';
 import { defaultScorer, usesJudge, type ScorerChoice } from '../scoring/score-answer.js';
+import { newBatchState, type BatchFailureChoice, type RunMode } from './batch-state.js';
+import { requireBatchApi } from './batch-support.js';
 import { createLocalExecution } from './local-execution.js';
 import type { PairQueue } from './pair-queue.js';
 import type { PostgresRunStore } from './postgres-store.js';
@@ -28,7 +30,7 @@ export type RunManagerDeps = RunExecutorDeps &
   RunExportsDeps & {
     config: RunExecutorDeps['config'] &
       RunExportsDeps['config'] &
-      RunSpaceConfig & { REPORTS_DIR: string; MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number; ROLE: Role; WORKER_CONCURRENCY: number; OPENAI_MAX_CONNECTIONS: number };
+      RunSpaceConfig & { BATCH_POLL_MS: number; BATCH_MAX_REQUESTS: number; REPORTS_DIR: string; MAX_RUNNING_RUNS: number; RUN_SWEEP_INTERVAL_MS: number; RUN_STATUS_POLL_MS: number; ROLE: Role; WORKER_CONCURRENCY: number; OPENAI_MAX_CONNECTIONS: number };
     /**
      * With RUNS_STORE=postgres, the runs' work goes through this queue: a job per (item, model), taken by every
      * process that executes runs. Without it (the file store), each run is executed by one process.
@@ -49,6 +51,10 @@ export interface CreateRunRequest {
   owner?: string;
   /** The alias that judges, when it is not the `judge` alias. */
   judge?: string;
+  /** batch: through the Batch API (batch-run.ts); live by default. */
+  mode?: RunMode;
+  /** A batch run's lines that failed or never came back: answered synchronously (retry, the default) or recorded failed. */
+  batch_failures?: BatchFailureChoice;
 }
 
 export interface RunView extends RunRecord {
@@ -214,6 +220,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       owner: request.owner,
       ...rescore,
       ...(request.judge === undefined ? {} : { judge: request.judge }),
+      ...(request.mode === 'batch' ? { mode: 'batch' as const, batch: newBatchState(request.batch_failures ?? 'retry') } : {}),
     };
     await store.create(record, items);
     catalog.add(record);
@@ -242,6 +249,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       for (const entry of entries) requireAvailable(deps.registry, entry);
       const scorer = request.scorer ?? defaultScorer(deps);
       requireScorable(scorer, entries.length, request.judge);
+      if (request.mode === 'batch') requireBatchApi(deps.registry, entries, scorer);
 
       const entriesOrSet = request.inquiries ?? (await readPromptSet(deps.config.DATA_DIR, request.prompt_set as string));
       const items = toRunItems(entriesOrSet, deps.knowledgeBase);

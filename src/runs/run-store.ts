@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { RunProvenance } from '../export/summary-schema.js';
 import type { ScorerChoice } from '../scoring/score-answer.js';
 import type { RubricWeights } from '../scoring/rubric.js';
+import type { BatchRunState, RunMode } from './batch-state.js';
 import type { StoredRating } from './rating.js';
 import type { PairwiseResult, RunItem, RunResult } from './run-result.js';
 
@@ -36,6 +37,10 @@ export interface RunRecord {
    * of the caller's API key (never the key), or `ip:` and its address; absent for the CLI and older runs.
    */
   owner?: string;
+  /** live (calls one by one; absent on older runs) or batch (through the Batch API, at half price). */
+  mode?: RunMode;
+  /** A batch run's parts and where each stands, written before and after each step upstream. */
+  batch?: BatchRunState;
   /** The run whose stored answers this one scores again (POST /evaluate/{run_id}/rescore); absent for a run that asked its models. */
   rescore_of?: string;
   /** The alias that judges, when the run names one (a rescore may); absent: the `judge` alias. */

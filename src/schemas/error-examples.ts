@@ -6,6 +6,7 @@ import { unknownAlias } from '../models/alias-promotion.js';
 import { readResponsesReply } from '../models/openai-wire.js';
 import { buildModelRegistry, FINE_TUNED_ALIAS, requireAvailable } from '../models/registry.js';
 import { UpstreamReplyTooLargeError } from '../models/upstream-fetch.js';
+import { requireBatchApi } from '../runs/batch-support.js';
 
 /**
  * One true error reply per documented code, for the OpenAPI examples. Where the service builds the error
@@ -54,6 +55,10 @@ export const ERROR_EXAMPLES = {
   unknown_model: refusedBy(() => defaultRegistry.resolve('gpt-5')),
   duplicate_model: written('duplicate_model', "Invalid request: 'retrieval' is listed twice; each model may appear once.", {
     details: { models: ['retrieval', 'retrieval'], model: 'retrieval' },
+  }),
+  batch_unsupported: refusedBy(() => {
+    const registry = buildModelRegistry(loadConfig({}), { models: { 'llama-local': { model_id: 'llama3.1:8b', base_url: 'http://localhost:11434/v1', api_key_env: null, api_style: 'chat' } } });
+    requireBatchApi(registry, [registry.resolve('llama-local')], 'heuristic');
   }),
   prompt_not_supported: written('prompt_not_supported', "Model 'llama-local' uses the chat wire style; stored prompts need the responses style."),
   pairwise_needs_two_models: written(

@@ -8,6 +8,33 @@ import { RubricWeightsSchema } from '../scoring/rubric.js';
 import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { ModelNameSchema } from './answer.js';
 import { RunHeadlineSchema } from './run-report.js';
+import { BATCH_FAILURE_CHOICES, RUN_MODES } from '../runs/batch-state.js';
+
+export const RunModeSchema = z
+  .enum(RUN_MODES)
+  .describe(
+    'live: every call as it comes, within `concurrency`; batch: answers (and judge calls) go through OpenAI’s Batch API at half the price, done within 24 hours; needs models (and a judge) whose upstream has the Batch API.',
+  );
+
+const BatchPartSchema = z.object({
+  phase: z.enum(['answer', 'judge']).describe('answer: the models’ answers; judge: the judge’s verdicts on them.'),
+  alias: z.string(),
+  part: z.number().int().describe('0-based: a (phase, model) over 50,000 requests or 200 MB is split into parts.'),
+  first_item: z.number().int().describe('The part’s first item among those of its phase and model.'),
+  items: z.number().int(),
+  lines: z.number().int().describe('Requests in the part’s input file (with judge_samples above 1, several per item).'),
+  step: z.enum(['planned', 'uploading', 'uploaded', 'creating', 'created', 'collected']),
+  file_id: z.string().nullable(),
+  batch_id: z.string().nullable(),
+  status: z.string().nullable().describe('The batch’s status upstream, as last seen (validating, in_progress, finalizing, completed, failed, expired, cancelling, cancelled).'),
+  request_counts: z.object({ total: z.number().int(), completed: z.number().int(), failed: z.number().int() }).nullable(),
+  output_file_id: z.string().nullable(),
+  error_file_id: z.string().nullable(),
+});
+
+export const RunBatchSchema = z
+  .object({ failures: z.enum(BATCH_FAILURE_CHOICES), parts: z.array(BatchPartSchema) })
+  .describe('A batch run’s batches: one per phase, model and part, with the upstream’s status and request counts.');
 
 export const ScorerChoiceSchema = z
   .enum(SCORER_CHOICES)
@@ -40,6 +67,11 @@ export const EvaluateRequestSchema = z
     scorer: ScorerChoiceSchema.optional(),
     judge_samples: JudgeSamplesSchema.default(1),
     concurrency: z.number().int().min(1).max(64).default(8).describe('Most upstream calls in flight for this run.'),
+    mode: RunModeSchema.default('live'),
+    batch_failures: z
+      .enum(BATCH_FAILURE_CHOICES)
+      .default('retry')
+      .describe('Batch runs: what happens to lines that failed, expired or never came back. retry: answered (and scored) synchronously afterwards, at the live price; fail: recorded failed with the line’s error code and message.'),
   })
   .refine((body) => (body.prompt_set === undefined) !== (body.inquiries === undefined), {
     message: 'give exactly one of prompt_set and inquiries',
@@ -105,6 +137,8 @@ export const RunSchema = z.object({
   items: z.number().int(),
   error: z.string().nullable().describe('Why the run failed, when it did.'),
   progress: ProgressSchema,
+  mode: RunModeSchema,
+  batch: RunBatchSchema.optional(),
   paused: z
     .object({
       code: z.string().describe('insufficient_storage or storage_unavailable.'),

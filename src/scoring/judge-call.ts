@@ -12,7 +12,7 @@ import type { ParsedChatCompletion } from 'openai/resources/chat/completions';
 import type { ParsedResponse } from 'openai/resources/responses/responses';
 import { z } from 'zod';
 import { AppError, mapUpstreamError } from '../errors.js';
-import { fromChatResult, fromResponsesResult, type Usage } from '../models/openai-wire.js';
+import { fromChatResult, fromResponsesResult, responseOutputText, type Usage } from '../models/openai-wire.js';
 import { JUDGE_ALIAS, type ModelRegistry, type OpenAIModelEntry } from '../models/registry.js';
 import type { UpstreamClients } from '../models/upstream-clients.js';
 import type { ScoreContext } from './score-answer.js';
@@ -155,36 +155,61 @@ export interface JudgeRequest<T> {
   log: Record<string, unknown>;
 }
 
-async function askJudge<T>(client: OpenAI, entry: OpenAIModelEntry, request: JudgeRequest<T>, signal: AbortSignal | undefined): Promise<JudgeReply> {
+/** The judge's Chat Completions request: what askJudge sends, and what a batch run's judge line carries. */
+export function judgeChatBody<T>(entry: OpenAIModelEntry, request: Pick<JudgeRequest<T>, 'messages' | 'format' | 'sampling'>) {
   const { max_output_tokens } = entry.defaults;
   const { temperature, seed } = request.sampling;
-  if (entry.upstream.api_style === 'chat') {
-    const completion = await client.chat.completions.parse(
-      {
-        model: entry.model_id,
-        messages: request.messages,
-        ...(entry.upstream.max_tokens_param === 'max_tokens' ? { max_tokens: max_output_tokens } : { max_completion_tokens: max_output_tokens }),
-        ...(temperature === null ? {} : { temperature }),
-        ...(seed === null ? {} : { seed }),
-        response_format: request.format.response,
-      },
-      { signal },
-    );
-    return fromJudgeCompletion(completion);
+  return {
+    model: entry.model_id,
+    messages: request.messages,
+    ...(entry.upstream.max_tokens_param === 'max_tokens' ? { max_tokens: max_output_tokens } : { max_completion_tokens: max_output_tokens }),
+    ...(temperature === null ? {} : { temperature }),
+    ...(seed === null ? {} : { seed }),
+    response_format: request.format.response,
+  };
+}
+
+/** The judge's Responses request: what askJudge sends, and what a batch run's judge line carries. */
+export function judgeResponsesBody<T>(entry: OpenAIModelEntry, request: Pick<JudgeRequest<T>, 'messages' | 'format' | 'sampling'>) {
+  const { temperature } = request.sampling;
+  return {
+    model: entry.model_id,
+    input: request.messages,
+    max_output_tokens: entry.defaults.max_output_tokens,
+    // Answers under review are customer conversations; they are not kept upstream for 30 days by default.
+    store: false,
+    ...(temperature === null ? {} : { temperature }),
+    text: { format: request.format.text },
+  };
+}
+
+async function askJudge<T>(client: OpenAI, entry: OpenAIModelEntry, request: JudgeRequest<T>, signal: AbortSignal | undefined): Promise<JudgeReply> {
+  if (entry.upstream.api_style === 'chat') return fromJudgeCompletion(await client.chat.completions.parse(judgeChatBody(entry, request), { signal }));
+  return fromJudgeResponse(await client.responses.parse(judgeResponsesBody(entry, request), { signal }), entry);
+}
+
+/**
+ * A judge reply that came back as a body in a batch output file, read as the SDK's parse reads a synchronous
+ * one (the verdict parsed from the text, a cut reply refused) and checked the same way: the verdict, or the
+ * same AppError a synchronous call would have thrown.
+ */
+export function verdictFromBody<T>(entry: OpenAIModelEntry, body: unknown, format: VerdictFormat<T>): T {
+  try {
+    if (entry.upstream.api_style === 'chat') {
+      const completion = body as ParsedChatCompletion<unknown>;
+      const choice = completion.choices?.[0];
+      if (choice?.finish_reason === 'length') throw new LengthFinishReasonError();
+      if (choice?.finish_reason === 'content_filter') throw new ContentFilterFinishReasonError();
+      if (choice?.message && !choice.message.refusal) choice.message.parsed = choice.message.content ? JSON.parse(choice.message.content) : null;
+      return verdictOf(fromJudgeCompletion(completion).outcome, format.schema);
+    }
+    const response = body as ParsedResponse<unknown>;
+    const text = responseOutputText(response);
+    response.output_parsed = text && response.status !== 'incomplete' ? JSON.parse(text) : null;
+    return verdictOf(fromJudgeResponse(response, entry).outcome, format.schema);
+  } catch (error) {
+    throw toJudgeError(error, entry);
   }
-  const response = await client.responses.parse(
-    {
-      model: entry.model_id,
-      input: request.messages,
-      max_output_tokens,
-      // Answers under review are customer conversations; they are not kept upstream for 30 days by default.
-      store: false,
-      ...(temperature === null ? {} : { temperature }),
-      text: { format: request.format.text },
-    },
-    { signal },
-  );
-  return fromJudgeResponse(response, entry);
 }
 
 function verdictMismatch(error: z.ZodError): AppError {

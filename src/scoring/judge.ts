@@ -33,7 +33,7 @@ function rationaleOf(criterion: Criterion, verdicts: readonly JudgeVerdict[], re
 }
 
 /** Each criterion is the unrounded mean of the samples; the weighted score follows from the means (the same as the mean of the samples' weighted scores). */
-function toRubricScores(verdicts: readonly JudgeVerdict[], weights: RubricWeights, input: ScoreInput, modelId: string, judgeAlias: string = JUDGE_ALIAS): RubricScores {
+export function toRubricScores(verdicts: readonly JudgeVerdict[], weights: RubricWeights, input: ScoreInput, modelId: string, judgeAlias: string = JUDGE_ALIAS): RubricScores {
   const sampleScores = verdicts.map((verdict) => byCriterion((criterion) => verdict[criterion].score));
   const series = (measure: Measure) => sampleScores.map((scores) => (measure === 'weighted' ? weightedScore(scores, weights) : scores[measure]));
   const referenceGiven = hasReference(input);

@@ -1,0 +1,397 @@
+/**
+ * Batch runs (`mode: "batch"`) against the fake upstream's files and batches: one upload and one batch per
+ * model (and part), each result recorded once whatever the order of the output file, failed and missing lines
+ * retried or failed as asked, a restart between any two steps neither uploading nor creating anything twice,
+ * cancel, the 400 of an upstream with no Batch API, parts over the request limit, and the cost at batch prices.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import t, { type Test } from 'tap';
+import { DEFAULT_FT_MODEL_ID } from '../src/config.js';
+import { listPriceFor } from '../src/models/pricing.js';
+import { answerCustomId, parseAnswerCustomId, splitIntoParts } from '../src/runs/batch-lines.js';
+import { buildTestApp } from './helpers/build-app.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from './helpers/fake-openai.js';
+import { pollRun } from './helpers/run-polling.js';
+
+const KEY = 'sk-test-batch-runs-0123456789';
+const inquiries = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `q${i}`, inquiry: `Batch question ${i}`, reference: `Reference answer ${i}.` }));
+const answerOf = (userText: string) => `Answer to ${userText}`;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+async function setup(t: Test, options: FakeOpenAIOptions = {}, env: Record<string, string> = {}) {
+  const fake = await startFakeOpenAI({ apiKey: KEY, answer: (request) => answerOf(request.userText), ...options });
+  t.teardown(() => fake.close());
+  const reportsDir = mkdtempSync(join(tmpdir(), 'reports-batch-'));
+  t.teardown(() => rmSync(reportsDir, { recursive: true, force: true }));
+  const appEnv = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, REPORTS_DIR: reportsDir, BATCH_POLL_MS: '15', RUN_SWEEP_INTERVAL_MS: '100000', ...env };
+  const start = async () => (await buildTestApp(t, appEnv)).app;
+  return { fake, reportsDir, start, app: await start() };
+}
+
+async function startRun(app: FastifyInstance, body: object): Promise<string> {
+  const reply = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', ...body } });
+  if (reply.statusCode !== 202) throw new Error(`POST /evaluate: ${reply.statusCode} ${reply.body}`);
+  return (reply.json() as { run_id: string }).run_id;
+}
+
+const resultsOf = (reportsDir: string, runId: string) =>
+  readFileSync(join(reportsDir, 'runs', runId, 'results.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, any>);
+
+/** A valid rubric verdict for the judge's schema: every criterion a 4 with a reason. */
+const defaultVerdict = (schema: Record<string, any>) =>
+  Object.fromEntries(Object.keys(schema.properties ?? {}).map((criterion) => [criterion, { rationale: 'Fine.', score: 4 }]));
+
+const batchUploads = (fake: FakeOpenAI) => fake.files.filter((file) => file.purpose === 'batch');
+const linesOf = (content: Buffer) => content.toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+
+t.test('custom_id names the item and the model, and reads back exactly', async (t) => {
+  for (const [item, alias] of [['q1', 'fine-tuned'], ['a:b/c d%', 'my.model:v2'], ['ünï', 'x']] as const) {
+    t.same(parseAnswerCustomId(answerCustomId(item, alias)), { item_id: item, alias });
+  }
+  t.equal(parseAnswerCustomId('j:x:y:0'), undefined);
+  t.equal(parseAnswerCustomId('a:%E0%A4%A:x'), undefined, 'a malformed escape is not an id');
+});
+
+t.test('parts: at most maxRequests lines and maxBytes bytes each, an item never cut, the same parts every time', async (t) => {
+  const units = [['aaaa'], ['bb', 'bb'], ['c'], ['dddddd'], ['e']];
+  t.same(splitIntoParts(units, { maxRequests: 2, maxBytes: 1000 }), [
+    { first: 0, count: 1, lines: 1 },
+    { first: 1, count: 1, lines: 2 },
+    { first: 2, count: 2, lines: 2 },
+    { first: 4, count: 1, lines: 1 },
+  ]);
+  t.same(splitIntoParts(units, { maxRequests: 100, maxBytes: 8 }).map((part) => part.count), [1, 2, 1, 1], 'bytes count each line with its newline');
+  t.throws(() => splitIntoParts([['x'.repeat(20)]], { maxRequests: 10, maxBytes: 8 }), /do not fit/);
+  t.same(splitIntoParts([], { maxRequests: 1, maxBytes: 1 }), []);
+});
+
+t.test('heuristic scorer end to end: one upload and one batch per model, each result once, as the fake answered', async (t) => {
+  const { fake, app, reportsDir } = await setup(t);
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(6), models: ['fine-tuned', 'baseline', 'retrieval'], scorer: 'heuristic' });
+  const run = await pollRun(app, runId);
+  t.equal(run.status, 'completed');
+  t.equal(run.mode, 'batch');
+  t.same(run.progress, { total: 18, done: 18, failed: 0 });
+  t.equal(fake.requests.length, 0, 'no synchronous call: the offline model answers locally');
+
+  const uploads = batchUploads(fake);
+  t.same(uploads.map((file) => file.filename).sort(), [`${runId}-answer-baseline-0.jsonl`, `${runId}-answer-fine-tuned-0.jsonl`], 'one upload per upstream model');
+  t.equal(fake.batches.created.length, 2, 'one batch per upstream model');
+  for (const batch of fake.batches.created) {
+    t.match(batch.request, { endpoint: '/v1/responses', completion_window: '24h', metadata: { run_id: runId, part: /^answer:(fine-tuned|baseline):0$/ } });
+  }
+  const fineTunedLines = linesOf(uploads.find((file) => file.filename.includes('fine-tuned'))?.content as Buffer);
+  t.equal(fineTunedLines.length, 6);
+  t.match(fineTunedLines[0], { custom_id: answerCustomId('q0', 'fine-tuned'), method: 'POST', url: '/v1/responses', body: { model: DEFAULT_FT_MODEL_ID, store: false } });
+
+  const results = resultsOf(reportsDir, runId);
+  t.equal(results.length, 18);
+  t.equal(new Set(results.map((result) => `${result.item_id}/${result.model_alias}`)).size, 18, 'each (item, model) once');
+  for (const result of results.filter((result) => result.model_alias !== 'retrieval')) {
+    t.equal(result.answer, answerOf(`Inquiry: "${result.inquiry}"`), `${result.item_id} ${result.model_alias}: the fake's answer`);
+    t.equal(result.outcome, 'scored');
+    t.type(result.tokens_in, 'number');
+    t.equal(result.latency_ms, null, 'a batch answer has no latency of its own');
+  }
+  t.same(
+    run.batch?.parts.map((part) => [part.phase, part.alias, part.part, part.lines, part.step, part.status, part.request_counts]),
+    [
+      ['answer', 'fine-tuned', 0, 6, 'collected', 'completed', { total: 6, completed: 6, failed: 0 }],
+      ['answer', 'baseline', 0, 6, 'collected', 'completed', { total: 6, completed: 6, failed: 0 }],
+    ],
+  );
+});
+
+t.test('judge scorer: the verdicts go through a second batch, one line per answer and sample', async (t) => {
+  const { fake, app, reportsDir } = await setup(t);
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(4), models: ['fine-tuned', 'baseline'], scorer: 'judge', judge_samples: 2 });
+  const run = await pollRun(app, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 8, done: 8, failed: 0 });
+  t.equal(fake.requests.length, 0, 'nothing synchronous');
+  t.same(batchUploads(fake).map((file) => file.filename).sort(), ['answer-baseline-0', 'answer-fine-tuned-0', 'judge-baseline-0', 'judge-fine-tuned-0'].map((name) => `${runId}-${name}.jsonl`));
+  t.equal(fake.batches.created.length, 4);
+  const judgeFile = batchUploads(fake).find((file) => file.filename.includes('judge-fine-tuned')) as { content: Buffer };
+  const judgeLines = linesOf(judgeFile.content);
+  t.equal(judgeLines.length, 8, 'two samples per answer');
+  t.match(judgeLines[0], { custom_id: /^j:q\d:fine-tuned:[01]$/, url: '/v1/responses', body: { model: 'gpt-4.1-2025-04-14', text: { format: { type: 'json_schema', name: 'rubric_verdict' } } } });
+  t.match(judgeLines[0]?.body.input[1].content, /Answer to Inquiry/, 'the judge sees the batch answer');
+  const results = resultsOf(reportsDir, runId);
+  t.equal(results.length, 8);
+  for (const result of results) t.match(result, { outcome: 'scored', scores: { scorer: 'judge', provenance: { judge_samples: 2 } } });
+});
+
+t.test('judge lines that failed: recorded failed at stage score (fail), or judged synchronously (retry); a bad verdict fails as live', async (t) => {
+  const judgeLineFailing = (customId: string) => customId === 'j:q1:fine-tuned:0';
+  const options: FakeOpenAIOptions = {
+    batchLine: ({ customId }) => (judgeLineFailing(customId) ? { status: 500 } : undefined),
+    structured: (request, schema) => (request.customId === 'j:q2:fine-tuned:0' ? { accuracy: 'great' } : undefined) ?? defaultVerdict(schema),
+  };
+  for (const failures of ['fail', 'retry'] as const) {
+    const { fake, app, reportsDir } = await setup(t, options);
+    fake.batches.autoAdvance = true;
+    const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned'], scorer: 'judge', batch_failures: failures });
+    const run = await pollRun(app, runId);
+    t.equal(run.status, 'completed', failures);
+    const byItem = new Map(resultsOf(reportsDir, runId).map((result) => [result.item_id, result]));
+    t.match(byItem.get('q0'), { outcome: 'scored' }, `${failures}: judged in the batch`);
+    t.match(byItem.get('q2'), { outcome: 'failed', answer: /^Answer to/, error: { stage: 'score', code: 'judge_unparsable' } }, `${failures}: a verdict off the schema fails the score`);
+    if (failures === 'fail') {
+      t.match(byItem.get('q1'), { outcome: 'failed', answer: /^Answer to/, error: { stage: 'score', code: String, message: String } }, 'the judge line’s reason');
+      t.equal(fake.requests.length, 0);
+    } else {
+      t.match(byItem.get('q1'), { outcome: 'scored' }, 'judged synchronously');
+      t.same(fake.requests.map((request) => request.body.model), ['gpt-4.1-2025-04-14'], 'one synchronous judge call');
+    }
+  }
+});
+
+t.test('chat-style aliases and judge: their batches go to /v1/chat/completions, read as chat replies', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'models-chat-batch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const modelsFile = join(dir, 'models.json');
+  writeFileSync(modelsFile, JSON.stringify({ models: { 'chat-mini': { model_id: 'gpt-4.1-mini-2025-04-14', api_style: 'chat' }, judge: { api_style: 'chat' } } }));
+  const { fake, app, reportsDir } = await setup(t, {}, { MODELS_FILE: modelsFile });
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(2), models: ['chat-mini'], scorer: 'judge' });
+  const run = await pollRun(app, runId);
+  t.same(run.progress, { total: 2, done: 2, failed: 0 });
+  t.same(fake.batches.created.map((batch) => batch.request.endpoint), ['/v1/chat/completions', '/v1/chat/completions']);
+  t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'scored' && result.answer.startsWith('Answer to')));
+});
+
+t.test('pairwise scorer: the answers in batches, then the verdicts synchronously', async (t) => {
+  const { fake, app, reportsDir } = await setup(t);
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned', 'baseline'], scorer: 'pairwise' });
+  const run = await pollRun(app, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 9, done: 9, failed: 0 });
+  t.equal(fake.batches.created.length, 2, 'the answers went through one batch per model');
+  t.ok(fake.requests.length >= 6 && fake.requests.every((request) => request.body.model === 'gpt-4.1-2025-04-14'), 'only the judge is called synchronously');
+  t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'unscored'));
+  const verdicts = readFileSync(join(reportsDir, 'runs', runId, 'verdicts.jsonl'), 'utf8').trim().split('\n');
+  t.equal(verdicts.length, 3);
+});
+
+t.test('a batch that failed upstream: its lines are answered synchronously (retry)', async (t) => {
+  const { fake, app, reportsDir } = await setup(t);
+  const runId = await startRun(app, { inquiries: inquiries(2), models: ['fine-tuned'], scorer: 'none' });
+  await until(() => fake.batches.created.length === 1, 'the batch');
+  fake.batches.advance(fake.batches.created[0]?.id as string, 'failed');
+  const run = await pollRun(app, runId);
+  t.same(run.progress, { total: 2, done: 2, failed: 0 });
+  t.match(run.batch?.parts[0], { status: 'failed', step: 'collected' });
+  t.equal(fake.requests.length, 2, 'each line answered synchronously');
+  t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'unscored' && result.answer.startsWith('Answer to')));
+});
+
+t.test('a step the upstream refuses for good (a 400) fails the run with the reason; a 500 is tried again', async (t) => {
+  let createFailures: Array<{ status: number }> = [{ status: 500 }, { status: 500 }];
+  const { fake, app } = await setup(t, {
+    lifecycleBehaviour: (request) => (request.method === 'POST' && request.path === '/v1/batches' ? createFailures.shift() : undefined),
+  });
+  fake.batches.autoAdvance = true;
+  const flaky = await startRun(app, { inquiries: inquiries(2), models: ['fine-tuned'], scorer: 'none' });
+  t.equal((await pollRun(app, flaky)).status, 'completed', 'a 500 on a step is tried again at the next poll');
+  t.equal(fake.batches.created.length, 1);
+
+  createFailures = [{ status: 400 }];
+  const refused = await startRun(app, { inquiries: inquiries(2), models: ['baseline'], scorer: 'none' });
+  const run = await pollRun(app, refused);
+  t.equal(run.status, 'failed');
+  t.match(run.error, /baseline/);
+  t.equal(fake.batches.created.length, 1, 'nothing created for the refused run');
+});
+
+t.test('failed and missing lines with batch_failures retry: answered synchronously afterwards', async (t) => {
+  const { fake, app, reportsDir } = await setup(t, {
+    batchLine: ({ customId }) => (customId === answerCustomId('q1', 'fine-tuned') ? { status: 500 } : customId === answerCustomId('q2', 'fine-tuned') ? 'unexecuted' : undefined),
+  });
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(4), models: ['fine-tuned'], scorer: 'heuristic' });
+  const run = await pollRun(app, runId);
+  t.same(run.progress, { total: 4, done: 4, failed: 0 });
+  t.same(fake.requests.map((request) => request.userText).sort(), ['Inquiry: "Batch question 1"', 'Inquiry: "Batch question 2"'], 'only the two lines, synchronously');
+  t.match(run.batch?.parts[0], { status: 'completed', request_counts: { total: 4, completed: 2, failed: 1 } });
+  const results = resultsOf(reportsDir, runId);
+  t.equal(results.length, 4);
+  t.ok(results.every((result) => result.outcome === 'scored' && result.answer.startsWith('Answer to')));
+});
+
+t.test('failed and missing lines with batch_failures fail: recorded failed with the line’s reason', async (t) => {
+  const { fake, app, reportsDir } = await setup(t, {
+    batchLine: ({ customId }) => (customId === answerCustomId('q1', 'fine-tuned') ? { status: 500 } : customId === answerCustomId('q2', 'fine-tuned') ? 'unexecuted' : undefined),
+  });
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(4), models: ['fine-tuned'], scorer: 'heuristic', batch_failures: 'fail' });
+  const run = await pollRun(app, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 4, done: 4, failed: 2 });
+  t.equal(fake.requests.length, 0, 'nothing retried');
+  const byItem = new Map(resultsOf(reportsDir, runId).map((result) => [result.item_id, result]));
+  t.match(byItem.get('q1'), { outcome: 'failed', answer: null, error: { stage: 'answer', code: String, message: String } });
+  t.match(byItem.get('q2'), { outcome: 'failed', error: { stage: 'answer', code: 'batch_line_missing' } });
+  t.match(byItem.get('q0'), { outcome: 'scored' });
+});
+
+t.test('an expired batch: what ran is recorded, the rest failed as expired (fail) ', async (t) => {
+  const { fake, app, reportsDir } = await setup(t, { batchLine: ({ customId }) => (customId === answerCustomId('q3', 'fine-tuned') ? 'unexecuted' : undefined) });
+  const runId = await startRun(app, { inquiries: inquiries(4), models: ['fine-tuned'], scorer: 'heuristic', batch_failures: 'fail' });
+  await until(() => fake.batches.created.length === 1, 'the batch');
+  const [batch] = fake.batches.created;
+  fake.batches.advance(batch?.id as string);
+  fake.batches.advance(batch?.id as string, 'expired');
+  const run = await pollRun(app, runId);
+  t.same(run.progress, { total: 4, done: 4, failed: 1 });
+  t.match(run.batch?.parts[0], { status: 'expired', step: 'collected' });
+  const byItem = new Map(resultsOf(reportsDir, runId).map((result) => [result.item_id, result]));
+  t.match(byItem.get('q3'), { outcome: 'failed', error: { code: 'batch_expired' } });
+});
+
+t.test('restarts after an upload and after a batch create whose replies were lost: nothing done twice', async (t) => {
+  // The fake loses the reply of the first upload, then (once asked to) of the first batch create.
+  let lose: 'upload' | 'create' | null = 'upload';
+  const { fake, app, start, reportsDir } = await setup(
+    t,
+    {
+      lifecycleBehaviour: (request) => {
+        const lost = request.method === 'POST' && ((lose === 'upload' && request.path === '/v1/files') || (lose === 'create' && request.path === '/v1/batches'));
+        if (lost) lose = null;
+        return lost ? { loseReply: true } : undefined;
+      },
+    },
+    { BATCH_POLL_MS: '400' },
+  );
+  const runId = await startRun(app, { inquiries: inquiries(5), models: ['fine-tuned'], scorer: 'heuristic' });
+  await until(() => batchUploads(fake).length === 1, 'the upload');
+  await app.close();
+  t.match(JSON.parse(readFileSync(join(reportsDir, 'runs', runId, 'run.json'), 'utf8')).batch.parts, [{ step: 'uploading', file_id: null }], 'stopped with the upload unconfirmed');
+
+  lose = 'create';
+  const second = await start();
+  await until(() => fake.batches.created.length === 1, 'the batch');
+  await second.close();
+  t.match(JSON.parse(readFileSync(join(reportsDir, 'runs', runId, 'run.json'), 'utf8')).batch.parts, [{ step: 'creating', batch_id: null, file_id: /^file-/ }], 'stopped with the batch unconfirmed');
+
+  const third = await start();
+  fake.batches.autoAdvance = true;
+  const run = await pollRun(third, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 5, done: 5, failed: 0 });
+  t.equal(batchUploads(fake).length, 1, 'one upload at the fake');
+  t.equal(fake.batches.created.length, 1, 'one batch at the fake');
+  t.equal(fake.requests.length, 0);
+  t.equal(resultsOf(reportsDir, runId).length, 5);
+});
+
+t.test('a restart while a completed batch’s results are being recorded: each result once, progress right', async (t) => {
+  const items = 300;
+  const { fake, app, start, reportsDir } = await setup(t);
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(items), models: ['fine-tuned'], scorer: 'heuristic' });
+  const partial = await pollRun(app, runId, (run) => run.progress.done > 0);
+  await app.close();
+  const recorded = resultsOf(reportsDir, runId).length;
+  t.ok(partial.progress.done > 0 && recorded < items, `stopped with ${recorded} of ${items} recorded`);
+
+  const second = await start();
+  const run = await pollRun(second, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: items, done: items, failed: 0 });
+  const results = resultsOf(reportsDir, runId);
+  t.equal(results.length, items);
+  t.equal(new Set(results.map((result) => result.item_id)).size, items, 'each result once');
+  t.equal(fake.batches.created.length, 1);
+  t.equal(batchUploads(fake).length, 1);
+  t.equal(run.summary.all.models[0].n, items, 'the summary counts each result once');
+});
+
+t.test('cancel: the batch still going is cancelled upstream and the run ends cancelled', async (t) => {
+  const { fake, app } = await setup(t);
+  const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned', 'retrieval'], scorer: 'heuristic' });
+  await until(() => fake.batches.created.length === 1, 'the batch');
+  const [batch] = fake.batches.created;
+  fake.batches.advance(batch?.id as string);
+  await pollRun(app, runId, (run) => run.batch?.parts[0]?.step === 'created');
+  const cancelled = await app.inject({ method: 'DELETE', url: `/evaluate/${runId}` });
+  t.equal(cancelled.statusCode, 200);
+  const run = await pollRun(app, runId);
+  t.equal(run.status, 'cancelled');
+  t.same(run.progress, { total: 6, done: 3, failed: 0 }, 'the offline answers stay');
+  t.ok(fake.lifecycleRequests.some((request) => request.method === 'POST' && request.path === `/v1/batches/${batch?.id}/cancel`), 'cancelled upstream');
+  t.equal(batch?.status, 'cancelling');
+  t.equal(run.batch?.parts[0]?.status, 'cancelling');
+});
+
+t.test('an alias with its own base_url has no Batch API: 400 batch_unsupported, nothing stored', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'models-batch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const modelsFile = join(dir, 'models.json');
+  writeFileSync(
+    modelsFile,
+    JSON.stringify({
+      models: {
+        'llama-local': { model_id: 'llama3.1:8b', base_url: 'http://127.0.0.1:9/v1', api_key_env: null, api_style: 'chat' },
+        'vllm-batch': { model_id: 'qwen', base_url: 'http://127.0.0.1:9/v1', api_key_env: null, batch_api: true },
+        judge: { base_url: 'http://127.0.0.1:9/v1' },
+      },
+    }),
+  );
+  const { app, reportsDir } = await buildTestApp(t, { OPENAI_API_KEY: KEY, MODELS_FILE: modelsFile });
+  const refused = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', inquiries: ['Where is my order?'], models: ['fine-tuned', 'llama-local'], scorer: 'heuristic' } });
+  t.equal(refused.statusCode, 400);
+  t.match(refused.json(), { error: { code: 'batch_unsupported', message: /Model 'llama-local'.*no Batch API.*mode "live"/, details: { model: 'llama-local' } } });
+  const judged = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', inquiries: ['Where is my order?'], models: ['fine-tuned'], scorer: 'judge' } });
+  t.match(judged.json(), { error: { code: 'batch_unsupported', message: /The judge .*needed by the judge scorer/, details: { model: 'judge' } } });
+  t.same((await app.inject('/evaluate')).json().runs, [], 'nothing stored');
+  void reportsDir;
+  const accepted = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', inquiries: ['Where is my order?'], models: ['vllm-batch'], scorer: 'none' } });
+  t.equal(accepted.statusCode, 202, 'batch_api: true opts an alias in');
+  await app.inject({ method: 'DELETE', url: `/evaluate/${accepted.json().run_id}` });
+  const live = await app.inject({ method: 'POST', url: '/evaluate', payload: { inquiries: ['Where is my order?'], models: ['llama-local'], scorer: 'none' } });
+  t.equal(live.statusCode, 202, 'a live run of the same alias is fine');
+  await app.inject({ method: 'DELETE', url: `/evaluate/${live.json().run_id}` });
+});
+
+t.test('over the request limit: several parts, each its own file and batch', async (t) => {
+  const { fake, app, reportsDir } = await setup(t, {}, { BATCH_MAX_REQUESTS: '2' });
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(5), models: ['fine-tuned'], scorer: 'heuristic' });
+  const run = await pollRun(app, runId);
+  t.same(run.progress, { total: 5, done: 5, failed: 0 });
+  t.same(batchUploads(fake).map((file) => file.filename), [0, 1, 2].map((part) => `${runId}-answer-fine-tuned-${part}.jsonl`));
+  t.same(batchUploads(fake).map((file) => linesOf(file.content).length), [2, 2, 1]);
+  t.equal(fake.batches.created.length, 3);
+  t.same(run.batch?.parts.map((part) => [part.part, part.first_item, part.items]), [[0, 0, 2], [1, 2, 2], [2, 4, 1]]);
+  t.equal(resultsOf(reportsDir, runId).length, 5);
+});
+
+t.test('the estimated cost of a batch run is at batch prices: half the list price', async (t) => {
+  const { fake, app, reportsDir } = await setup(t);
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(3), models: ['baseline'], scorer: 'heuristic' });
+  const run = await pollRun(app, runId);
+  const results = resultsOf(reportsDir, runId);
+  const price = listPriceFor('gpt-4.1-mini-2025-04-14') as { input_per_million: number; output_per_million: number };
+  const tokensIn = results.reduce((sum, result) => sum + result.tokens_in, 0);
+  const tokensOut = results.reduce((sum, result) => sum + result.tokens_out, 0);
+  const listCost = (tokensIn / 1e6) * price.input_per_million + (tokensOut / 1e6) * price.output_per_million;
+  t.ok(listCost > 0);
+  t.equal(Math.abs(run.summary.all.models[0].estimated_cost_usd - listCost / 2) < 1e-12, true, `${run.summary.all.models[0].estimated_cost_usd} is half of ${listCost}`);
+});
