@@ -409,3 +409,19 @@ t.test('a cancel while the create is on its way: the job it makes is cancelled u
   t.match(reply.json(), { id: pending.id, status: 'cancelled', step: 'done', upstream_job_id: s.fake.fineTuning.created[0]?.id });
   t.equal(s.fake.fineTuning.created[0]?.status, 'cancelled', 'the job the create made is cancelled upstream');
 });
+
+t.test('an API-only process follows no job; a worker on the same store does, and serves no /fine-tunes', async (t) => {
+  const s = await setup(t);
+  const aliases = aliasRecorder();
+  const api = await startApp(t, s, { env: { ROLE: 'api' }, aliases });
+  const created = (await post(api.app, request)).json() as Job;
+  s.fake.fineTuning.advance(created.upstream_job_id, 'succeeded');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.match((await api.app.inject(`/fine-tunes/${created.id}`)).json(), { status: 'validating_files', step: 'follow' }, 'not polled by the API process');
+
+  const worker = await startApp(t, s, { env: { ROLE: 'worker' }, aliases });
+  t.equal((await worker.app.inject(`/fine-tunes/${created.id}`)).statusCode, 404, 'a worker answers only the probes');
+  const done = await waitForJob(api.app, created.id, (job) => job.step === 'done');
+  t.match(done, { status: 'succeeded', registered_alias: 'fine-tuned-next' });
+  t.equal(aliases.assigned.length, 1);
+});
