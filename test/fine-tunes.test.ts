@@ -326,12 +326,18 @@ t.test('cancel before the job exists: at once when nothing was created, upstream
   const cancelled = (await app.inject({ method: 'DELETE', url: `/fine-tunes/${creating.id}` })).json();
   t.match(cancelled, { status: 'cancelled', step: 'done', upstream_job_id: s.fake.fineTuning.created[0]?.id });
   t.equal(s.fake.fineTuning.created[0]?.status, 'cancelled', 'the job the lost reply made is cancelled upstream');
+
+  const ended = (await post(app, request)).json() as Job;
+  s.fake.fineTuning.advance(ended.upstream_job_id, 'succeeded');
+  const tooLate = await app.inject({ method: 'DELETE', url: `/fine-tunes/${ended.id}` });
+  t.equal(tooLate.statusCode, 409, 'ended upstream since the last poll');
+  t.match(tooLate.json().error, { code: 'fine_tune_finished', message: /already ended upstream/ });
   await close();
 
   // A follower that starts now finds nothing left to do for either.
   const next = await startApp(t, s);
   await new Promise((resolve) => setTimeout(resolve, 100));
-  t.equal(s.fake.fineTuning.created.length, 1, 'no job created for the cancelled ones');
+  t.equal(s.fake.fineTuning.created.length, 2, 'no job created for the cancelled ones');
   t.match((await next.app.inject(`/fine-tunes/${uploading.id}`)).json(), { status: 'cancelled', files: { training: { upstream_file_id: null } } });
 });
 

@@ -13,7 +13,8 @@ import {
   type FileRole, type FineTuneFile, type FineTuneRecord, type Hyperparameters,
 } from './fine-tune-record.js';
 import type { FineTuneStore } from './fine-tune-store.js';
-import { cancelJob, checkBaseModel, errorOf, findCreatedJob, type FineTuneUpstream } from './fine-tune-upstream.js';
+import type { FineTuningJob } from 'openai/resources/fine-tuning/jobs/jobs';
+import { cancelJob, checkBaseModel, errorOf, findCreatedJob, isRefusal, type FineTuneUpstream } from './fine-tune-upstream.js';
 import { REGISTER_LIKE, runSetup, type FineTuneAliases, type FineTuneRuns, type JobStepDeps } from './job-steps.js';
 import { updateRecord } from './record-updates.js';
 
@@ -161,21 +162,25 @@ export function createFineTunes(deps: FineTunesDeps): FineTunes {
     }
     const upstream = upstreamFor(record.upstream_alias);
     let jobId = record.upstream_job_id;
+    let job: FineTuningJob | null = null;
     try {
       // A create whose reply was lost may have made the job: it is looked for before the job is taken as never created.
       if (jobId === null && record.create_started) jobId = (await findCreatedJob(upstream, id))?.id ?? null;
-      const job = jobId === null ? null : await cancelJob(upstream, jobId);
-      return await updateRecord(store, record, (current) => ({
-        ...current,
-        upstream_job_id: current.upstream_job_id ?? jobId,
-        status: 'cancelled',
-        step: 'done',
-        error: job ? errorOf(job.error) : current.error,
-        finished_at: current.finished_at ?? new Date().toISOString(),
-      }));
+      if (jobId !== null) job = await cancelJob(upstream, jobId);
     } catch (error) {
+      // The upstream refuses to cancel a job that has ended since the last poll; the next poll records how it ended.
+      if (isRefusal(error)) throw new AppError(409, 'fine_tune_finished', `Fine-tuning job '${id}' has already ended upstream; only a job under way can be cancelled.`);
       throw mapUpstreamError(error, upstream.alias);
     }
+    const cancelled = job;
+    return updateRecord(store, record, (current) => ({
+      ...current,
+      upstream_job_id: current.upstream_job_id ?? jobId,
+      status: 'cancelled',
+      step: 'done',
+      error: cancelled ? errorOf(cancelled.error) : current.error,
+      finished_at: current.finished_at ?? new Date().toISOString(),
+    }));
   }
 
   return {

@@ -74,7 +74,7 @@ export async function runSetup(deps: JobStepDeps, claimed: FineTuneRecord): Prom
       record = await updateRecord(store, record, (current) => withFile(current, role, { upstream_file_id: id, content: null }));
     }
     if (record.upstream_job_id === null && record.status !== 'cancelled') {
-      record = await updateRecord(store, record, (current) => ({ ...current, status: current.status === 'cancelled' ? 'cancelled' : 'creating_job', step: current.status === 'cancelled' ? 'done' : 'create' }));
+      record = await updateRecord(store, record, (current) => (current.status === 'cancelled' ? null : { ...current, status: 'creating_job', step: 'create' }));
       let job = record.create_started ? await findCreatedJob(upstream, record.id) : null;
       if (job === null && record.status !== 'cancelled') {
         record = await updateRecord(store, record, (current) => ({ ...current, create_started: true }));
@@ -93,8 +93,8 @@ export async function runSetup(deps: JobStepDeps, claimed: FineTuneRecord): Prom
   } catch (error) {
     if (!isRefusal(error)) {
       deps.log.warn({ fine_tune_id: record.id, err: mapUpstreamError(error, upstream.alias) }, 'fine-tuning job setup interrupted; the follower goes on with it');
-      await updateRecord(store, record, (current) => ({ ...current, lease: null })).catch(() => undefined);
-      return record;
+      const interrupted = record;
+      return updateRecord(store, record, (current) => ({ ...current, lease: null })).catch(() => interrupted);
     }
     const refused = mapUpstreamError(error, upstream.alias);
     await updateRecord(store, record, (current) => failedWith(current, recordedError(refused)));
