@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { DEFAULT_FT_MODEL_ID } from '../src/config.js';
 import { listPriceFor } from '../src/models/pricing.js';
-import { answerCustomId, parseAnswerCustomId, splitIntoParts } from '../src/runs/batch-lines.js';
+import { answerCustomId, parseAnswerCustomId, readOutputLines, splitIntoParts } from '../src/runs/batch-lines.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from './helpers/fake-openai.js';
 import { pollRun } from './helpers/run-polling.js';
@@ -63,6 +63,26 @@ t.test('custom_id names the item and the model, and reads back exactly', async (
   }
   t.equal(parseAnswerCustomId('j:x:y:0'), undefined);
   t.equal(parseAnswerCustomId('a:%E0%A4%A:x'), undefined, 'a malformed escape is not an id');
+});
+
+t.test('output and error lines: a success, an error body, a line error, and rows that are not output lines', async (t) => {
+  const rows = [
+    JSON.stringify({ id: 'r1', custom_id: 'ok', response: { status_code: 200, request_id: 'q', body: { hello: 1 } }, error: null }),
+    JSON.stringify({ id: 'r2', custom_id: 'http', response: { status_code: 429, request_id: 'q', body: { error: { code: 'rate_limit_exceeded', message: 'Slow down.' } } }, error: null }),
+    JSON.stringify({ id: 'r3', custom_id: 'expired', response: null, error: { code: 'batch_expired', message: 'Too late.' } }),
+    JSON.stringify({ id: 'r4', custom_id: 'bare', response: { status_code: 500, request_id: 'q', body: null }, error: null }),
+    JSON.stringify({ id: 'r5', custom_id: 'nothing', response: null, error: null }),
+    '{not json',
+    JSON.stringify({ id: 'r6', response: null }),
+    '',
+  ];
+  t.same(readOutputLines(rows.join('\n')), [
+    { custom_id: 'ok', ok: true, body: { hello: 1 } },
+    { custom_id: 'http', ok: false, code: 'rate_limit_exceeded', message: 'Slow down.' },
+    { custom_id: 'expired', ok: false, code: 'batch_expired', message: 'Too late.' },
+    { custom_id: 'bare', ok: false, code: 'upstream_status_500', message: 'The batch request failed with status 500.' },
+    { custom_id: 'nothing', ok: false, code: 'batch_request_failed', message: 'The batch request failed.' },
+  ]);
 });
 
 t.test('parts: at most maxRequests lines and maxBytes bytes each, an item never cut, the same parts every time', async (t) => {
@@ -337,6 +357,16 @@ t.test('cancel: the batch still going is cancelled upstream and the run ends can
   t.ok(fake.lifecycleRequests.some((request) => request.method === 'POST' && request.path === `/v1/batches/${batch?.id}/cancel`), 'cancelled upstream');
   t.equal(batch?.status, 'cancelling');
   t.equal(run.batch?.parts[0]?.status, 'cancelling');
+});
+
+t.test('cancel while the upstream refuses to cancel the batch: the run still ends cancelled', async (t) => {
+  const { fake, app } = await setup(t, { lifecycleBehaviour: (request) => (request.path.endsWith('/cancel') ? { status: 500 } : undefined) });
+  const runId = await startRun(app, { inquiries: inquiries(2), models: ['fine-tuned'], scorer: 'heuristic' });
+  await pollRun(app, runId, (run) => run.batch?.parts[0]?.step === 'created');
+  t.equal((await app.inject({ method: 'DELETE', url: `/evaluate/${runId}` })).statusCode, 200);
+  const run = await pollRun(app, runId);
+  t.equal(run.status, 'cancelled');
+  t.equal(fake.batches.created[0]?.status, 'validating', 'the upstream kept it');
 });
 
 t.test('an alias with its own base_url has no Batch API: 400 batch_unsupported, nothing stored', async (t) => {

@@ -87,13 +87,23 @@ export const judgedItemsOf = (collection: BatchCollection, answers: ReadonlyMap<
 
 const modelOf = (record: RunRecord, alias: string) => record.models.find((model) => model.alias === alias) as RunModel;
 
-/** A line with no usable result: answered synchronously now (retry), or recorded failed with its reason. */
-async function answerFailedLine(collection: BatchCollection, item: RunItem, model: RunModel, failure: Failure): Promise<'done' | 'aborted' | 'deferred'> {
-  const { record, sink, work, signal, state } = collection;
-  if (state.failures === 'retry') return work.pair(item, model, signal, { mayDefer: false });
-  await recordResult(sink, toRunResult(record.run_id, item, model.alias, failedAnswer(model.model_id, new AppError(502, failure.code, failure.message))));
-  return 'done';
+/** A synchronous upstream call of a batch run: a failed line's (batch_failures retry), or a pairwise verdict. */
+export type SynchronousCall = () => Promise<void>;
+
+/**
+ * Makes the calls at most the run's `concurrency` at once, as a live run would; false when the run was stopped
+ * first (what was not recorded is done again on resume). A part's failed lines wait until its other lines are in.
+ */
+export async function callSynchronously(collection: Pick<BatchCollection, 'record' | 'signal'>, calls: readonly SynchronousCall[]): Promise<boolean> {
+  let next = 0;
+  const worker = async () => {
+    while (next < calls.length && !collection.signal.aborted) await (calls[next++] as SynchronousCall)();
+  };
+  await Promise.all(Array.from({ length: Math.min(collection.record.concurrency, calls.length) }, worker));
+  return !collection.signal.aborted;
 }
+
+const itemLog = (collection: BatchCollection, item: RunItem) => collection.log.child({ run_id: collection.record.run_id, item_id: item.item_id });
 
 /**
  * Records every item of a finished answer part not recorded yet; false when the run was stopped first (the
@@ -101,25 +111,34 @@ async function answerFailedLine(collection: BatchCollection, item: RunItem, mode
  * again from the same output file.
  */
 export async function collectAnswerPart(collection: BatchCollection, part: BatchPart, entry: OpenAIModelEntry, client: OpenAI): Promise<boolean> {
-  const { record, finished, work, signal } = collection;
+  const { record, finished, work, signal, sink, state } = collection;
   const model = modelOf(record, part.alias);
   const outcomes = await outcomesOf(client, part);
+  const retries: SynchronousCall[] = [];
   for (const item of collection.items.slice(part.first_item, part.first_item + part.items)) {
     if (signal.aborted) return false;
     const key = resultKey(item.item_id, part.alias);
     if (finished.has(key)) continue;
     const outcome = outcomes.get(answerCustomId(item.item_id, part.alias));
     const read = outcome === undefined ? missingLine(part.status) : outcome.ok ? readAnswerBody(entry, outcome.body) : outcome;
-    let done: string = 'done';
-    if (!read.ok) done = await answerFailedLine(collection, item, model, { ok: false, code: read.code, message: read.message });
-    else if (record.scorer !== 'judge') done = await work.finish(item, model, answeredOf(entry, read.result), signal, collection.log.child({ run_id: record.run_id, item_id: item.item_id }));
-    else continue;
-    if (done === 'aborted') return false;
+    if (!read.ok && state.failures === 'retry') {
+      retries.push(async () => {
+        if ((await work.pair(item, model, signal, { mayDefer: false })) !== 'aborted') finished.add(key);
+      });
+      continue;
+    }
+    if (!read.ok) {
+      await recordResult(sink, toRunResult(record.run_id, item, model.alias, failedAnswer(model.model_id, new AppError(502, read.code, read.message))));
+    } else if (record.scorer === 'judge') {
+      continue;
+    } else if ((await work.finish(item, model, answeredOf(entry, read.result), signal, itemLog(collection, item))) === 'aborted') {
+      return false;
+    }
     finished.add(key);
     // Recording many lines never holds the event loop for the whole file.
     await setImmediate();
   }
-  return !signal.aborted;
+  return callSynchronously(collection, retries);
 }
 
 /**
@@ -130,12 +149,13 @@ export async function collectJudgePart(collection: BatchCollection, part: BatchP
   const { record, finished, work, signal, sink, deps } = collection;
   const model = modelOf(record, part.alias);
   const outcomes = await outcomesOf(client, part);
+  const retries: SynchronousCall[] = [];
   for (const item of judgedItemsOf(collection, answers).slice(part.first_item, part.first_item + part.items)) {
     if (signal.aborted) return false;
     const key = resultKey(item.item_id, part.alias);
     const answered = answers.get(item.item_id) as AnsweredPair;
     if (finished.has(key)) continue;
-    const record_ = (scoring: Parameters<typeof answeredOutcome>[1]) => recordResult(sink, toRunResult(record.run_id, item, part.alias, answeredOutcome(answered, scoring)));
+    const recordScoring = (scoring: Parameters<typeof answeredOutcome>[1]) => recordResult(sink, toRunResult(record.run_id, item, part.alias, answeredOutcome(answered, scoring)));
     const verdicts: JudgeVerdict[] = [];
     let failure: Failure | undefined;
     try {
@@ -146,22 +166,25 @@ export async function collectJudgePart(collection: BatchCollection, part: BatchP
       }
     } catch (error) {
       const { code, message } = error as AppError;
-      failure = undefined;
-      await record_({ scores: null, outcome: 'failed', error: { stage: 'score', code, message } });
+      await recordScoring({ scores: null, outcome: 'failed', error: { stage: 'score', code, message } });
       finished.add(key);
       continue;
     }
     if (failure && collection.state.failures === 'retry') {
-      if ((await work.finish(item, model, answered, signal, collection.log.child({ run_id: record.run_id, item_id: item.item_id }))) === 'aborted') return false;
-    } else if (failure) {
-      await record_({ scores: null, outcome: 'failed', error: { stage: 'score', code: failure.code, message: failure.message } });
+      retries.push(async () => {
+        if ((await work.finish(item, model, answered, signal, itemLog(collection, item))) !== 'aborted') finished.add(key);
+      });
+      continue;
+    }
+    if (failure) {
+      await recordScoring({ scores: null, outcome: 'failed', error: { stage: 'score', code: failure.code, message: failure.message } });
     } else {
       const reference = item.reference !== null && item.reference.trim() !== '' ? item.reference : null;
       const scores = toRubricScores(verdicts, deps.config.RUBRIC_WEIGHTS, { inquiry: item.inquiry, answer: answered.answer, reference }, judge.model_id);
-      await record_({ scores, outcome: 'scored', error: null });
+      await recordScoring({ scores, outcome: 'scored', error: null });
     }
     finished.add(key);
     await setImmediate();
   }
-  return !signal.aborted;
+  return callSynchronously(collection, retries);
 }

@@ -13,7 +13,7 @@ import type { SummaryAccumulator } from '../export/summary.js';
 import { mapUpstreamError } from '../errors.js';
 import type { OpenAIModelEntry } from '../models/registry.js';
 import { judgeEntry } from '../scoring/judge-call.js';
-import { batchAnswersOf, collectAnswerPart, collectJudgePart, judgedItemsOf, type BatchCollection } from './batch-collect.js';
+import { batchAnswersOf, callSynchronously, collectAnswerPart, collectJudgePart, judgedItemsOf, type BatchCollection, type SynchronousCall } from './batch-collect.js';
 import { answerLine, BATCH_MAX_BYTES, endpointOf, jsonlOf, judgeLines, splitIntoParts } from './batch-lines.js';
 import { FINISHED_BATCH_STATUSES, partFilename, partKey, plannedPart, type BatchPart, type BatchPhase, type BatchRunState } from './batch-state.js';
 import { findOrCreateBatch, findOrUploadFile } from './batch-upstream.js';
@@ -173,13 +173,14 @@ async function answerOffline(drive: BatchDrive): Promise<boolean> {
 async function giveVerdicts(drive: BatchDrive): Promise<void> {
   const { record, items, signal, work } = drive;
   const scan = await scanRun(drive.deps.store, record);
+  const verdicts: SynchronousCall[] = [];
   for (const item of items) {
     const answers = new Map(record.models.map((model) => [model.alias, scan.answers.get(resultKey(item.item_id, model.alias)) ?? null]));
     for (const other of record.models.slice(1)) {
-      if (signal.aborted) return;
-      if (!scan.judged.has(resultKey(item.item_id, other.alias))) await work.verdict(item, other, answers, signal);
+      if (!scan.judged.has(resultKey(item.item_id, other.alias))) verdicts.push(async () => void (await work.verdict(item, other, answers, signal)));
     }
   }
+  await callSynchronously(drive, verdicts);
 }
 
 /**
