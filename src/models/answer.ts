@@ -11,7 +11,8 @@ import {
   type WireResult,
 } from './openai-wire.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
-import type { ModelRegistry, OpenAIModelEntry } from './registry.js';
+import { listPriceFor } from './pricing.js';
+import type { ModelEntry, ModelRegistry, OpenAIModelEntry } from './registry.js';
 import { answerFromKnowledgeBase } from './retrieval-model.js';
 import type { TrafficLane, UpstreamClients } from './upstream-clients.js';
 import { redactSecrets } from '../secrets.js';
@@ -48,6 +49,11 @@ export interface AnswerContext {
   signal?: AbortSignal;
   /** Evaluation runs send their calls on the batch lane, so that interactive callers never queue behind them. */
   lane?: TrafficLane;
+  /**
+   * The model id a run was created with. An alias re-pointed since (a promote, a fine-tune registered under it)
+   * must not change what the rest of the run answers with: its record and summary name this model.
+   */
+  modelId?: string;
 }
 
 export interface AnswerDeps {
@@ -99,9 +105,15 @@ const fromCache = (alias: string, cached: CachedAnswer, latency_ms: number): Mod
   cache_hit: true,
 });
 
+/** The alias's entry, answering with `modelId` when the alias has been re-pointed to another model since. */
+function pinnedEntry(entry: ModelEntry, modelId: string | undefined): ModelEntry {
+  if (modelId === undefined || entry.kind !== 'openai' || entry.model_id === modelId) return entry;
+  return { ...entry, model_id: modelId, pricing: listPriceFor(modelId) };
+}
+
 /** One answer from the model behind `modelName`, with one log line per upstream call. */
 export async function answerInquiry(deps: AnswerDeps, modelName: string, params: AnswerParams, ctx: AnswerContext): Promise<ModelAnswer> {
-  const entry = deps.registry.resolve(modelName);
+  const entry = pinnedEntry(deps.registry.resolve(modelName), ctx.modelId);
   if (entry.kind === 'retrieval') {
     const answer = answerFromKnowledgeBase(deps.knowledgeBase, entry, params.inquiry, deps.config.RETRIEVAL_MIN_CONFIDENCE);
     ctx.log.info({ alias: entry.alias, model_id: entry.model_id, latency_ms: answer.latency_ms, outcome: answer.status, match_line: answer.match?.line }, 'offline model answered');

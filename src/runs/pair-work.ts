@@ -172,7 +172,7 @@ export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunS
   async function answer(item: RunItem, model: RunModel, signal: AbortSignal, log: FastifyBaseLogger, mayDefer: boolean): Promise<ModelAnswer | null | 'aborted' | 'deferred'> {
     try {
       if (storedAnswers) return await storedAnswers.answerOf(item.item_id, model.alias);
-      return await waitingOutOutages(() => answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal, lane: 'batch' }), signal, deps.config.RUN_MAX_OUTAGE_WAIT_MS);
+      return await waitingOutOutages(() => answerInquiry(deps, model.alias, { inquiry: item.inquiry }, { log, signal, lane: 'batch', modelId: model.model_id }), signal, deps.config.RUN_MAX_OUTAGE_WAIT_MS);
     } catch (error) {
       if (signal.aborted) return 'aborted'; // abandoned, not failed: it is answered again on resume
       // Not written: if the process stops before the retry, the pair is simply answered again on resume.
