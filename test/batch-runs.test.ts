@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { DEFAULT_FT_MODEL_ID } from '../src/config.js';
 import { listPriceFor } from '../src/models/pricing.js';
-import { answerCustomId, parseAnswerCustomId, readOutputLines, splitIntoParts } from '../src/runs/batch-lines.js';
+import { answerCustomId, parseAnswerCustomId, readOutputLine, splitIntoParts } from '../src/runs/batch-lines.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from './helpers/fake-openai.js';
 import { pollRun } from './helpers/run-polling.js';
@@ -76,7 +76,7 @@ t.test('output and error lines: a success, an error body, a line error, and rows
     JSON.stringify({ id: 'r6', response: null }),
     '',
   ];
-  t.same(readOutputLines(rows.join('\n')), [
+  t.same(rows.map(readOutputLine).filter(Boolean), [
     { custom_id: 'ok', ok: true, body: { hello: 1 } },
     { custom_id: 'http', ok: false, code: 'rate_limit_exceeded', message: 'Slow down.' },
     { custom_id: 'expired', ok: false, code: 'batch_expired', message: 'Too late.' },
@@ -397,6 +397,18 @@ t.test('an alias with its own base_url has no Batch API: 400 batch_unsupported, 
   const live = await app.inject({ method: 'POST', url: '/evaluate', payload: { inquiries: ['Where is my order?'], models: ['llama-local'], scorer: 'none' } });
   t.equal(live.statusCode, 202, 'a live run of the same alias is fine');
   await app.inject({ method: 'DELETE', url: `/evaluate/${live.json().run_id}` });
+});
+
+t.test('an output file larger than UPSTREAM_MAX_REPLY_BYTES is read line by line, whole', async (t) => {
+  const { fake, app, reportsDir } = await setup(t, {}, { UPSTREAM_MAX_REPLY_BYTES: '4096' });
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(12), models: ['fine-tuned'], scorer: 'heuristic' });
+  const run = await pollRun(app, runId);
+  const outputFile = await fetch(`${fake.url}/files/${run.batch?.parts[0]?.output_file_id}/content`, { headers: { authorization: `Bearer ${KEY}` } });
+  const bytes = (await outputFile.arrayBuffer()).byteLength;
+  t.ok(bytes > 4096, `the output file has ${bytes} bytes`);
+  t.same(run.progress, { total: 12, done: 12, failed: 0 });
+  t.equal(resultsOf(reportsDir, runId).length, 12);
 });
 
 t.test('over the request limit: several parts, each its own file and batch', async (t) => {

@@ -12,9 +12,9 @@ import { redactSecrets } from '../secrets.js';
 import { toRubricScores, type JudgeVerdict } from '../scoring/judge.js';
 import { verdictFromBody } from '../scoring/judge-call.js';
 import { JUDGE_VERDICT_FORMAT } from '../scoring/judge-prompt.js';
-import { answerCustomId, judgeCustomId, readAnswerBody, readOutputLines, type LineOutcome } from './batch-lines.js';
+import { answerCustomId, judgeCustomId, readAnswerBody, readOutputLine, type LineOutcome } from './batch-lines.js';
 import type { BatchPart, BatchRunState } from './batch-state.js';
-import { downloadText } from './batch-upstream.js';
+import { fileLines } from './batch-upstream.js';
 import { answeredOutcome, failedAnswer, recordResult, toRunResult, type AnsweredPair, type createPairWork, type PairWorkDeps, type RunSink } from './pair-work.js';
 import type { RunItem } from './run-result.js';
 import { resultKey, type RunRecord } from './run-store.js';
@@ -60,7 +60,10 @@ const answeredOf = (entry: OpenAIModelEntry, result: { answer: string; usage: An
 export async function outcomesOf(client: OpenAI, part: BatchPart): Promise<Map<string, LineOutcome>> {
   const outcomes = new Map<string, LineOutcome>();
   for (const fileId of [part.error_file_id, part.output_file_id]) {
-    for (const outcome of readOutputLines(await downloadText(client, fileId))) outcomes.set(outcome.custom_id, outcome);
+    for await (const row of fileLines(client, fileId)) {
+      const outcome = readOutputLine(row);
+      if (outcome) outcomes.set(outcome.custom_id, outcome);
+    }
   }
   return outcomes;
 }

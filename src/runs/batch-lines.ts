@@ -97,24 +97,20 @@ function failureOf(line: z.infer<typeof OutputLineSchema>): { code: string; mess
   };
 }
 
-/** Reads an output or error file's JSONL; lines that are not a batch output line are skipped (counted as missing). */
-export function readOutputLines(text: string): LineOutcome[] {
-  const outcomes: LineOutcome[] = [];
-  for (const row of text.split('\n')) {
-    if (row.trim() === '') continue;
-    let parsed;
-    try {
-      parsed = OutputLineSchema.safeParse(JSON.parse(row));
-    } catch {
-      continue;
-    }
-    if (!parsed.success) continue;
-    const line = parsed.data;
-    const status = line.response?.status_code;
-    if (!line.error && status !== undefined && status >= 200 && status < 300) outcomes.push({ custom_id: line.custom_id, ok: true, body: line.response?.body });
-    else outcomes.push({ custom_id: line.custom_id, ok: false, ...failureOf(line) });
+/** One line of an output or error file; undefined for a line that is not a batch output line (its request then counts as missing). */
+export function readOutputLine(row: string): LineOutcome | undefined {
+  if (row.trim() === '') return undefined;
+  let parsed;
+  try {
+    parsed = OutputLineSchema.safeParse(JSON.parse(row));
+  } catch {
+    return undefined;
   }
-  return outcomes;
+  if (!parsed.success) return undefined;
+  const line = parsed.data;
+  const status = line.response?.status_code;
+  if (!line.error && status !== undefined && status >= 200 && status < 300) return { custom_id: line.custom_id, ok: true, body: line.response?.body };
+  return { custom_id: line.custom_id, ok: false, ...failureOf(line) };
 }
 
 /** The answer in a successful line's body, read as a synchronous reply of the entry's style is. */

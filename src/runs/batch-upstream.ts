@@ -3,6 +3,9 @@
  * first for what an earlier attempt may have done (its reply lost, or the process stopped before it wrote the
  * outcome): a file by its name, a batch by its metadata. A blind retry would upload or create twice.
  */
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { toFile, type OpenAI } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import type { BatchEndpoint } from './batch-lines.js';
@@ -38,8 +41,14 @@ export async function findOrCreateBatch(client: OpenAI, request: { input_file_id
   }, { signal });
 }
 
-/** A file's text; an empty text when there is no file (a batch with no output, or no error). */
-export async function downloadText(client: OpenAI, fileId: string | null | undefined): Promise<string> {
-  if (!fileId) return '';
-  return (await client.files.content(fileId)).text();
+/**
+ * A file's lines as they arrive; none when there is no file (a batch with no output, or no error). An output
+ * file holds a whole response per line and can be far larger than any reply read whole (UPSTREAM_MAX_REPLY_BYTES
+ * caps the client's fetch): it is read through a fetch of its own, line by line.
+ */
+export async function* fileLines(client: OpenAI, fileId: string | null | undefined, signal?: AbortSignal): AsyncGenerator<string> {
+  if (!fileId) return;
+  const response = await client.withOptions({ fetch: globalThis.fetch }).files.content(fileId, { signal });
+  if (!response.body) return;
+  yield* createInterface({ input: Readable.fromWeb(response.body as WebReadableStream), crlfDelay: Infinity });
 }
