@@ -4,7 +4,7 @@
  * retried or failed as asked, a restart between any two steps neither uploading nor creating anything twice,
  * cancel, the 400 of an upstream with no Batch API, parts over the request limit, and the cost at batch prices.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -318,6 +318,26 @@ t.test('restarts after an upload and after a batch create whose replies were los
   t.equal(fake.batches.created.length, 1, 'one batch at the fake');
   t.equal(fake.requests.length, 0);
   t.equal(resultsOf(reportsDir, runId).length, 5);
+});
+
+t.test('a restart between the answer batch and the judge batch: the judge phase goes on from the answers upstream', async (t) => {
+  const { fake, app, start, reportsDir } = await setup(t);
+  const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned'], scorer: 'judge' });
+  await until(() => fake.batches.created.length === 1, 'the answer batch');
+  fake.batches.advance(fake.batches.created[0]?.id as string, 'completed');
+  await until(() => fake.batches.created.length === 2, 'the judge batch');
+  await app.close();
+  const resultsFile = join(reportsDir, 'runs', runId, 'results.jsonl');
+  t.equal(existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8').trim() : '', '', 'nothing is recorded before the verdicts');
+
+  const second = await start();
+  fake.batches.autoAdvance = true;
+  const run = await pollRun(second, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 3, done: 3, failed: 0 });
+  t.same(batchUploads(fake).map((file) => file.filename).sort(), [`${runId}-answer-fine-tuned-0.jsonl`, `${runId}-judge-fine-tuned-0.jsonl`]);
+  t.equal(fake.batches.created.length, 2, 'one answer batch and one judge batch');
+  t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'scored' && result.answer.startsWith('Answer to')));
 });
 
 t.test('a restart while a completed batch’s results are being recorded: each result once, progress right', async (t) => {

@@ -33,16 +33,22 @@ interface BatchDrive extends BatchCollection {
   save: () => Promise<boolean>;
 }
 
-/** The upstream a part's requests go to: the answering model's, or the judge's. */
+/**
+ * The upstream a part's requests go to: the judge's, or the answering alias's with the model the run was created
+ * with (an alias re-pointed since answers with its former model, as in a live run).
+ */
 function entryOf(drive: BatchDrive, part: Pick<BatchPart, 'phase' | 'alias'>): OpenAIModelEntry {
-  return part.phase === 'judge' ? judgeEntry(drive.deps.registry) : (drive.deps.registry.resolve(part.alias) as OpenAIModelEntry);
+  if (part.phase === 'judge') return judgeEntry(drive.deps.registry);
+  const entry = drive.deps.registry.resolve(part.alias) as OpenAIModelEntry;
+  const modelId = drive.record.models.find((model) => model.alias === part.alias)?.model_id ?? entry.model_id;
+  return modelId === entry.model_id ? entry : { ...entry, model_id: modelId };
 }
 
 const clientOf = (drive: BatchDrive, part: Pick<BatchPart, 'phase' | 'alias'>): OpenAI => drive.deps.clients.clientFor(entryOf(drive, part), 'batch');
 
 /** Per upstream model of the run, its units of the phase: one answer line per item, or the judge's samples of each batch answer. */
 async function unitsOf(drive: BatchDrive, phase: BatchPhase, alias: string): Promise<string[][]> {
-  const entry = drive.deps.registry.resolve(alias) as OpenAIModelEntry;
+  const entry = entryOf(drive, { phase: 'answer', alias });
   if (phase === 'answer') return drive.items.map((item) => [answerLine(entry, item)]);
   const answers = await batchAnswersOf(drive, alias, entry, clientOf(drive, { phase: 'answer', alias }));
   const judge = judgeEntry(drive.deps.registry);
