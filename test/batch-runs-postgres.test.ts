@@ -67,3 +67,17 @@ t.test('cancel through the API replica: the batch is cancelled upstream by the p
   const run = await waitForRun(api.app, runId, (current) => current.status === 'cancelled');
   t.same(run.progress, { total: 2, done: 0, failed: 0 });
 });
+
+t.test('a batch the upstream refuses for good fails the run, whichever process drove it', async (t) => {
+  const db = await startTestPostgres(t);
+  const fake = await startFakeOpenAI({ apiKey: KEY, lifecycleBehaviour: (request) => (request.method === 'POST' && request.path === '/v1/batches' ? { status: 400 } : undefined) });
+  t.teardown(() => fake.close());
+  const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, RUNS_STORE: 'postgres', DATABASE_URL: db.url, RUN_SWEEP_INTERVAL_MS: '100', BATCH_POLL_MS: '20' };
+  const { app } = await buildTestApp(t, { ...env, ROLE: 'all' });
+  const created = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', inquiries: ['Where is my order?'], models: ['baseline'], scorer: 'none' } });
+  const runId = (created.json() as { run_id: string }).run_id;
+  const run = await waitForRun(app, runId, (current) => current.status !== 'running' && current.status !== 'queued');
+  t.equal(run.status, 'failed');
+  t.match(run.error, /baseline/);
+  t.equal(fake.batches.created.length, 0);
+});
