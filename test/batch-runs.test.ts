@@ -14,6 +14,7 @@ import { listPriceFor } from '../src/models/pricing.js';
 import { answerCustomId, parseAnswerCustomId, readOutputLine, splitIntoParts } from '../src/runs/batch-lines.js';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from './helpers/fake-openai.js';
+import type { BatchLineFate } from './helpers/fake-openai-jobs.js';
 import { pollRun } from './helpers/run-polling.js';
 
 const KEY = 'sk-test-batch-runs-0123456789';
@@ -120,6 +121,8 @@ t.test('heuristic scorer end to end: one upload and one batch per model, each re
 
   const results = resultsOf(reportsDir, runId);
   t.equal(results.length, 18);
+  t.notOk(readFileSync(join(reportsDir, 'runs', runId, 'run.json'), 'utf8').includes(KEY), 'the key is not in the stored record');
+  t.notOk(uploads.some((file) => file.content.includes(KEY)), 'nor in what was uploaded');
   t.equal(new Set(results.map((result) => `${result.item_id}/${result.model_alias}`)).size, 18, 'each (item, model) once');
   for (const result of results.filter((result) => result.model_alias !== 'retrieval')) {
     t.equal(result.answer, answerOf(`Inquiry: "${result.inquiry}"`), `${result.item_id} ${result.model_alias}: the fake's answer`);
@@ -255,18 +258,22 @@ t.test('failed and missing lines with batch_failures retry: answered synchronous
 });
 
 t.test('failed and missing lines with batch_failures fail: recorded failed with the line’s reason', async (t) => {
-  const { fake, app, reportsDir } = await setup(t, {
-    batchLine: ({ customId }) => (customId === answerCustomId('q1', 'fine-tuned') ? { status: 500 } : customId === answerCustomId('q2', 'fine-tuned') ? 'unexecuted' : undefined),
-  });
+  const fates = new Map<string, BatchLineFate>([
+    [answerCustomId('q1', 'fine-tuned'), { status: 500 }],
+    [answerCustomId('q2', 'fine-tuned'), 'unexecuted'],
+    [answerCustomId('q3', 'fine-tuned'), { status: 200, body: { object: 'response', output: 'not a list' } }],
+  ]);
+  const { fake, app, reportsDir } = await setup(t, { batchLine: ({ customId }) => fates.get(customId) });
   fake.batches.autoAdvance = true;
   const runId = await startRun(app, { inquiries: inquiries(4), models: ['fine-tuned'], scorer: 'heuristic', batch_failures: 'fail' });
   const run = await pollRun(app, runId);
   t.equal(run.status, 'completed');
-  t.same(run.progress, { total: 4, done: 4, failed: 2 });
+  t.same(run.progress, { total: 4, done: 4, failed: 3 });
   t.equal(fake.requests.length, 0, 'nothing retried');
   const byItem = new Map(resultsOf(reportsDir, runId).map((result) => [result.item_id, result]));
   t.match(byItem.get('q1'), { outcome: 'failed', answer: null, error: { stage: 'answer', code: String, message: String } });
   t.match(byItem.get('q2'), { outcome: 'failed', error: { stage: 'answer', code: 'batch_line_missing' } });
+  t.match(byItem.get('q3'), { outcome: 'failed', error: { stage: 'answer', code: 'upstream_invalid_reply', message: /does not have the expected shape/ } }, 'a reply off the shape fails as it would live');
   t.match(byItem.get('q0'), { outcome: 'scored' });
 });
 
