@@ -8,7 +8,7 @@ import t from 'tap';
 import { buildTestApp } from './helpers/build-app.js';
 import { startFakeOpenAI } from './helpers/fake-openai.js';
 import { startTestPostgres } from './helpers/postgres.js';
-import { pollRun } from './helpers/run-polling.js';
+import { pollRun } from './helpers/batch-runs.js';
 
 const KEY = 'sk-test-batch-postgres-0123456789';
 

@@ -1,103 +1,23 @@
 /**
  * Batch runs (`mode: "batch"`) against the fake upstream's files and batches: one upload and one batch per
  * model (and part), each result recorded once whatever the order of the output file, failed and missing lines
- * retried or failed as asked, a restart between any two steps neither uploading nor creating anything twice,
- * cancel, the 400 of an upstream with no Batch API, parts over the request limit, and the cost at batch prices.
+ * retried or failed as asked, the 400 of an upstream with no Batch API, parts over the request limit, and the
+ * cost at batch prices. Restarts and cancel: batch-run-restarts.test.ts.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { DEFAULT_FT_MODEL_ID } from '../src/config.js';
 import { listPriceFor } from '../src/models/pricing.js';
-import { answerCustomId, parseAnswerCustomId, readOutputLine, splitIntoParts } from '../src/runs/batch-lines.js';
+import { answerCustomId } from '../src/runs/batch-lines.js';
+import { answerOf, batchUploads, defaultVerdict, inquiries, KEY, linesOf, pollRun, resultsOf, setup, startRun, until } from './helpers/batch-runs.js';
 import { buildTestApp } from './helpers/build-app.js';
-import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from './helpers/fake-openai.js';
+import type { FakeOpenAIOptions } from './helpers/fake-openai.js';
 import type { BatchLineFate } from './helpers/fake-openai-jobs.js';
-import { pollRun } from './helpers/run-polling.js';
 
-const KEY = 'sk-test-batch-runs-0123456789';
-const inquiries = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `q${i}`, inquiry: `Batch question ${i}`, reference: `Reference answer ${i}.` }));
-const answerOf = (userText: string) => `Answer to ${userText}`;
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-async function setup(t: Test, options: FakeOpenAIOptions = {}, env: Record<string, string> = {}) {
-  const fake = await startFakeOpenAI({ apiKey: KEY, answer: (request) => answerOf(request.userText), ...options });
-  t.teardown(() => fake.close());
-  const reportsDir = mkdtempSync(join(tmpdir(), 'reports-batch-'));
-  t.teardown(() => rmSync(reportsDir, { recursive: true, force: true }));
-  const appEnv = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, REPORTS_DIR: reportsDir, BATCH_POLL_MS: '15', RUN_SWEEP_INTERVAL_MS: '100000', ...env };
-  const start = async () => (await buildTestApp(t, appEnv)).app;
-  return { fake, reportsDir, start, app: await start() };
-}
-
-async function startRun(app: FastifyInstance, body: object): Promise<string> {
-  const reply = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', ...body } });
-  if (reply.statusCode !== 202) throw new Error(`POST /evaluate: ${reply.statusCode} ${reply.body}`);
-  return (reply.json() as { run_id: string }).run_id;
-}
-
-const resultsOf = (reportsDir: string, runId: string) =>
-  readFileSync(join(reportsDir, 'runs', runId, 'results.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Record<string, any>);
-
-/** A valid rubric verdict for the judge's schema: every criterion a 4 with a reason. */
-const defaultVerdict = (schema: Record<string, any>) =>
-  Object.fromEntries(Object.keys(schema.properties ?? {}).map((criterion) => [criterion, { rationale: 'Fine.', score: 4 }]));
-
-const batchUploads = (fake: FakeOpenAI) => fake.files.filter((file) => file.purpose === 'batch');
-const linesOf = (content: Buffer) => content.toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
-
-t.test('custom_id names the item and the model, and reads back exactly', async (t) => {
-  for (const [item, alias] of [['q1', 'fine-tuned'], ['a:b/c d%', 'my.model:v2'], ['ünï', 'x']] as const) {
-    t.same(parseAnswerCustomId(answerCustomId(item, alias)), { item_id: item, alias });
-  }
-  t.equal(parseAnswerCustomId('j:x:y:0'), undefined);
-  t.equal(parseAnswerCustomId('a:%E0%A4%A:x'), undefined, 'a malformed escape is not an id');
-});
-
-t.test('output and error lines: a success, an error body, a line error, and rows that are not output lines', async (t) => {
-  const rows = [
-    JSON.stringify({ id: 'r1', custom_id: 'ok', response: { status_code: 200, request_id: 'q', body: { hello: 1 } }, error: null }),
-    JSON.stringify({ id: 'r2', custom_id: 'http', response: { status_code: 429, request_id: 'q', body: { error: { code: 'rate_limit_exceeded', message: 'Slow down.' } } }, error: null }),
-    JSON.stringify({ id: 'r3', custom_id: 'expired', response: null, error: { code: 'batch_expired', message: 'Too late.' } }),
-    JSON.stringify({ id: 'r4', custom_id: 'bare', response: { status_code: 500, request_id: 'q', body: null }, error: null }),
-    JSON.stringify({ id: 'r5', custom_id: 'nothing', response: null, error: null }),
-    '{not json',
-    JSON.stringify({ id: 'r6', response: null }),
-    '',
-  ];
-  t.same(rows.map(readOutputLine).filter(Boolean), [
-    { custom_id: 'ok', ok: true, body: { hello: 1 } },
-    { custom_id: 'http', ok: false, code: 'rate_limit_exceeded', message: 'Slow down.' },
-    { custom_id: 'expired', ok: false, code: 'batch_expired', message: 'Too late.' },
-    { custom_id: 'bare', ok: false, code: 'upstream_status_500', message: 'The batch request failed with status 500.' },
-    { custom_id: 'nothing', ok: false, code: 'batch_request_failed', message: 'The batch request failed.' },
-  ]);
-});
-
-t.test('parts: at most maxRequests lines and maxBytes bytes each, an item never cut, the same parts every time', async (t) => {
-  const units = [['aaaa'], ['bb', 'bb'], ['c'], ['dddddd'], ['e']];
-  t.same(splitIntoParts(units, { maxRequests: 2, maxBytes: 1000 }), [
-    { first: 0, count: 1, lines: 1 },
-    { first: 1, count: 1, lines: 2 },
-    { first: 2, count: 2, lines: 2 },
-    { first: 4, count: 1, lines: 1 },
-  ]);
-  t.same(splitIntoParts(units, { maxRequests: 100, maxBytes: 8 }).map((part) => part.count), [1, 2, 1, 1], 'bytes count each line with its newline');
-  t.throws(() => splitIntoParts([['x'.repeat(20)]], { maxRequests: 10, maxBytes: 8 }), /do not fit/);
-  t.same(splitIntoParts([], { maxRequests: 1, maxBytes: 1 }), []);
-});
+// Each test builds an app or two: on a machine busy with the whole suite, the file takes a while.
+t.setTimeout(240_000);
 
 t.test('heuristic scorer end to end: one upload and one batch per model, each result once, as the fake answered', async (t) => {
   const { fake, app, reportsDir } = await setup(t);
@@ -289,111 +209,6 @@ t.test('an expired batch: what ran is recorded, the rest failed as expired (fail
   t.match(run.batch?.parts[0], { status: 'expired', step: 'collected' });
   const byItem = new Map(resultsOf(reportsDir, runId).map((result) => [result.item_id, result]));
   t.match(byItem.get('q3'), { outcome: 'failed', error: { code: 'batch_expired' } });
-});
-
-t.test('restarts after an upload and after a batch create whose replies were lost: nothing done twice', async (t) => {
-  // The fake loses the reply of the first upload, then (once asked to) of the first batch create.
-  let lose: 'upload' | 'create' | null = 'upload';
-  const { fake, app, start, reportsDir } = await setup(
-    t,
-    {
-      lifecycleBehaviour: (request) => {
-        const lost = request.method === 'POST' && ((lose === 'upload' && request.path === '/v1/files') || (lose === 'create' && request.path === '/v1/batches'));
-        if (lost) lose = null;
-        return lost ? { loseReply: true } : undefined;
-      },
-    },
-    { BATCH_POLL_MS: '400' },
-  );
-  const runId = await startRun(app, { inquiries: inquiries(5), models: ['fine-tuned'], scorer: 'heuristic' });
-  await until(() => batchUploads(fake).length === 1, 'the upload');
-  await app.close();
-  t.match(JSON.parse(readFileSync(join(reportsDir, 'runs', runId, 'run.json'), 'utf8')).batch.parts, [{ step: 'uploading', file_id: null }], 'stopped with the upload unconfirmed');
-
-  lose = 'create';
-  const second = await start();
-  await until(() => fake.batches.created.length === 1, 'the batch');
-  await second.close();
-  t.match(JSON.parse(readFileSync(join(reportsDir, 'runs', runId, 'run.json'), 'utf8')).batch.parts, [{ step: 'creating', batch_id: null, file_id: /^file-/ }], 'stopped with the batch unconfirmed');
-
-  const third = await start();
-  fake.batches.autoAdvance = true;
-  const run = await pollRun(third, runId);
-  t.equal(run.status, 'completed');
-  t.same(run.progress, { total: 5, done: 5, failed: 0 });
-  t.equal(batchUploads(fake).length, 1, 'one upload at the fake');
-  t.equal(fake.batches.created.length, 1, 'one batch at the fake');
-  t.equal(fake.requests.length, 0);
-  t.equal(resultsOf(reportsDir, runId).length, 5);
-});
-
-t.test('a restart between the answer batch and the judge batch: the judge phase goes on from the answers upstream', async (t) => {
-  const { fake, app, start, reportsDir } = await setup(t);
-  const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned'], scorer: 'judge' });
-  await until(() => fake.batches.created.length === 1, 'the answer batch');
-  fake.batches.advance(fake.batches.created[0]?.id as string, 'completed');
-  await until(() => fake.batches.created.length === 2, 'the judge batch');
-  await app.close();
-  const resultsFile = join(reportsDir, 'runs', runId, 'results.jsonl');
-  t.equal(existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8').trim() : '', '', 'nothing is recorded before the verdicts');
-
-  const second = await start();
-  fake.batches.autoAdvance = true;
-  const run = await pollRun(second, runId);
-  t.equal(run.status, 'completed');
-  t.same(run.progress, { total: 3, done: 3, failed: 0 });
-  t.same(batchUploads(fake).map((file) => file.filename).sort(), [`${runId}-answer-fine-tuned-0.jsonl`, `${runId}-judge-fine-tuned-0.jsonl`]);
-  t.equal(fake.batches.created.length, 2, 'one answer batch and one judge batch');
-  t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'scored' && result.answer.startsWith('Answer to')));
-});
-
-t.test('a restart while a completed batch’s results are being recorded: each result once, progress right', async (t) => {
-  const items = 300;
-  const { fake, app, start, reportsDir } = await setup(t);
-  fake.batches.autoAdvance = true;
-  const runId = await startRun(app, { inquiries: inquiries(items), models: ['fine-tuned'], scorer: 'heuristic' });
-  const partial = await pollRun(app, runId, (run) => run.progress.done > 0);
-  await app.close();
-  const recorded = resultsOf(reportsDir, runId).length;
-  t.ok(partial.progress.done > 0 && recorded < items, `stopped with ${recorded} of ${items} recorded`);
-
-  const second = await start();
-  const run = await pollRun(second, runId);
-  t.equal(run.status, 'completed');
-  t.same(run.progress, { total: items, done: items, failed: 0 });
-  const results = resultsOf(reportsDir, runId);
-  t.equal(results.length, items);
-  t.equal(new Set(results.map((result) => result.item_id)).size, items, 'each result once');
-  t.equal(fake.batches.created.length, 1);
-  t.equal(batchUploads(fake).length, 1);
-  t.equal(run.summary.all.models[0].n, items, 'the summary counts each result once');
-});
-
-t.test('cancel: the batch still going is cancelled upstream and the run ends cancelled', async (t) => {
-  const { fake, app } = await setup(t);
-  const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned', 'retrieval'], scorer: 'heuristic' });
-  await until(() => fake.batches.created.length === 1, 'the batch');
-  const [batch] = fake.batches.created;
-  fake.batches.advance(batch?.id as string);
-  await pollRun(app, runId, (run) => run.batch?.parts[0]?.step === 'created');
-  const cancelled = await app.inject({ method: 'DELETE', url: `/evaluate/${runId}` });
-  t.equal(cancelled.statusCode, 200);
-  const run = await pollRun(app, runId);
-  t.equal(run.status, 'cancelled');
-  t.same(run.progress, { total: 6, done: 3, failed: 0 }, 'the offline answers stay');
-  t.ok(fake.lifecycleRequests.some((request) => request.method === 'POST' && request.path === `/v1/batches/${batch?.id}/cancel`), 'cancelled upstream');
-  t.equal(batch?.status, 'cancelling');
-  t.equal(run.batch?.parts[0]?.status, 'cancelling');
-});
-
-t.test('cancel while the upstream refuses to cancel the batch: the run still ends cancelled', async (t) => {
-  const { fake, app } = await setup(t, { lifecycleBehaviour: (request) => (request.path.endsWith('/cancel') ? { status: 500 } : undefined) });
-  const runId = await startRun(app, { inquiries: inquiries(2), models: ['fine-tuned'], scorer: 'heuristic' });
-  await pollRun(app, runId, (run) => run.batch?.parts[0]?.step === 'created');
-  t.equal((await app.inject({ method: 'DELETE', url: `/evaluate/${runId}` })).statusCode, 200);
-  const run = await pollRun(app, runId);
-  t.equal(run.status, 'cancelled');
-  t.equal(fake.batches.created[0]?.status, 'validating', 'the upstream kept it');
 });
 
 t.test('an alias with its own base_url has no Batch API: 400 batch_unsupported, nothing stored', async (t) => {
