@@ -360,11 +360,11 @@ t.test('PostgreSQL: replicas on one database see a promote after a refresh, and 
   await db.start();
 });
 
-t.test('a promote during a run leaves the run answering with the model it was created with', async (t) => {
+t.test('a promote during a run leaves the run answering and judging with the models it was created with', async (t) => {
   const fake = await startFakeOpenAI({ apiKey: KEY, answer: () => GOOD_ANSWER, latencyMs: 40 });
   t.teardown(() => fake.close());
   const { app } = await buildTestApp(t, appEnv(fake, modelsFile(t)));
-  const created = await app.inject({ method: 'POST', url: '/evaluate', payload: { prompt_set: 'eval_inquiries', models: ['fine-tuned'], scorer: 'heuristic', concurrency: 1 } });
+  const created = await app.inject({ method: 'POST', url: '/evaluate', payload: { prompt_set: 'eval_inquiries', models: ['fine-tuned'], scorer: 'judge', concurrency: 1 } });
   t.equal(created.statusCode, 202, created.body);
   const { run_id: runId } = created.json() as { run_id: string };
   for (;;) {
@@ -372,18 +372,21 @@ t.test('a promote during a run leaves the run answering with the model it was cr
     if (run.progress.done >= 2) break;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  const modelsCalled = () => [...new Set(fake.requests.map((request) => (request.body as { model: string }).model))].sort();
+  const before = modelsCalled();
+  t.equal(before.length, 2, 'the answering model and the judge were both called before the promotes');
   const promoted = Date.now();
   t.equal((await promote(app, 'fine-tuned', { model: 'fine-tuned-next' })).statusCode, 200);
+  t.equal((await promote(app, 'judge', { model: 'fine-tuned-next' })).statusCode, 200);
   let ended: { status: string };
   do {
     await new Promise((resolve) => setTimeout(resolve, 20));
     ended = (await app.inject(`/evaluate/${runId}`)).json() as { status: string };
   } while (ended.status === 'running' || ended.status === 'queued');
   t.equal(ended.status, 'completed');
-  const models = fake.requests.map((request) => (request.body as { model: string }).model);
-  t.ok(fake.requests.some((request) => request.at > promoted), 'the run went on answering after the promote');
-  t.same([...new Set(models)], [CURRENT], 'every answer of the run came from the model it was created with');
+  t.ok(fake.requests.some((request) => request.at > promoted), 'the run went on calling after the promotes');
+  t.same(modelsCalled(), before, 'every answer and every verdict of the run came from the models it was created with');
   const csv = (await app.inject(`/evaluate/${runId}/results.csv`)).body;
   t.notMatch(csv, NEXT, 'and its results name no other');
-  t.equal((await answeredBy(app, fake, 'fine-tuned')), NEXT, 'while new calls reach the promoted model');
+  t.equal(await answeredBy(app, fake, 'fine-tuned'), NEXT, 'while new calls reach the promoted model');
 });

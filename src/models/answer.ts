@@ -11,8 +11,7 @@ import {
   type WireResult,
 } from './openai-wire.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
-import { listPriceFor } from './pricing.js';
-import type { ModelEntry, ModelRegistry, OpenAIModelEntry } from './registry.js';
+import { pinnedEntry, type ModelRegistry, type OpenAIModelEntry } from './registry.js';
 import { answerFromKnowledgeBase } from './retrieval-model.js';
 import type { TrafficLane, UpstreamClients } from './upstream-clients.js';
 import { redactSecrets } from '../secrets.js';
@@ -104,12 +103,6 @@ const fromCache = (alias: string, cached: CachedAnswer, latency_ms: number): Mod
   status: cached.status,
   cache_hit: true,
 });
-
-/** The alias's entry, answering with `modelId` when the alias has been re-pointed to another model since. */
-function pinnedEntry(entry: ModelEntry, modelId: string | undefined): ModelEntry {
-  if (modelId === undefined || entry.kind !== 'openai' || entry.model_id === modelId) return entry;
-  return { ...entry, model_id: modelId, pricing: listPriceFor(modelId) };
-}
 
 /** One answer from the model behind `modelName`, with one log line per upstream call. */
 export async function answerInquiry(deps: AnswerDeps, modelName: string, params: AnswerParams, ctx: AnswerContext): Promise<ModelAnswer> {

@@ -294,6 +294,16 @@ export function buildModelRegistry(
   };
 }
 
+/**
+ * The alias's entry as it was when a run was created with `modelId`: an alias re-pointed since (a promote, a
+ * fine-tune registered under it) keeps its upstream settings but answers with the run's model, so that the run's
+ * record and summary stay true of every call it makes.
+ */
+export function pinnedEntry<T extends ModelEntry>(entry: T, modelId: string | null | undefined): T {
+  if (modelId === undefined || modelId === null || entry.kind !== 'openai' || entry.model_id === modelId) return entry;
+  return { ...entry, model_id: modelId, pricing: listPriceFor(modelId) };
+}
+
 /** Resolves every name before anything is called, refusing the same model twice (an alias and a model id it resolves to are one model). */
 export function resolveDistinctModels(registry: ModelRegistry, names: readonly string[]): ModelEntry[] {
   const entries = names.map((name) => registry.resolve(name));

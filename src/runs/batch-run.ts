@@ -11,7 +11,7 @@ import type { OpenAI } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import type { SummaryAccumulator } from '../export/summary.js';
 import { mapUpstreamError } from '../errors.js';
-import type { OpenAIModelEntry } from '../models/registry.js';
+import { pinnedEntry, type OpenAIModelEntry } from '../models/registry.js';
 import { judgeEntry } from '../scoring/judge-call.js';
 import { batchAnswersOf, callSynchronously, collectAnswerPart, collectJudgePart, judgedItemsOf, type BatchCollection, type SynchronousCall } from './batch-collect.js';
 import { answerLine, BATCH_MAX_BYTES, endpointOf, jsonlOf, judgeLines, splitIntoParts } from './batch-lines.js';
@@ -38,11 +38,12 @@ interface BatchDrive extends BatchCollection {
  * with (an alias re-pointed since answers with its former model, as in a live run).
  */
 function entryOf(drive: BatchDrive, part: Pick<BatchPart, 'phase' | 'alias'>): OpenAIModelEntry {
-  if (part.phase === 'judge') return judgeEntry(drive.deps.registry);
-  const entry = drive.deps.registry.resolve(part.alias) as OpenAIModelEntry;
-  const modelId = drive.record.models.find((model) => model.alias === part.alias)?.model_id ?? entry.model_id;
-  return modelId === entry.model_id ? entry : { ...entry, model_id: modelId };
+  if (part.phase === 'judge') return judgeOf(drive);
+  return pinnedEntry(drive.deps.registry.resolve(part.alias) as OpenAIModelEntry, drive.record.models.find((model) => model.alias === part.alias)?.model_id);
 }
+
+/** The run's judge, with the model it was created with. */
+const judgeOf = (drive: BatchDrive) => judgeEntry(drive.deps.registry, drive.record.judge, drive.record.provenance?.judge_model_id);
 
 const clientOf = (drive: BatchDrive, part: Pick<BatchPart, 'phase' | 'alias'>): OpenAI => drive.deps.clients.clientFor(entryOf(drive, part), 'batch');
 
@@ -51,7 +52,7 @@ async function unitsOf(drive: BatchDrive, phase: BatchPhase, alias: string): Pro
   const entry = entryOf(drive, { phase: 'answer', alias });
   if (phase === 'answer') return drive.items.map((item) => [answerLine(entry, item)]);
   const answers = await batchAnswersOf(drive, alias, entry, clientOf(drive, { phase: 'answer', alias }));
-  const judge = judgeEntry(drive.deps.registry);
+  const judge = judgeOf(drive);
   return judgedItemsOf(drive, answers).map((item) => judgeLines(judge, item, alias, answers.get(item.item_id)?.answer ?? '', drive.record.judge_samples));
 }
 

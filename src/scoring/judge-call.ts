@@ -13,7 +13,7 @@ import type { ParsedResponse } from 'openai/resources/responses/responses';
 import { z } from 'zod';
 import { AppError, mapUpstreamError } from '../errors.js';
 import { fromChatResult, fromResponsesResult, responseOutputText, type Usage } from '../models/openai-wire.js';
-import { JUDGE_ALIAS, type ModelRegistry, type OpenAIModelEntry } from '../models/registry.js';
+import { JUDGE_ALIAS, pinnedEntry, type ModelRegistry, type OpenAIModelEntry } from '../models/registry.js';
 import type { UpstreamClients } from '../models/upstream-clients.js';
 import type { ScoreContext } from './score-answer.js';
 
@@ -96,8 +96,8 @@ export function samplingFor(entry: OpenAIModelEntry, samples: number, index: num
 }
 
 /** The judge: the `judge` alias, or another alias a run names as its judge. */
-export function judgeEntry(registry: ModelRegistry, alias: string = JUDGE_ALIAS): OpenAIModelEntry {
-  const entry = registry.resolve(alias);
+export function judgeEntry(registry: ModelRegistry, alias: string = JUDGE_ALIAS, modelId?: string | null): OpenAIModelEntry {
+  const entry = pinnedEntry(registry.resolve(alias), modelId);
   if (entry.kind !== 'openai') {
     throw new AppError(503, 'judge_unavailable', `The '${alias}' alias must be an OpenAI or OpenAI-compatible model to score answers; it is '${entry.model_id}'.`);
   }

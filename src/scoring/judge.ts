@@ -9,6 +9,8 @@ import type { ScoreContext, ScoreInput } from './score-answer.js';
 export interface JudgeOptions {
   samples?: number;
   judge?: string;
+  /** A run's judge model, recorded when it was created: the judge alias re-pointed since does not change it. */
+  judgeModelId?: string | null;
 }
 
 export type { JudgeDeps } from './judge-call.js';
@@ -63,7 +65,7 @@ export async function scoreWithJudge(
   options: JudgeOptions = {},
 ): Promise<RubricScores> {
   const samples = judgeSamples(options.samples);
-  const entry = judgeEntry(deps.registry, options.judge);
+  const entry = judgeEntry(deps.registry, options.judge, options.judgeModelId);
   const messages = buildJudgeMessages(input);
   const verdicts: JudgeVerdict[] = [];
   for (let index = 0; index < samples; index += 1) {

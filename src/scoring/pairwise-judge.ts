@@ -33,6 +33,8 @@ export interface PairwiseOptions {
   samples?: number;
   /** The alias that judges; default: the `judge` alias. */
   judge?: string;
+  /** A run's judge model, recorded when it was created: the judge alias re-pointed since does not change it. */
+  judgeModelId?: string | null;
   /**
    * The active rubric weights: the service's RUBRIC_WEIGHTS for a compare, the run's recorded weights
    * for a run. They do not enter the verdict (it has no weighted score); they are recorded in its
@@ -119,7 +121,7 @@ export function combineOrders(firstAsA: PairwisePreference, secondAsA: PairwiseP
  */
 export async function judgePair(deps: JudgeDeps, input: PairwiseInput, ctx: ScoreContext, options: PairwiseOptions): Promise<PairwiseVerdict> {
   const samples = judgeSamples(options.samples);
-  const entry = judgeEntry(deps.registry, options.judge);
+  const entry = judgeEntry(deps.registry, options.judge, options.judgeModelId);
   const shown: Record<PairwiseOrder, ReturnType<typeof buildPairwiseMessages>> = {
     first_as_a: buildPairwiseMessages({ inquiry: input.inquiry, reference: input.reference, a: input.first.answer, b: input.second.answer }),
     second_as_a: buildPairwiseMessages({ inquiry: input.inquiry, reference: input.reference, a: input.second.answer, b: input.first.answer }),
