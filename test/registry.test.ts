@@ -84,7 +84,10 @@ t.test('retires_on: GET /models and the boot log warn from 90 days before a mode
   const dir = t.testdir();
   const soon = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
   const file = join(dir, 'models.json');
-  writeFileSync(file, JSON.stringify({ models: { 'fine-tuned': { retires_on: soon }, baseline: { retires_on: '2099-01-01' } } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ models: { 'fine-tuned': { retires_on: soon }, baseline: { retires_on: '2099-01-01' }, local: { model_id: 'llama3', base_url: 'http://127.0.0.1:11434/v1', api_key_env: null }, proxy: { model_id: 'gpt-4.1-mini-2025-04-14', base_url: 'http://127.0.0.1:8080/v1', batch_api: true } } }),
+  );
   const { buildTestApp } = await import('./helpers/build-app.js');
   const { app, logs } = await buildTestApp(t, { OPENAI_API_KEY: '', MODELS_FILE: file });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -93,6 +96,11 @@ t.test('retires_on: GET /models and the boot log warn from 90 days before a mode
   t.match(byAlias.get('fine-tuned'), { retires_on: soon, retirement_warning: /^retires on .+, in (29|30) days/ });
   t.match(byAlias.get('baseline'), { retires_on: '2099-01-01', retirement_warning: null });
   t.match(byAlias.get('judge'), { retires_on: null, retirement_warning: null });
+  t.same(
+    models.map((model) => [model.alias, (model as { batch_api?: boolean | null }).batch_api]),
+    [['fine-tuned', true], ['baseline', true], ['judge', true], ['retrieval', null], ['handoff', null], ['local', false], ['proxy', true]],
+    'batch_api: true on OPENAI_BASE_URL, false for an alias with its own server unless it says so, null offline',
+  );
   t.equal((await app.inject('/ready')).statusCode, 200, 'ready all the same');
   t.ok(logs().some((line) => line.level === 40 && line.alias === 'fine-tuned' && /retires on/.test(String(line.msg))), 'the boot log says it');
 

@@ -30,6 +30,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services; aliases: M
       available: availability.available,
       unavailable_reason: availability.available ? null : availability.reason,
       circuit: upstream ? services.clients.circuitOf(upstream) : null,
+      batch_api: upstream?.batch_api ?? null,
       retires_on: upstream?.retires_on ?? null,
       retirement_warning: retirementWarning(upstream?.retires_on, new Date()),
       assigned_at: applied?.assigned_at ?? null,

@@ -18,6 +18,7 @@ export const ModelInfoSchema = z.object({
     .describe(
       "The circuit breaker of the model's upstream: closed (calls go through), open (calls fail fast with 503 upstream_circuit_open after repeated upstream failures), half_open (the cool-down is over; the next call probes the upstream). Null for the offline model, before the upstream's first call, or when breakers are disabled.",
     ),
+  batch_api: z.boolean().nullable().describe('Whether runs with `mode: "batch"` can send this model\'s requests through its upstream\'s Batch API (`batch_api` in MODELS_FILE: true on OPENAI_BASE_URL, false for an alias with its own base_url); null for an offline model, which answers locally in any run.'),
   retires_on: z.string().nullable().describe("The day the upstream stops serving the model (`retires_on` in MODELS_FILE); null when not configured."),
   retirement_warning: z
     .string()
@@ -53,6 +54,7 @@ export const ModelListSchema = z
             available: false,
             unavailable_reason: 'Set OPENAI_API_KEY.',
             circuit: null,
+            batch_api: true,
             retires_on: '2027-02-15',
             retirement_warning: 'retires on 2027-02-15, in 75 days: evaluate a successor and re-point the alias before then.',
             assigned_at: null,
