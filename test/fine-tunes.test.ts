@@ -169,6 +169,15 @@ t.test('from the data check to a promoted alias: uploaded once, followed, its mo
   const listed = (await app.inject('/fine-tunes')).json();
   t.same(listed.fine_tunes.map((job: Job) => job.id), [created.id]);
   t.equal(listed.next_cursor, null);
+
+  // A process that died after starting the evaluation and before recording it: the step is taken up again.
+  const path = join(s.reportsDir, 'fine-tunes', `${created.id}.json`);
+  const record = JSON.parse(readFileSync(path, 'utf8'));
+  writeFileSync(path, JSON.stringify({ ...record, step: 'evaluate', evaluation_run_id: null, version: record.version + 1 }));
+  const again = await waitForJob(app, created.id, (job) => job.step === 'done');
+  t.equal(again.evaluation_run_id, done.evaluation_run_id, 'the evaluation it had started is found again');
+  const runs = (await app.inject('/evaluate')).json().runs as Job[];
+  t.equal(runs.filter((entry) => entry.models[0].alias === 'fine-tuned-next').length, 1, 'and no second one is started');
 });
 
 t.test('leaked validation data: 422 with the report and nothing uploaded, unless the request overrides the check', async (t) => {

@@ -14,7 +14,7 @@ export interface FineTuneAliases {
 
 /** What starting the evaluation of a new alias needs of the runs. */
 export interface FineTuneRuns {
-  create(request: { prompt_set: string; models: string[]; scorer?: ScorerChoice; concurrency: number; owner?: string }): Promise<{ run_id: string }>;
+  create(request: { prompt_set: string; models: string[]; scorer?: ScorerChoice; concurrency: number; owner?: string; run_id?: string }): Promise<{ run_id: string }>;
 }
 
 export interface JobStepDeps {
@@ -28,6 +28,12 @@ export interface JobStepDeps {
   leaseMs: number;
   log: FastifyBaseLogger;
 }
+
+/**
+ * The id of the evaluation a job starts, fixed by the job's: a process that dies after starting it and before
+ * recording it leaves the step to another, which then finds the run instead of starting a second one.
+ */
+export const evaluationRunIdOf = (fineTuneId: string) => `run_${fineTuneId.replace(/^ftjob_/, 'ft_')}`;
 
 /** Concurrency of the evaluation run started for a new model. */
 const EVALUATION_CONCURRENCY = 8;
@@ -142,6 +148,7 @@ export async function followUp(deps: JobStepDeps, record: FineTuneRecord): Promi
       ...(evaluate.scorer ? { scorer: evaluate.scorer } : {}),
       concurrency: EVALUATION_CONCURRENCY,
       ...(claimed.owner ? { owner: claimed.owner } : {}),
+      run_id: evaluationRunIdOf(claimed.id),
     });
     return await updateRecord(deps.store, claimed, (current) => ({ ...current, evaluation_run_id: run.run_id, step: 'done', lease: null }));
   } catch (error) {

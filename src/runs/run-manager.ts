@@ -55,6 +55,11 @@ export interface CreateRunRequest {
   mode?: RunMode;
   /** A batch run's lines that failed or never came back: answered synchronously (retry, the default) or recorded failed. */
   batch_failures?: BatchFailureChoice;
+  /**
+   * The run's id, chosen by a caller that may ask twice (a fine-tuning job's follow-up, after a crash): when a run
+   * with this id exists, it is the answer, and nothing new is created. Default: a new id.
+   */
+  run_id?: string;
 }
 
 export interface RunView extends RunRecord {
@@ -203,7 +208,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
     const judgeSamples = request.judge_samples ?? 1;
     const rescore = rescoreOf === undefined ? {} : { rescore_of: rescoreOf };
     const record: RunRecord = {
-      run_id: newRunId(),
+      run_id: request.run_id ?? newRunId(),
       status: 'queued',
       created_at: now(),
       started_at: null,
@@ -244,6 +249,8 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
   return {
     async create(request) {
       if (closed) throw new AppError(503, 'shutting_down', 'The service is shutting down; try again shortly.');
+      const existing = request.run_id === undefined ? undefined : await store.readRecord(request.run_id);
+      if (existing) return view(await recordOf(existing.run_id));
       const entries = resolveDistinctModels(deps.registry, request.models);
       // Refuse now rather than fail every item: nothing is spent on a run that cannot work.
       for (const entry of entries) requireAvailable(deps.registry, entry);
