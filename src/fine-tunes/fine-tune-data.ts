@@ -1,6 +1,6 @@
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import { checkDataFiles, type DataCheckReport, type FineTuningFileReport } from '../data/check-data.js';
+import type { DataCheckReport, FineTuningFileReport } from '../data/check-data.js';
 import { AppError } from '../errors.js';
 import { listPromptSets } from '../runs/prompt-set.js';
 import type { DataCheckSummary, FileRole } from './fine-tune-record.js';
@@ -54,6 +54,8 @@ export async function checkFineTuneData(dataDir: string, files: readonly LoadedF
     (await listPromptSets(dataDir)).map(async (name) => ({ name: `prompt_sets/${name}`, content: await readFile(join(dataDir, 'prompt_sets', name), 'utf8').catch(() => '[]') })),
   );
   const named = files.map((file) => ({ name: `${file.role}:${file.source}`, content: file.content }));
+  // Loaded on the first job: the tokenizer's tables cost every process tens of megabytes it would otherwise never use.
+  const { checkDataFiles } = await import('../data/check-data.js');
   return checkDataFiles([...named, ...promptSets], { epochs });
 }
 
