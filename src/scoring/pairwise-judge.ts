@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { callJudge, cleanRationale, judgeEntry, judgeSamples, samplingFor, type JudgeDeps } from './judge-call.js';
+import type { OpenAIModelEntry } from '../models/registry.js';
+import { callJudge, cleanRationale, judgeEntry, judgeSamples, samplingFor, type JudgeDeps, type JudgeRequest } from './judge-call.js';
 import {
   buildPairwiseMessages,
   byAspect,
@@ -114,31 +115,46 @@ export function combineOrders(firstAsA: PairwisePreference, secondAsA: PairwiseP
   return { preference: 'tie', inconsistent: firstAsA !== 'tie' && secondAsA !== 'tie' };
 }
 
+/** One judge request of a pair: the order it shows the answers in, its sample (0-based), and what is sent. */
+export interface PairwiseRequest {
+  order: PairwiseOrder;
+  sample: number;
+  request: Pick<JudgeRequest<PairwiseReply>, 'messages' | 'format' | 'sampling'>;
+}
+
 /**
- * Judges which of two answers is better, per criterion and overall. Each order (first as A, then
- * second as A) is asked `samples` times, the calls one after another; any failed call fails the
- * verdict with its error. The aliases are ours: the judge sees only the two texts.
+ * Every judge request of a pair, in the order a synchronous verdict asks them (each sample, then each order
+ * within it): what judgePair sends one call at a time, and what a batch run's verdict lines carry.
  */
-export async function judgePair(deps: JudgeDeps, input: PairwiseInput, ctx: ScoreContext, options: PairwiseOptions): Promise<PairwiseVerdict> {
-  const samples = judgeSamples(options.samples);
-  const entry = judgeEntry(deps.registry, options.judge, options.judgeModelId);
+export function pairwiseRequests(entry: OpenAIModelEntry, input: PairwiseInput, samples: number): PairwiseRequest[] {
   const shown: Record<PairwiseOrder, ReturnType<typeof buildPairwiseMessages>> = {
     first_as_a: buildPairwiseMessages({ inquiry: input.inquiry, reference: input.reference, a: input.first.answer, b: input.second.answer }),
     second_as_a: buildPairwiseMessages({ inquiry: input.inquiry, reference: input.reference, a: input.second.answer, b: input.first.answer }),
   };
-  const replies: Record<PairwiseOrder, PairwiseReply[]> = { first_as_a: [], second_as_a: [] };
-  for (let index = 0; index < samples; index += 1) {
-    const sampling = samplingFor(entry, samples, index);
-    for (const order of PAIRWISE_ORDERS) {
-      const log = { kind: 'pairwise', order, sample: index + 1, samples };
-      replies[order].push(await callJudge(deps, entry, { messages: shown[order], format: PAIRWISE_VERDICT_FORMAT, sampling, log }, ctx));
-    }
-  }
+  return pairwiseAsks(samples).map(({ order, sample }) => ({ order, sample, request: { messages: shown[order], format: PAIRWISE_VERDICT_FORMAT, sampling: samplingFor(entry, samples, sample) } }));
+}
 
+/** The judge calls of a pair in the order they are asked: each sample (0-based), both orders within it. */
+export const pairwiseAsks = (samples: number): Array<{ order: PairwiseOrder; sample: number }> =>
+  Array.from({ length: samples }, (_, sample) => PAIRWISE_ORDERS.map((order) => ({ order, sample }))).flat();
+
+/** The judge's replies of a pair, each order's in sample order. */
+export type PairwiseReplies = Record<PairwiseOrder, PairwiseReply[]>;
+
+/**
+ * The verdict of a pair from every reply of the judge (each order asked `samples` times): each order's
+ * majority, then the two orders combined. Shared by a synchronous verdict and a batch run's verdict lines.
+ */
+export function pairwiseVerdictOf(
+  registry: JudgeDeps['registry'],
+  input: { first: { alias: string }; second: { alias: string } },
+  replies: PairwiseReplies,
+  options: Pick<PairwiseOptions, 'judge' | 'weights'> & { samples: number },
+): PairwiseVerdict {
   const orderPreferences = (order: PairwiseOrder) => byAspect((aspect) => majorityPreference(replies[order].map((reply) => fromShown(reply[aspect].preference, order))));
   const orders = { first_as_a: orderPreferences('first_as_a'), second_as_a: orderPreferences('second_as_a') };
   const combined = byAspect((aspect) => combineOrders(orders.first_as_a[aspect], orders.second_as_a[aspect]));
-  const { weights } = options;
+  const { weights, samples } = options;
   return {
     first: input.first.alias,
     second: input.second.alias,
@@ -147,6 +163,22 @@ export async function judgePair(deps: JudgeDeps, input: PairwiseInput, ctx: Scor
     orders,
     rationale: cleanRationale((replies.first_as_a[0] as PairwiseReply).overall.rationale),
     samples,
-    provenance: scoringProvenanceFor(deps.registry, { scorer: 'pairwise', judge: options.judge, judge_samples: samples, weights: byCriterion((criterion) => weights[criterion]) }),
+    provenance: scoringProvenanceFor(registry, { scorer: 'pairwise', judge: options.judge, judge_samples: samples, weights: byCriterion((criterion) => weights[criterion]) }),
   };
+}
+
+/**
+ * Judges which of two answers is better, per criterion and overall. Each order (first as A, then
+ * second as A) is asked `samples` times, the calls one after another; any failed call fails the
+ * verdict with its error. The aliases are ours: the judge sees only the two texts.
+ */
+export async function judgePair(deps: JudgeDeps, input: PairwiseInput, ctx: ScoreContext, options: PairwiseOptions): Promise<PairwiseVerdict> {
+  const samples = judgeSamples(options.samples);
+  const entry = judgeEntry(deps.registry, options.judge, options.judgeModelId);
+  const replies: PairwiseReplies = { first_as_a: [], second_as_a: [] };
+  for (const { order, sample, request } of pairwiseRequests(entry, input, samples)) {
+    const log = { kind: 'pairwise', order, sample: sample + 1, samples };
+    replies[order].push(await callJudge(deps, entry, { ...request, log }, ctx));
+  }
+  return pairwiseVerdictOf(deps.registry, input, replies, { judge: options.judge, weights: options.weights, samples });
 }
