@@ -1,6 +1,6 @@
 /** The pure translations of batch runs: custom_id, output and error lines, the split into parts. */
 import t from 'tap';
-import { answerCustomId, parseAnswerCustomId, readOutputLine, splitIntoParts } from '../src/runs/batch-lines.js';
+import { answerCustomId, parseAnswerCustomId, parseVerdictCustomId, readOutputLine, splitIntoParts, verdictCustomId } from '../src/runs/batch-lines.js';
 
 t.test('custom_id names the item and the model, and reads back exactly', async (t) => {
   for (const [item, alias] of [['q1', 'fine-tuned'], ['a:b/c d%', 'my.model:v2'], ['ünï', 'x']] as const) {
@@ -8,6 +8,17 @@ t.test('custom_id names the item and the model, and reads back exactly', async (
   }
   t.equal(parseAnswerCustomId('j:x:y:0'), undefined);
   t.equal(parseAnswerCustomId('a:%E0%A4%A:x'), undefined, 'a malformed escape is not an id');
+});
+
+t.test('a verdict line’s custom_id names the item, the model compared with the first, the order and the sample', async (t) => {
+  for (const [item, alias] of [['q1', 'baseline'], ['a:b/c d%', 'my.model:v2']] as const) {
+    for (const order of ['first_as_a', 'second_as_a'] as const) {
+      t.same(parseVerdictCustomId(verdictCustomId(item, alias, order, 3)), { item_id: item, alias, order, sample: 3 });
+    }
+  }
+  for (const id of [answerCustomId('q1', 'x'), 'v:q1:x:a_first:0', 'v:q1:x:first_as_a:one', 'v:q1:x:first_as_a:0:extra', 'v:%E0%A4%A:x:first_as_a:0']) {
+    t.equal(parseVerdictCustomId(id), undefined, id);
+  }
 });
 
 t.test('output and error lines: a success, an error body, a line error, and rows that are not output lines', async (t) => {

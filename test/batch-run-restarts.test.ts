@@ -1,12 +1,13 @@
 /**
  * Batch runs survive restarts at every step: an upload or a batch create whose reply was lost, a stop between the
- * answer and the judge batches, a stop while a batch's results are recorded; neither the upload nor the batch is
- * done twice and no result counts twice (checked at the fake). Cancel cancels the batches upstream.
+ * answer and the judge (or verdict) batches, a stop while a batch's results (or verdicts) are recorded; neither
+ * the upload nor the batch is done twice and no result counts twice (checked at the fake). Cancel cancels the
+ * batches upstream.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { batchUploads, inquiries, pollRun, resultsOf, setup, startRun, until } from './helpers/batch-runs.js';
+import { batchUploads, inquiries, pairwiseFake, pollRun, resultsOf, setup, startRun, until, verdictLinesOf } from './helpers/batch-runs.js';
 
 t.setTimeout(240_000);
 
@@ -66,6 +67,35 @@ t.test('a restart between the answer batch and the judge batch: the judge phase 
   t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'scored' && result.answer.startsWith('Answer to')));
 });
 
+t.test('a restart between the answer batches and the verdict batch: no upload or batch twice, each verdict once', async (t) => {
+  const { fake, app, start, reportsDir } = await setup(t, pairwiseFake);
+  const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned', 'baseline'], scorer: 'pairwise' });
+  await until(() => fake.batches.created.length === 2, 'the answer batches');
+  for (const batch of fake.batches.created) fake.batches.advance(batch.id, 'completed');
+  await until(() => fake.batches.created.length === 3, 'the verdict batch');
+  await app.close();
+  const verdictsFile = join(reportsDir, 'runs', runId, 'verdicts.jsonl');
+  t.equal(existsSync(verdictsFile) ? readFileSync(verdictsFile, 'utf8').trim() : '', '', 'no verdict before the verdict batch has finished');
+  t.equal(resultsOf(reportsDir, runId).length, 6, 'the answers are recorded');
+
+  const second = await start();
+  fake.batches.autoAdvance = true;
+  const run = await pollRun(second, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 9, done: 9, failed: 0 });
+  t.same(
+    batchUploads(fake).map((file) => file.filename).sort(),
+    ['answer-baseline-0', 'answer-fine-tuned-0', 'verdict-baseline-0'].map((name) => `${runId}-${name}.jsonl`),
+    'each file uploaded once',
+  );
+  t.equal(fake.batches.created.length, 3, 'two answer batches and one verdict batch');
+  t.equal(fake.requests.length, 0, 'no synchronous judge call');
+  const verdicts = verdictLinesOf(reportsDir, runId);
+  t.same(verdicts.map((line) => line.item_id).sort(), ['q0', 'q1', 'q2'], 'each verdict once');
+  t.ok(verdicts.every((line) => line.outcome === 'judged'));
+  t.equal(run.summary.all.pairwise[0].judged, 3, 'the summary counts each verdict once');
+});
+
 t.test('a restart while a completed batch’s results are being recorded: each result once, progress right', async (t) => {
   const items = 300;
   const { fake, app, start, reportsDir } = await setup(t);
@@ -86,6 +116,29 @@ t.test('a restart while a completed batch’s results are being recorded: each r
   t.equal(fake.batches.created.length, 1);
   t.equal(batchUploads(fake).length, 1);
   t.equal(run.summary.all.models[0].n, items, 'the summary counts each result once');
+});
+
+t.test('a restart while a verdict batch’s verdicts are being recorded: each verdict once, progress right', async (t) => {
+  const items = 300;
+  const { fake, app, start, reportsDir } = await setup(t, pairwiseFake);
+  fake.batches.autoAdvance = true;
+  const runId = await startRun(app, { inquiries: inquiries(items), models: ['fine-tuned', 'baseline'], scorer: 'pairwise' });
+  await pollRun(app, runId, (run) => run.progress.done > 2 * items);
+  await app.close();
+  const recorded = verdictLinesOf(reportsDir, runId).length;
+  t.ok(recorded > 0 && recorded < items, `stopped with ${recorded} of ${items} verdicts recorded`);
+
+  const second = await start();
+  const run = await pollRun(second, runId);
+  t.equal(run.status, 'completed');
+  t.same(run.progress, { total: 3 * items, done: 3 * items, failed: 0 });
+  const verdicts = verdictLinesOf(reportsDir, runId);
+  t.equal(new Set(verdicts.map((line) => line.item_id)).size, items);
+  t.equal(verdicts.length, items, 'each verdict once');
+  t.equal(fake.batches.created.length, 3);
+  t.equal(batchUploads(fake).length, 3);
+  t.equal(fake.requests.length, 0);
+  t.equal(run.summary.all.pairwise[0].judged, items, 'the summary counts each verdict once');
 });
 
 t.test('cancel: the batch still going is cancelled upstream and the run ends cancelled', async (t) => {

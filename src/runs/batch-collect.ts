@@ -20,7 +20,8 @@ import type { RunItem } from './run-result.js';
 import { resultKey, type RunRecord } from './run-store.js';
 
 type RunModel = RunRecord['models'][number];
-type Failure = { ok: false; code: string; message: string };
+/** Why a line gave no reply: its error, or why it never came back. */
+export type LineFailure = { ok: false; code: string; message: string };
 
 /** What collecting a batch run's parts needs; `finished` holds the (item, model) pairs already recorded. */
 export interface BatchCollection {
@@ -35,10 +36,14 @@ export interface BatchCollection {
   log: FastifyBaseLogger;
   /** By alias: the answers that came back in its answer batches, read once (the judge phase needs them). */
   batchAnswers: Map<string, Map<string, AnsweredPair>>;
+  /** Pairwise: the (item, other model) pairs whose verdict is recorded. */
+  judged: Set<string>;
+  /** Pairwise: every recorded answer by resultKey, read once the answers are all in (the verdict phase needs them). */
+  recordedAnswers: Map<string, string | null> | null;
 }
 
 /** Why a line has no result although its batch has ended. */
-function missingLine(status: string | null): Failure {
+export function missingLine(status: string | null): LineFailure {
   if (status === 'expired') return { ok: false, code: 'batch_expired', message: 'The batch expired (24 h completion window) before this request ran.' };
   if (status === 'cancelled') return { ok: false, code: 'batch_cancelled', message: 'The batch was cancelled before this request ran.' };
   if (status === 'failed') return { ok: false, code: 'batch_failed', message: 'The batch failed upstream (its input file was refused) and ran no request.' };
@@ -160,7 +165,7 @@ export async function collectJudgePart(collection: BatchCollection, part: BatchP
     if (finished.has(key)) continue;
     const recordScoring = (scoring: Parameters<typeof answeredOutcome>[1]) => recordResult(sink, toRunResult(record.run_id, item, part.alias, answeredOutcome(answered, scoring)));
     const verdicts: JudgeVerdict[] = [];
-    let failure: Failure | undefined;
+    let failure: LineFailure | undefined;
     try {
       for (let sample = 0; sample < record.judge_samples && !failure; sample += 1) {
         const outcome = outcomes.get(judgeCustomId(item.item_id, part.alias, sample));

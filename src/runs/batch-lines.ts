@@ -1,12 +1,14 @@
 /**
  * Pure translations between a batch run and the Batch API's JSONL: the request lines of an input file (the
- * same request bodies as a synchronous call, from openai-wire.ts), the custom_id that names an (item, model)
- * and comes back on the output line, the output and error lines read back, and the split of a file into parts.
+ * same request bodies as a synchronous call, from openai-wire.ts and the judges), the custom_id that names a
+ * line's item and model and comes back on the output line, the output and error lines read back, and the split
+ * of a file into parts.
  */
 import { z } from 'zod';
 import { readChatReply, readResponsesReply, toChatRequest, toResponsesRequest, type WireResult } from '../models/openai-wire.js';
 import type { OpenAIModelEntry } from '../models/registry.js';
-import { judgeChatBody, judgeResponsesBody, samplingFor } from '../scoring/judge-call.js';
+import { judgeChatBody, judgeResponsesBody, samplingFor, type JudgeRequest } from '../scoring/judge-call.js';
+import { PAIRWISE_ORDERS, pairwiseRequests, type PairwiseInput, type PairwiseOrder } from '../scoring/pairwise-judge.js';
 import { buildJudgeMessages, JUDGE_VERDICT_FORMAT } from '../scoring/judge-prompt.js';
 
 /**
@@ -127,9 +129,36 @@ export const judgeCustomId = (itemId: string, alias: string, sample: number) => 
 export function judgeLines(judge: OpenAIModelEntry, item: { item_id: string; inquiry: string; reference: string | null }, alias: string, answer: string, samples: number): string[] {
   const reference = item.reference !== null && item.reference.trim() !== '' ? item.reference : null;
   const messages = buildJudgeMessages({ inquiry: item.inquiry, answer, reference });
-  return Array.from({ length: samples }, (_, index) => {
-    const request = { messages, format: JUDGE_VERDICT_FORMAT, sampling: samplingFor(judge, samples, index) };
-    const body = judge.upstream.api_style === 'chat' ? judgeChatBody(judge, request) : judgeResponsesBody(judge, request);
-    return JSON.stringify({ custom_id: judgeCustomId(item.item_id, alias, index), method: 'POST', url: endpointOf(judge), body });
-  });
+  return Array.from({ length: samples }, (_, index) =>
+    judgeRequestLine(judge, judgeCustomId(item.item_id, alias, index), { messages, format: JUDGE_VERDICT_FORMAT, sampling: samplingFor(judge, samples, index) }),
+  );
+}
+
+/** One request line to the judge, with the body a synchronous judge call of the same request sends. */
+function judgeRequestLine<T>(judge: OpenAIModelEntry, customId: string, request: Pick<JudgeRequest<T>, 'messages' | 'format' | 'sampling'>): string {
+  const body = judge.upstream.api_style === 'chat' ? judgeChatBody(judge, request) : judgeResponsesBody(judge, request);
+  return JSON.stringify({ custom_id: customId, method: 'POST', url: endpointOf(judge), body });
+}
+
+/**
+ * custom_id of a pairwise verdict line: `v:`, the item id, the alias compared with the first model, the order
+ * and the sample (0-based). Unique within a file: one line per item, order and sample of one other model.
+ */
+export const verdictCustomId = (itemId: string, alias: string, order: PairwiseOrder, sample: number) => `v:${encodeURIComponent(itemId)}:${encodeURIComponent(alias)}:${order}:${sample}`;
+
+export function parseVerdictCustomId(customId: string): { item_id: string; alias: string; order: PairwiseOrder; sample: number } | undefined {
+  const [kind, itemId, alias, order, sample, ...rest] = customId.split(':');
+  if (kind !== 'v' || rest.length > 0 || !PAIRWISE_ORDERS.includes(order as PairwiseOrder) || !/^\d+$/.test(sample ?? '')) return undefined;
+  try {
+    return { item_id: decodeURIComponent(itemId as string), alias: decodeURIComponent(alias as string), order: order as PairwiseOrder, sample: Number(sample) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The judge's request lines for one pair: both orders, each `samples` times, as a synchronous pairwise verdict asks them. */
+export function verdictLines(judge: OpenAIModelEntry, item: { item_id: string; inquiry: string; reference: string | null }, pair: Pick<PairwiseInput, 'first' | 'second'>, samples: number): string[] {
+  return pairwiseRequests(judge, { inquiry: item.inquiry, reference: item.reference, ...pair }, samples).map(({ order, sample, request }) =>
+    judgeRequestLine(judge, verdictCustomId(item.item_id, pair.second.alias, order, sample), request),
+  );
 }

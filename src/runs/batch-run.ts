@@ -1,10 +1,10 @@
 /**
- * Executes a batch run (`mode: "batch"`): the answers, then the judge's verdicts when the scorer is the judge,
- * go through OpenAI's Batch API, one input file and one batch per (phase, model, part). Each step upstream is
- * written to the run's record before it is taken (its intent) and after (its outcome), so that a run resumed
- * after a restart finds upstream what it may already have done (batch-upstream.ts) instead of doing it twice.
- * Offline models answer locally; heuristic scoring is local; pairwise verdicts are asked synchronously once
- * every answer is in.
+ * Executes a batch run (`mode: "batch"`): the answers, then the judge's verdicts (the rubric judge's on each
+ * answer, or the pairwise judge's on each pair once every answer is in), go through OpenAI's Batch API, one input
+ * file and one batch per (phase, model, part). Each step upstream is written to the run's record before it is
+ * taken (its intent) and after (its outcome), so that a run resumed after a restart finds upstream what it may
+ * already have done (batch-upstream.ts) instead of doing it twice. Offline models answer locally; heuristic
+ * scoring is local.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OpenAI } from 'openai';
@@ -17,6 +17,7 @@ import { batchAnswersOf, callSynchronously, collectAnswerPart, collectJudgePart,
 import { answerLine, BATCH_MAX_BYTES, endpointOf, jsonlOf, judgeLines, splitIntoParts } from './batch-lines.js';
 import { FINISHED_BATCH_STATUSES, partFilename, partKey, plannedPart, type BatchPart, type BatchPhase, type BatchRunState } from './batch-state.js';
 import { findOrCreateBatch, findOrUploadFile } from './batch-upstream.js';
+import { collectVerdictPart, verdictUnitsOf } from './batch-verdicts.js';
 import { isRetryable } from '../models/upstream-http.js';
 import { createPairWork, type RunSink } from './pair-work.js';
 import { scanRun, type ActiveRun, type RunExecutorDeps, type RunScan } from './run-executor.js';
@@ -38,7 +39,7 @@ interface BatchDrive extends BatchCollection {
  * with (an alias re-pointed since answers with its former model, as in a live run).
  */
 function entryOf(drive: BatchDrive, part: Pick<BatchPart, 'phase' | 'alias'>): OpenAIModelEntry {
-  if (part.phase === 'judge') return judgeOf(drive);
+  if (part.phase !== 'answer') return judgeOf(drive);
   return pinnedEntry(drive.deps.registry.resolve(part.alias) as OpenAIModelEntry, drive.record.models.find((model) => model.alias === part.alias)?.model_id);
 }
 
@@ -47,8 +48,12 @@ const judgeOf = (drive: BatchDrive) => judgeEntry(drive.deps.registry, drive.rec
 
 const clientOf = (drive: BatchDrive, part: Pick<BatchPart, 'phase' | 'alias'>): OpenAI => drive.deps.clients.clientFor(entryOf(drive, part), 'batch');
 
-/** Per upstream model of the run, its units of the phase: one answer line per item, or the judge's samples of each batch answer. */
+/**
+ * Per model of the phase, its units: one answer line per item, the judge's samples of each batch answer, or the
+ * pairwise judge's lines of each item both the first model and this one answered.
+ */
 async function unitsOf(drive: BatchDrive, phase: BatchPhase, alias: string): Promise<string[][]> {
+  if (phase === 'verdict') return verdictUnitsOf(drive, judgeOf(drive), alias);
   const entry = entryOf(drive, { phase: 'answer', alias });
   if (phase === 'answer') return drive.items.map((item) => [answerLine(entry, item)]);
   const answers = await batchAnswersOf(drive, alias, entry, clientOf(drive, { phase: 'answer', alias }));
@@ -58,10 +63,13 @@ async function unitsOf(drive: BatchDrive, phase: BatchPhase, alias: string): Pro
 
 const upstreamAliases = (drive: BatchDrive) => drive.record.models.filter((model) => drive.deps.registry.resolve(model.alias).kind === 'openai').map((model) => model.alias);
 
+/** The models a phase has parts for: each upstream model's answers and judged answers; pairwise, each model compared with the first. */
+const aliasesOf = (drive: BatchDrive, phase: BatchPhase) => (phase === 'verdict' ? drive.record.models.slice(1).map((model) => model.alias) : upstreamAliases(drive));
+
 /** The phase's parts, split by the Batch API's limits; planned once, then kept in the record. */
 async function planPhase(drive: BatchDrive, phase: BatchPhase): Promise<void> {
   const limits = { maxRequests: drive.deps.config.BATCH_MAX_REQUESTS, maxBytes: BATCH_MAX_BYTES };
-  for (const alias of upstreamAliases(drive)) {
+  for (const alias of aliasesOf(drive, phase)) {
     splitIntoParts(await unitsOf(drive, phase, alias), limits).forEach((range, index) => drive.state.parts.push(plannedPart(phase, alias, index, range)));
   }
 }
@@ -112,15 +120,20 @@ async function advance(drive: BatchDrive, part: BatchPart): Promise<boolean> {
     if (follow(part, await client.batches.retrieve(part.batch_id as string, { signal })) && !(await save())) return false;
   }
   if (part.step === 'created' && FINISHED_BATCH_STATUSES.includes(part.status ?? '')) {
-    const collected =
-      part.phase === 'answer'
-        ? await collectAnswerPart(drive, part, entry, client)
-        : await collectJudgePart(drive, part, entry, await batchAnswersOf(drive, part.alias, entryOf(drive, { phase: 'answer', alias: part.alias }), clientOf(drive, { phase: 'answer', alias: part.alias })), client);
-    if (!collected) return false;
+    if (!(await collectPart(drive, part, entry, client))) return false;
     part.step = 'collected';
     if (!(await save())) return false;
   }
   return true;
+}
+
+/** Records what a finished part's lines give; false when the run was stopped first. */
+async function collectPart(drive: BatchDrive, part: BatchPart, entry: OpenAIModelEntry, client: OpenAI): Promise<boolean> {
+  if (part.phase === 'answer') return collectAnswerPart(drive, part, entry, client);
+  if (part.phase === 'verdict') return collectVerdictPart(drive, part, entry, client);
+  // The judge phase reads the answers it judged again from the answer batches' output files.
+  const answering = { phase: 'answer', alias: part.alias } as const;
+  return collectJudgePart(drive, part, entry, await batchAnswersOf(drive, part.alias, entryOf(drive, answering), clientOf(drive, answering)), client);
 }
 
 /** Drives the phase's parts until every one is collected; false when the run was stopped first. */
@@ -176,7 +189,10 @@ async function answerOffline(drive: BatchDrive): Promise<boolean> {
   return !drive.signal.aborted;
 }
 
-/** Pairwise: once every answer is in, a verdict per item and other model, asked synchronously. */
+/**
+ * Pairwise, after the verdict phase: the verdicts no batch gave, those of an item one of the two models gave no
+ * answer to, recorded failed (no_answer) without asking the judge, as in a live run.
+ */
 async function giveVerdicts(drive: BatchDrive): Promise<void> {
   const { record, items, signal, work } = drive;
   const scan = await scanRun(drive.deps.store, record);
@@ -241,12 +257,14 @@ export async function executeBatchRun(
     signal,
     log: deps.log,
     batchAnswers: new Map(),
+    judged: scan.judged,
+    recordedAnswers: null,
     save,
   };
   try {
     if (!(await answerOffline(drive)) || !(await runPhase(drive, 'answer'))) return;
     if (record.scorer === 'judge' && !(await runPhase(drive, 'judge'))) return;
-    if (record.scorer === 'pairwise') await giveVerdicts(drive);
+    if (record.scorer === 'pairwise' && (await runPhase(drive, 'verdict'))) await giveVerdicts(drive);
   } finally {
     if (run.cancelled) await cancelBatches(drive);
     await sink.recorder.close();

@@ -11,7 +11,12 @@ export type BatchFailureChoice = (typeof BATCH_FAILURE_CHOICES)[number];
 export const RUN_MODES = ['live', 'batch'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
 
-export type BatchPhase = 'answer' | 'judge';
+/**
+ * answer: the models' answers; judge: the rubric judge's verdicts on them (judge scorer); verdict: the pairwise
+ * judge's verdicts, the first model against each other one (pairwise scorer), whose parts carry the other's alias.
+ */
+export const BATCH_PHASES = ['answer', 'judge', 'verdict'] as const;
+export type BatchPhase = (typeof BATCH_PHASES)[number];
 
 /**
  * planned: nothing sent. uploading: the upload may have happened (look for the file by name). uploaded: the file

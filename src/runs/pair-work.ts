@@ -97,6 +97,9 @@ export function toRunResult(runId: string, item: RunItem, modelAlias: string, ou
   };
 }
 
+/** What a pairwise verdict line says of its pair: the verdict, or why there is none. */
+export type PairVerdict = Pick<PairwiseResult, 'verdict' | 'outcome' | 'error'>;
+
 /** An answer to score and record: a batch output line has no latency of its own. */
 export type AnsweredPair = Omit<ModelAnswer, 'latency_ms'> & { latency_ms: number | null };
 
@@ -163,6 +166,7 @@ const recordVerdict = (sink: RunSink, verdict: PairwiseResult) => recordLine(sin
  *   and reported as 'deferred', for one more try later.
  * - wholeItem(): pairwise, every model's answer then a verdict per other model, reusing what `known` holds.
  * - verdict(): pairwise, one verdict (first model against another) from answers already stored.
+ * - recordPairVerdict(): pairwise, records a verdict given elsewhere (a batch run's verdict lines).
  */
 export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunSink) {
   const runId = record.run_id;
@@ -247,22 +251,11 @@ export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunS
   async function verdict(item: RunItem, other: RunModel, answers: ReadonlyMap<string, string | null>, signal: AbortSignal): Promise<'done' | 'aborted'> {
     const log = deps.log.child({ run_id: runId, item_id: item.item_id });
     const first = record.models[0] as RunModel;
-    const verdictLine = (fields: Pick<PairwiseResult, 'verdict' | 'outcome' | 'error'>): PairwiseResult => ({
-      run_id: runId,
-      item_id: item.item_id,
-      in_training: item.in_training,
-      first: first.alias,
-      second: other.alias,
-      verdict: fields.verdict,
-      outcome: fields.outcome,
-      error: fields.error,
-      finished_at: now(),
-    });
     const firstAnswer = answers.get(first.alias);
     const otherAnswer = answers.get(other.alias);
     if (!firstAnswer || !otherAnswer) {
       const missing = firstAnswer ? other.alias : first.alias;
-      await recordVerdict(sink, verdictLine({ verdict: null, outcome: 'failed', error: { stage: 'answer', code: 'no_answer', message: `Model '${missing}' gave no answer to judge.` } }));
+      await recordPairVerdict(item, other, { verdict: null, outcome: 'failed', error: { stage: 'answer', code: 'no_answer', message: `Model '${missing}' gave no answer to judge.` } });
       return 'done';
     }
     try {
@@ -277,13 +270,29 @@ export function createPairWork(deps: PairWorkDeps, record: RunRecord, sink: RunS
         signal,
         deps.config.RUN_MAX_OUTAGE_WAIT_MS,
       );
-      await recordVerdict(sink, verdictLine({ verdict: judged, outcome: 'judged', error: null }));
+      await recordPairVerdict(item, other, { verdict: judged, outcome: 'judged', error: null });
     } catch (error) {
       if (signal.aborted) return 'aborted';
-      await recordVerdict(sink, verdictLine({ verdict: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) } }));
+      await recordPairVerdict(item, other, { verdict: null, outcome: 'failed', error: { stage: 'score', ...errorOf(error) } });
     }
     return 'done';
   }
 
-  return { pair, wholeItem, verdict, finish };
+  /** Records the verdict of the first model against `other` on the item (a batch run's come here from its output files). */
+  function recordPairVerdict(item: RunItem, other: Pick<RunModel, 'alias'>, fields: PairVerdict): Promise<void> {
+    const line: PairwiseResult = {
+      run_id: runId,
+      item_id: item.item_id,
+      in_training: item.in_training,
+      first: (record.models[0] as RunModel).alias,
+      second: other.alias,
+      verdict: fields.verdict,
+      outcome: fields.outcome,
+      error: fields.error,
+      finished_at: now(),
+    };
+    return recordVerdict(sink, line);
+  }
+
+  return { pair, wholeItem, verdict, finish, recordPairVerdict };
 }

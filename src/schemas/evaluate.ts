@@ -8,7 +8,7 @@ import { RubricWeightsSchema } from '../scoring/rubric.js';
 import { MAX_JUDGE_SAMPLES, SCORER_CHOICES } from '../scoring/score-answer.js';
 import { ModelNameSchema } from './answer.js';
 import { RunHeadlineSchema } from './run-report.js';
-import { BATCH_FAILURE_CHOICES, RUN_MODES } from '../runs/batch-state.js';
+import { BATCH_FAILURE_CHOICES, BATCH_PHASES, RUN_MODES } from '../runs/batch-state.js';
 
 export const RunModeSchema = z
   .enum(RUN_MODES)
@@ -17,7 +17,9 @@ export const RunModeSchema = z
   );
 
 const BatchPartSchema = z.object({
-  phase: z.enum(['answer', 'judge']).describe('answer: the models’ answers; judge: the judge’s verdicts on them.'),
+  phase: z
+    .enum(BATCH_PHASES)
+    .describe('answer: the models’ answers; judge: the judge’s verdicts on them; verdict: the pairwise judge’s verdicts, the first model against the part’s model.'),
   alias: z.string(),
   part: z.number().int().describe('0-based: a (phase, model) over 50,000 requests or 200 MB is split into parts.'),
   first_item: z.number().int().describe('The part’s first item among those of its phase and model.'),

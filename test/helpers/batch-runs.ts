@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
+import { DEFAULT_FT_MODEL_ID } from '../../src/config.js';
 import { buildTestApp } from './build-app.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from './fake-openai.js';
 
@@ -73,3 +74,26 @@ export async function pollRun(app: FastifyInstance, runId: string, until: (run: 
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+export const verdictLinesOf = (reportsDir: string, runId: string) =>
+  readFileSync(join(reportsDir, 'runs', runId, 'verdicts.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, any>);
+
+/**
+ * A fake for pairwise runs whose verdicts differ by item: the fine-tuned model answers "FT answer…", the others
+ * "BASE answer…"; the judge prefers the FT answer on q0, the BASE answer on q1, and whichever it is shown as
+ * Answer A on q3 (a position bias: the orders disagree); a tie elsewhere.
+ */
+export const pairwiseFake: FakeOpenAIOptions = {
+  answer: (request) => `${request.body.model === DEFAULT_FT_MODEL_ID ? 'FT' : 'BASE'} answer to ${request.userText}`,
+  structured: (request, schema: Record<string, any>) => {
+    if (!schema.properties?.overall) return defaultVerdict(schema);
+    const shownA = /<answer_a>([\s\S]*?)<\/answer_a>/.exec(request.userText)?.[1] ?? '';
+    const item = /Batch question (\d+)/.exec(request.userText)?.[1];
+    const preferred = item === '0' ? 'FT' : item === '1' ? 'BASE' : null;
+    const shown = item === '3' ? 'A' : preferred === null ? 'tie' : shownA.includes(preferred) ? 'A' : 'B';
+    return Object.fromEntries(Object.keys(schema.properties).map((aspect) => [aspect, { rationale: 'Because.', preference: shown }]));
+  },
+};
