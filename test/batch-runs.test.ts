@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { DEFAULT_FT_MODEL_ID } from '../src/config.js';
 import { listPriceFor } from '../src/models/pricing.js';
-import { answerCustomId } from '../src/runs/batch-lines.js';
-import { answerOf, batchUploads, defaultVerdict, inquiries, KEY, linesOf, pollRun, resultsOf, setup, startRun, until } from './helpers/batch-runs.js';
+import { answerCustomId, verdictCustomId } from '../src/runs/batch-lines.js';
+import { answerOf, batchUploads, defaultVerdict, inquiries, KEY, linesOf, pairwiseFake, pollRun, resultsOf, setup, startRun, until, verdictLinesOf } from './helpers/batch-runs.js';
 import { buildTestApp } from './helpers/build-app.js';
 import type { FakeOpenAIOptions } from './helpers/fake-openai.js';
 import type { BatchLineFate } from './helpers/fake-openai-jobs.js';
@@ -118,18 +118,87 @@ t.test('chat-style aliases and judge: their batches go to /v1/chat/completions, 
   t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'scored' && result.answer.startsWith('Answer to')));
 });
 
-t.test('pairwise scorer: the answers in batches, then the verdicts synchronously', async (t) => {
-  const { fake, app, reportsDir } = await setup(t);
+t.test('pairwise scorer: the verdicts go through one batch per other model, each the same as a live run gives', async (t) => {
+  const { fake, app, reportsDir } = await setup(t, pairwiseFake);
   fake.batches.autoAdvance = true;
-  const runId = await startRun(app, { inquiries: inquiries(3), models: ['fine-tuned', 'baseline'], scorer: 'pairwise' });
+  const request = { inquiries: inquiries(4), models: ['fine-tuned', 'baseline', 'retrieval'], scorer: 'pairwise', judge_samples: 2 };
+  const runId = await startRun(app, request);
   const run = await pollRun(app, runId);
   t.equal(run.status, 'completed');
-  t.same(run.progress, { total: 9, done: 9, failed: 0 });
-  t.equal(fake.batches.created.length, 2, 'the answers went through one batch per model');
-  t.ok(fake.requests.length >= 6 && fake.requests.every((request) => request.body.model === 'gpt-4.1-2025-04-14'), 'only the judge is called synchronously');
-  t.ok(resultsOf(reportsDir, runId).every((result) => result.outcome === 'unscored'));
-  const verdicts = readFileSync(join(reportsDir, 'runs', runId, 'verdicts.jsonl'), 'utf8').trim().split('\n');
-  t.equal(verdicts.length, 3);
+  t.same(run.progress, { total: 20, done: 20, failed: 0 }, 'twelve answers and eight verdicts');
+  t.equal(fake.requests.length, 0, 'no synchronous call: neither an answer nor a judge call');
+  t.same(
+    batchUploads(fake).map((file) => file.filename).sort(),
+    ['answer-baseline-0', 'answer-fine-tuned-0', 'verdict-baseline-0', 'verdict-retrieval-0'].map((name) => `${runId}-${name}.jsonl`),
+    'one upload per answering model and per model compared with the first',
+  );
+  t.equal(fake.batches.created.length, 4);
+  t.match(run.batch?.parts.filter((part) => part.phase === 'verdict'), [
+    { alias: 'baseline', part: 0, items: 4, lines: 16, step: 'collected' },
+    { alias: 'retrieval', part: 0, items: 4, lines: 16, step: 'collected' },
+  ]);
+  const verdictFile = batchUploads(fake).find((file) => file.filename.includes('verdict-baseline')) as { content: Buffer };
+  const lines = linesOf(verdictFile.content);
+  t.same(
+    lines.slice(0, 4).map((line) => line.custom_id),
+    [verdictCustomId('q0', 'baseline', 'first_as_a', 0), verdictCustomId('q0', 'baseline', 'second_as_a', 0), verdictCustomId('q0', 'baseline', 'first_as_a', 1), verdictCustomId('q0', 'baseline', 'second_as_a', 1)],
+    "an item's lines together: each sample in both orders",
+  );
+  t.equal(new Set(lines.map((line) => line.custom_id)).size, lines.length, 'custom_ids unique in the file');
+  t.match(lines[0], { method: 'POST', url: '/v1/responses', body: { model: 'gpt-4.1-2025-04-14', store: false, temperature: 0.7, text: { format: { type: 'json_schema', name: 'pairwise_verdict' } } } });
+  t.match(lines[0]?.body.input[1].content, /<answer_a>\s*FT answer[\s\S]*<answer_b>\s*BASE answer/, 'first as A: the fine-tuned answer shown first');
+  t.match(lines[1]?.body.input[1].content, /<answer_a>\s*BASE answer[\s\S]*<answer_b>\s*FT answer/, 'second as A: the other way round');
+
+  const live = await app.inject({ method: 'POST', url: '/evaluate', payload: { ...request, mode: 'live' } });
+  const liveRun = await pollRun(app, live.json().run_id);
+  t.equal(liveRun.status, 'completed');
+  t.equal(fake.requests.filter((call) => call.body.model === 'gpt-4.1-2025-04-14').length, 32, 'the live run asks the same 32 judge calls synchronously');
+  t.same(run.summary.all.pairwise, liveRun.summary.all.pairwise, 'the same wins, ties and losses as the live run');
+  t.match(run.summary.all.pairwise, [{ second: 'baseline', overall: { wins: 1, ties: 2, losses: 1, inconsistent: 1 } }, { second: 'retrieval' }]);
+  const verdictsOf = (id: string) =>
+    verdictLinesOf(reportsDir, id)
+      .map((line) => ({ item: line.item_id, second: line.second, verdict: line.verdict }))
+      .sort((a, b) => `${a.item}/${a.second}`.localeCompare(`${b.item}/${b.second}`));
+  t.same(verdictsOf(runId), verdictsOf(live.json().run_id), 'each verdict as the live run gave it');
+  t.equal(verdictsOf(runId).length, 8, 'each verdict once');
+});
+
+t.test('verdict lines that failed: judged synchronously (retry) or failed with the line’s reason (fail); a bad verdict fails as live; no answer, no judge', async (t) => {
+  const fates = new Map<string, BatchLineFate>([
+    [verdictCustomId('q1', 'baseline', 'second_as_a', 0), { status: 500 }],
+    [verdictCustomId('q4', 'baseline', 'first_as_a', 0), 'unexecuted'],
+    [answerCustomId('q3', 'fine-tuned'), 'unexecuted'],
+  ]);
+  const options: FakeOpenAIOptions = {
+    ...pairwiseFake,
+    batchLine: ({ customId }) => fates.get(customId),
+    structured: (request, schema) => (request.customId === verdictCustomId('q2', 'baseline', 'first_as_a', 0) ? { overall: 'first' } : pairwiseFake.structured?.(request, schema)),
+  };
+  for (const failures of ['fail', 'retry'] as const) {
+    const { fake, app, reportsDir } = await setup(t, options);
+    fake.batches.autoAdvance = true;
+    const runId = await startRun(app, { inquiries: inquiries(5), models: ['fine-tuned', 'baseline'], scorer: 'pairwise', batch_failures: failures });
+    const run = await pollRun(app, runId);
+    t.equal(run.status, 'completed', failures);
+    const byItem = new Map(verdictLinesOf(reportsDir, runId).map((line) => [line.item_id, line]));
+    t.equal(byItem.size, 5, `${failures}: a verdict per item`);
+    t.match(byItem.get('q0'), { outcome: 'judged', verdict: { first: 'fine-tuned', second: 'baseline', preference: { overall: 'first' }, samples: 1 } }, `${failures}: judged in the batch`);
+    t.match(byItem.get('q2'), { outcome: 'failed', verdict: null, error: { stage: 'score', code: 'judge_unparsable' } }, `${failures}: a verdict off the schema fails`);
+    const judgeCalls = fake.requests.filter((call) => call.body.model === 'gpt-4.1-2025-04-14');
+    if (failures === 'fail') {
+      t.match(byItem.get('q1'), { outcome: 'failed', verdict: null, error: { stage: 'score', code: String, message: String } }, 'the verdict line’s reason');
+      t.match(byItem.get('q3'), { outcome: 'failed', error: { stage: 'answer', code: 'no_answer' } }, 'a model that gave no answer: no verdict');
+      t.match(byItem.get('q4'), { outcome: 'failed', error: { stage: 'score', code: 'batch_line_missing' } }, 'a line that never came back');
+      t.equal(fake.requests.length, 0, 'nothing synchronous');
+      t.same(run.progress, { total: 15, done: 15, failed: 5 });
+    } else {
+      t.match(byItem.get('q1'), { outcome: 'judged', verdict: { preference: { overall: 'second' } } }, 'judged synchronously');
+      t.match(byItem.get('q3'), { outcome: 'judged' }, 'the answer asked again, then judged in the batch');
+      t.match(byItem.get('q4'), { outcome: 'judged', verdict: { preference: { overall: 'tie' } } }, 'a line that never came back, judged synchronously');
+      t.equal(judgeCalls.length, 4, 'both orders of the two verdicts whose lines failed, asked synchronously');
+      t.same(run.progress, { total: 15, done: 15, failed: 1 });
+    }
+  }
 });
 
 t.test('a batch that failed upstream: its lines are answered synchronously (retry)', async (t) => {
@@ -231,6 +300,9 @@ t.test('an alias with its own base_url has no Batch API: 400 batch_unsupported, 
   t.match(refused.json(), { error: { code: 'batch_unsupported', message: /Model 'llama-local'.*no Batch API.*mode "live"/, details: { model: 'llama-local' } } });
   const judged = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', inquiries: ['Where is my order?'], models: ['fine-tuned'], scorer: 'judge' } });
   t.match(judged.json(), { error: { code: 'batch_unsupported', message: /The judge .*needed by the judge scorer/, details: { model: 'judge' } } });
+  const paired = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', inquiries: ['Where is my order?'], models: ['fine-tuned', 'baseline'], scorer: 'pairwise' } });
+  t.equal(paired.statusCode, 400, 'the pairwise verdicts go through the Batch API too');
+  t.match(paired.json(), { error: { code: 'batch_unsupported', message: /The judge \('judge', needed by the pairwise scorer\)/, details: { model: 'judge' } } });
   t.same((await app.inject('/evaluate')).json().runs, [], 'nothing stored');
   void reportsDir;
   const accepted = await app.inject({ method: 'POST', url: '/evaluate', payload: { mode: 'batch', inquiries: ['Where is my order?'], models: ['vllm-batch'], scorer: 'none' } });

@@ -3,15 +3,15 @@ import { JUDGE_ALIAS, type ModelEntry, type ModelRegistry } from '../models/regi
 import type { ScorerChoice } from '../scoring/score-answer.js';
 
 /**
- * A batch run sends every upstream model's requests, and the judge's with the judge scorer, through the Batch
- * API (pairwise verdicts are asked synchronously): refused (400 batch_unsupported) before anything is stored
- * when one of those upstreams has none. Offline models answer locally in a batch run as in any other.
+ * A batch run sends every upstream model's requests, and the judge's with the judge or the pairwise scorer,
+ * through the Batch API: refused (400 batch_unsupported) before anything is stored when one of those upstreams
+ * has none. Offline models answer locally in a batch run as in any other.
  */
-export function requireBatchApi(registry: ModelRegistry, entries: readonly ModelEntry[], scorer: ScorerChoice): void {
-  const judge = scorer === 'judge' ? [registry.resolve(JUDGE_ALIAS)] : [];
+export function requireBatchApi(registry: ModelRegistry, entries: readonly ModelEntry[], scorer: ScorerChoice, judgeAlias: string = JUDGE_ALIAS): void {
+  const judge = scorer === 'judge' || scorer === 'pairwise' ? [registry.resolve(judgeAlias)] : [];
   for (const entry of [...entries, ...judge]) {
     if (entry.kind !== 'openai' || entry.batch_api) continue;
-    const role = entry.alias === JUDGE_ALIAS && judge.length > 0 ? `The judge ('${JUDGE_ALIAS}', needed by the ${scorer} scorer)` : `Model '${entry.alias}'`;
+    const role = entry.alias === judgeAlias && judge.length > 0 ? `The judge ('${judgeAlias}', needed by the ${scorer} scorer)` : `Model '${entry.alias}'`;
     throw new AppError(
       400,
       'batch_unsupported',

@@ -256,7 +256,7 @@ export function createRunManager(deps: RunManagerDeps): RunManager {
       for (const entry of entries) requireAvailable(deps.registry, entry);
       const scorer = request.scorer ?? defaultScorer(deps);
       requireScorable(scorer, entries.length, request.judge);
-      if (request.mode === 'batch') requireBatchApi(deps.registry, entries, scorer);
+      if (request.mode === 'batch') requireBatchApi(deps.registry, entries, scorer, request.judge);
 
       const entriesOrSet = request.inquiries ?? (await readPromptSet(deps.config.DATA_DIR, request.prompt_set as string));
       const items = toRunItems(entriesOrSet, deps.knowledgeBase);
