@@ -1,16 +1,18 @@
 /**
  * Batch runs (`mode: "batch"`) against the fake upstream's files and batches: one upload and one batch per
  * model (and part), each result recorded once whatever the order of the output file, failed and missing lines
- * retried or failed as asked, the 400 of an upstream with no Batch API, parts over the request limit, and the
- * cost at batch prices. Restarts and cancel: batch-run-restarts.test.ts.
+ * retried or failed as asked, the judge's and the pairwise judge's verdicts in batches of their own, the 400 of
+ * an upstream with no Batch API, parts over the request limit, and the cost at batch prices. Restarts and cancel: batch-run-restarts.test.ts.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_FT_MODEL_ID } from '../src/config.js';
+import { DEFAULT_FT_MODEL_ID, loadConfig } from '../src/config.js';
+import { buildModelRegistry } from '../src/models/registry.js';
 import { listPriceFor } from '../src/models/pricing.js';
 import { answerCustomId, verdictCustomId } from '../src/runs/batch-lines.js';
+import { requireBatchApi } from '../src/runs/batch-support.js';
 import { answerOf, batchUploads, defaultVerdict, inquiries, KEY, linesOf, pairwiseFake, pollRun, resultsOf, setup, startRun, until, verdictLinesOf } from './helpers/batch-runs.js';
 import { buildTestApp } from './helpers/build-app.js';
 import type { FakeOpenAIOptions } from './helpers/fake-openai.js';
@@ -311,6 +313,20 @@ t.test('an alias with its own base_url has no Batch API: 400 batch_unsupported, 
   const live = await app.inject({ method: 'POST', url: '/evaluate', payload: { inquiries: ['Where is my order?'], models: ['llama-local'], scorer: 'none' } });
   t.equal(live.statusCode, 202, 'a live run of the same alias is fine');
   await app.inject({ method: 'DELETE', url: `/evaluate/${live.json().run_id}` });
+});
+
+t.test('the Batch API is required of the run’s own judge when it names one', async (t) => {
+  const registry = buildModelRegistry(loadConfig({ OPENAI_API_KEY: KEY }), {
+    models: {
+      judge: { base_url: 'http://127.0.0.1:9/v1' },
+      'judge-batch': { model_id: 'gpt-4.1-2025-04-14', base_url: 'http://127.0.0.1:9/v1', api_key_env: null, batch_api: true },
+    },
+  });
+  const entries = [registry.resolve('fine-tuned'), registry.resolve('baseline')];
+  t.throws(() => requireBatchApi(registry, entries, 'pairwise'), { code: 'batch_unsupported', message: /The judge \('judge', needed by the pairwise scorer\)/ });
+  t.doesNotThrow(() => requireBatchApi(registry, entries, 'pairwise', 'judge-batch'), 'a judge alias with the Batch API');
+  t.throws(() => requireBatchApi(registry, entries, 'judge', 'judge'), { code: 'batch_unsupported' });
+  t.doesNotThrow(() => requireBatchApi(registry, entries, 'heuristic'), 'no judge, no judge upstream');
 });
 
 t.test('an output file larger than UPSTREAM_MAX_REPLY_BYTES is read line by line, whole', async (t) => {
