@@ -30,6 +30,9 @@ t.test('runsToDelete: by age and by total size, oldest first, never a run in pro
   t.same(ids(runsToDelete(runs, { maxAgeMs: 0, maxTotalBytes: 1 }, NOW)), ['a', 'b', 'c'], 'the newest ended run stays even past the limit; runs in progress count but stay');
   t.same(ids(runsToDelete(runs, { maxAgeMs: 50 * DAY, maxTotalBytes: 45 }, NOW)), ['a', 'b'], 'age first, then size counts what is left');
   t.same(ids(runsToDelete([run('x', 'completed', 400, 1)], { maxAgeMs: DAY, maxTotalBytes: 0 }, NOW)), ['x'], 'the age limit applies to the newest run too');
+  const rescoring = [run('a', 'completed', 100, 10), run('b', 'completed', 90, 10), { ...run('r', 'running', 0, 10), rescore_of: 'a' }, { ...run('s', 'completed', 0, 10), rescore_of: 'b' }];
+  t.same(ids(runsToDelete(rescoring, { maxAgeMs: 30 * DAY, maxTotalBytes: 0 }, NOW)), ['b'], 'a run being rescored stays until its rescore ends; one rescored before goes');
+  t.same(ids(runsToDelete(rescoring, { maxAgeMs: 0, maxTotalBytes: 15 }, NOW)), ['b'], 'by size too, its bytes still counted');
 });
 
 t.test('folderBytes: the sum of a run folder’s files; a missing folder is empty', async (t) => {

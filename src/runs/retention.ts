@@ -9,6 +9,8 @@ export interface StoredRun {
   created_at: string;
   finished_at: string | null;
   bytes: number;
+  /** The run whose stored answers this one scores again (POST /evaluate/{run_id}/rescore). */
+  rescore_of?: string;
 }
 
 export interface RetentionPolicy {
@@ -23,10 +25,14 @@ const endedAt = (run: StoredRun) => Date.parse(run.finished_at ?? run.created_at
 /**
  * The runs to delete, oldest first. Only ended runs are ever chosen: a queued or running run is someone's
  * work in progress, and its size still counts towards the total (so the ended ones make room for it). The
- * size limit never takes the newest ended run: a run that just completed is there to be read.
+ * size limit never takes the newest ended run: a run that just completed is there to be read. Nor is an ended
+ * run taken while a rescore of it is queued or running: the rescore reads its answers as it goes.
  */
 export function runsToDelete(runs: readonly StoredRun[], policy: RetentionPolicy, nowMs: number): StoredRun[] {
-  const ended = runs.filter((run) => FINISHED_STATUSES.includes(run.status)).sort((a, b) => endedAt(a) - endedAt(b) || a.run_id.localeCompare(b.run_id));
+  const rescoring = new Set(runs.filter((run) => !FINISHED_STATUSES.includes(run.status) && run.rescore_of !== undefined).map((run) => run.rescore_of));
+  const ended = runs
+    .filter((run) => FINISHED_STATUSES.includes(run.status) && !rescoring.has(run.run_id))
+    .sort((a, b) => endedAt(a) - endedAt(b) || a.run_id.localeCompare(b.run_id));
   const chosen = new Set<StoredRun>();
   if (policy.maxAgeMs > 0) for (const run of ended) if (nowMs - endedAt(run) > policy.maxAgeMs) chosen.add(run);
   if (policy.maxTotalBytes > 0) {
