@@ -207,6 +207,17 @@ t.test('the run list and a report: a run followed live, then filtered, sorted, s
     await page.screenshot({ path: join(screenshots, 'report-item.png'), fullPage: true, clip: { x: 0, y: box.y - 8, width: 1200, height: Math.min(box.height + 16, 1100) } });
   }
 
+  // A rescore of the offline run: its report says whose answers it scored, with a way back to that run.
+  t.notMatch(await page.locator('#run-facts').innerText(), /answers/i, 'a run whose models answered says nothing of where its answers came from');
+  const rescored = await service.startRescore(offline, { scorer: 'heuristic' });
+  t.match(await service.waitForEnd(rescored), { status: 'completed' });
+  await page.goto(`${service.base}/evaluate/${rescored}/report`);
+  await page.locator('#run-facts .rescore-link').waitFor();
+  t.match(await page.locator('#run-facts').innerText(), new RegExp(`Answers\\s+the stored answers of ${offline}: scored again, no model answered anew`, 'i'), 'the rescore names the run it scored again');
+  await page.locator('#run-facts .rescore-link').click();
+  await page.waitForURL(`**/evaluate/${offline}/report`);
+  t.equal(await page.locator('#run-title').innerText(), offline, 'and links to its report');
+
   t.same(watched.incidents, [], 'no dialog, no error, no CSP message in the console');
   t.same(await watched.violations(), [], 'no Content-Security-Policy violation');
   t.comment(`browser test: ${((Date.now() - started) / 1000).toFixed(1)} s`);

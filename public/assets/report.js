@@ -27,7 +27,7 @@ import { rateUrl, runIdOfPage } from './page-links.js';
  *   source: string, items: number, models: { alias: string, model_id: string }[], scorer: string, judge_samples: number,
  *   weights: Record<string, number>, provenance?: Provenance, error: string | null, concurrency: number,
  *   progress: { total: number, done: number, failed: number }, paused: { message: string, since: string } | null,
- *   links: Record<string, string>, summary: Summary | null }} RunDetail
+ *   links: Record<string, string>, summary: Summary | null, rescore_of?: string, mode?: 'live' | 'batch' }} RunDetail
  */
 
 const POLL_MS = 2000;
@@ -85,6 +85,7 @@ function renderHead(run) {
       ['Models', [first ? h('strong', null, `${first.alias} (${first.model_id})`) : null, others.length > 0 ? ` compared with ${others.map((model) => `${model.alias} (${model.model_id})`).join(', ')}` : '']],
       ['Scorer', run.scorer === 'judge' || run.scorer === 'pairwise' ? `${run.scorer}, ${count(run.judge_samples, 'sample')} per verdict` : run.scorer],
       ['Items', `${run.items.toLocaleString('en-US')} from ${run.source}`],
+      ['Answers', answersOf(run)],
       ['Created', dateTime(run.created_at)],
       ['Started', run.started_at ? dateTime(run.started_at) : null],
       ['Finished', run.finished_at ? dateTime(run.finished_at) : null],
@@ -257,6 +258,16 @@ function renderHeadline(run, showFlag) {
         )
       : null,
   );
+}
+
+/**
+ * Where the run's answers came from, when not from the models called one by one: another run's (a rescore, with a
+ * link to it) or the Batch API.
+ * @param {RunDetail} run
+ */
+function answersOf(run) {
+  if (run.rescore_of) return ['the stored answers of ', h('a', { href: `/evaluate/${encodeURIComponent(run.rescore_of)}/report`, className: 'rescore-link' }, run.rescore_of), ': scored again, no model answered anew'];
+  return run.mode === 'batch' ? 'through the Batch API, at half price' : null;
 }
 
 /** @param {RunDetail} run */

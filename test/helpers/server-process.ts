@@ -92,6 +92,11 @@ export async function startTestService(t: TapLike, env: Record<string, string>) 
       if (reply.status !== 202) throw new Error(`POST /evaluate: ${reply.status} ${await reply.text()}`);
       return ((await reply.json()) as { run_id: string }).run_id;
     },
+    async startRescore(runId: string, body: object): Promise<string> {
+      const reply = await fetch(`${base}/evaluate/${runId}/rescore`, { method: 'POST', headers, body: JSON.stringify(body) });
+      if (reply.status !== 202) throw new Error(`POST /evaluate/${runId}/rescore: ${reply.status} ${await reply.text()}`);
+      return ((await reply.json()) as { run_id: string }).run_id;
+    },
     async waitForEnd(runId: string) {
       for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
         const run = (await getJson(`/evaluate/${runId}`)) as { status: string };
