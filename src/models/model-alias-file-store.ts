@@ -1,20 +1,11 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cutPartialLine, JsonLinesWriter } from '../runs/file-store.js';
+import { cutPartialLine, JsonLinesWriter, parseRecordLine } from '../runs/file-store.js';
 import type { AliasAssignment, AliasStore } from './model-aliases.js';
 
 export const ALIASES_FILE = 'model-aliases.jsonl';
 
-function parseAssignment(line: string): AliasAssignment | undefined {
-  if (line.trim() === '') return undefined;
-  try {
-    const parsed = JSON.parse(line) as AliasAssignment;
-    return typeof parsed === 'object' && parsed !== null && typeof parsed.alias === 'string' && typeof parsed.model_id === 'string' ? parsed : undefined;
-  } catch {
-    // Only a last line cut by a crash can be partial; the next append cuts it off first.
-    return undefined;
-  }
-}
+const parseAssignment = (line: string) => parseRecordLine<AliasAssignment>(line, ['alias', 'model_id']);
 
 /**
  * REPORTS_DIR/model-aliases.jsonl: one assignment per line, appended, never rewritten. An assignment counts

@@ -273,16 +273,13 @@ export async function acquireRunLock(reportsDir: string, runId: string): Promise
 export const RATINGS_FILE = 'ratings.jsonl';
 export const ratingsPath = (reportsDir: string, runId: string) => join(runFiles(reportsDir, runId).dir, RATINGS_FILE);
 
-function parseRating(line: string): StoredRating | undefined {
-  if (line.trim() === '') return undefined;
-  try {
-    const parsed = JSON.parse(line) as StoredRating;
-    return typeof parsed === 'object' && parsed !== null && typeof parsed.rater === 'string' && typeof parsed.item_id === 'string' ? parsed : undefined;
-  } catch {
-    // Only a last line cut by a crash can be partial; the next append cuts it off first.
-    return undefined;
-  }
+/** A line of an append-only JSON Lines file (ratings, alias assignments) whose `keys` are strings; undefined otherwise. */
+export function parseRecordLine<T>(line: string, keys: readonly (keyof T & string)[]): T | undefined {
+  const parsed = parseJsonLine(line) as Record<string, unknown> | undefined;
+  return parsed !== undefined && keys.every((key) => typeof parsed[key] === 'string') ? (parsed as T) : undefined;
 }
+
+const parseRating = (line: string) => parseRecordLine<StoredRating>(line, ['rater', 'item_id']);
 
 /** Each (rater, item)'s current rating: the last line written for it. Empty when nobody has rated the run (no file). */
 async function readLatestRatings(reportsDir: string, runId: string): Promise<StoredRating[]> {
